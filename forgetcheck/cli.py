@@ -1,0 +1,144 @@
+"""The ``forgetcheck`` command: thin click commands over the library.
+
+Exit codes: 0 nothing regressed; 1 a capability regressed; 2 bad usage or bad
+input (one line, no traceback); 3 inconclusive when ``--fail-on inconclusive``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from forgetcheck import __version__
+from forgetcheck.comparison import Comparison, to_dict
+from forgetcheck.errors import ForgetcheckError
+
+FAIL_ON = ("regressed", "inconclusive", "never")
+
+
+def exit_code(comparison: Comparison, fail_on: str) -> int:
+    """The documented exit code for a finished run."""
+    if fail_on == "never":
+        return 0
+    if comparison.regressed():
+        return 1
+    if fail_on == "inconclusive" and comparison.inconclusive():
+        return 3
+    return 0
+
+
+class Group(click.Group):
+    """Turns every ForgetcheckError into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ForgetcheckError as exc:
+            click.echo(f"forgetcheck: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=Group)
+@click.version_option(__version__, prog_name="forgetcheck")
+def main() -> None:
+    """What did this fine-tune make the model forget, and is the loss real?"""
+
+
+def judging_options(func):
+    func = click.option("--fail-on", type=click.Choice(FAIL_ON), default="regressed", show_default=True,
+                        help="Which verdict makes the exit code non-zero.")(func)
+    func = click.option("--confidence", type=float, default=None,
+                        help="Confidence level of the intervals [default: 0.95, or the report's].")(func)
+    func = click.option("--tolerance", type=float, default=None,
+                        help="Largest drop that still counts as held, absolute (0.02 = 2 points) "
+                             "[default: 0.02, or the report's].")(func)
+    return func
+
+
+@main.command()
+@click.argument("base")
+@click.argument("candidate")
+@click.option("--suite", default="core", show_default=True, help="Built-in suite name or path to a suite YAML.")
+@click.option("--out", "out_dir", default="forgetcheck-report", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for report.json, report.md, samples.jsonl, chart.png.")
+@judging_options
+@click.option("--dtype", default="auto", show_default=True, help="auto (bf16 on GPU, float32 on CPU), float32, bfloat16, float16.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
+@click.option("--chat-template", type=click.Choice(["auto", "on", "off"]), default=None,
+              help="Override every probe's chat-template setting.")
+@click.option("--batch-tokens", type=int, default=None, help="Token budget per batch (padded tokens).")
+@click.option("--allow-pickle", is_flag=True, help="Allow .bin/.pt weights (loading them can run code).")
+@click.option("--trust-remote-code", is_flag=True, help="Allow models that ship their own Python code.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dtype, device, chat_template,
+            batch_tokens, allow_pickle, trust_remote_code, quiet):
+    """Compare CANDIDATE (full model or PEFT adapter) with BASE on a probe suite.
+
+    BASE and CANDIDATE are local folders, .gguf files, or Hub ids like org/name@revision.
+    """
+    from forgetcheck.compare import compare as run_compare
+
+    comparison = run_compare(
+        base, candidate, suite, tolerance=0.02 if tolerance is None else tolerance,
+        confidence=0.95 if confidence is None else confidence, dtype=dtype, device=device,
+        chat_template=chat_template, batch_tokens=batch_tokens, allow_pickle=allow_pickle,
+        trust_remote_code=trust_remote_code, progress=not quiet,
+        warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
+    finish(comparison, out_dir, fail_on)
+
+
+def finish(comparison: Comparison, out_dir: str, fail_on: str) -> None:
+    """Write the report folder, show the table and exit with the verdict's code."""
+    from forgetcheck.report.files import write_report_folder
+    from forgetcheck.report.text import render_text
+
+    paths = write_report_folder(comparison, out_dir)
+    click.echo(render_text(comparison))
+    click.echo(f"report: {paths['markdown']} · chart: {paths['chart']} · samples: {paths['samples']}")
+    sys.exit(exit_code(comparison, fail_on))
+
+
+@main.command()
+@click.argument("report_json", type=click.Path(dir_okay=True))
+@judging_options
+@click.option("--format", "fmt", type=click.Choice(["md", "json", "text"]), default="text", show_default=True)
+def report(report_json, tolerance, confidence, fail_on, fmt):
+    """Re-render (and re-judge with other thresholds) a saved report.json; no model is loaded."""
+    from forgetcheck.compare import rejudge
+    from forgetcheck.report.files import read_report
+
+    comparison = rejudge(read_report(report_json), tolerance, confidence)
+    if fmt == "json":
+        click.echo(json.dumps(to_dict(comparison), indent=2, ensure_ascii=False))
+    elif fmt == "md":
+        from forgetcheck.report.markdown import render_markdown
+
+        click.echo(render_markdown(comparison))
+    else:
+        from forgetcheck.report.text import render_text
+
+        click.echo(render_text(comparison))
+    sys.exit(exit_code(comparison, fail_on))
+
+
+@main.command()
+@click.option("--out", "out_dir", default="forgetcheck-demo", show_default=True, type=click.Path(file_okay=False))
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def demo(out_dir, quiet):
+    """Compare SmolLM2-135M-Instruct with a LoRA adapter that forgot things; offline."""
+    from forgetcheck.demo.run import demo_models
+
+    base, adapter = demo_models(echo=lambda m: click.echo(m, err=True))
+    from forgetcheck.compare import compare as run_compare
+
+    click.echo(f"forgetcheck demo: base {base}\n                  candidate {adapter}", err=True)
+    comparison = run_compare(str(base), str(adapter), "core", progress=not quiet,
+                             warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
+    finish(comparison, out_dir, "never")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

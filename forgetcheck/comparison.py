@@ -1,0 +1,182 @@
+"""The Comparison: plain data that every renderer and integration reads.
+
+A Comparison holds everything a run found — which models, which settings, the
+per-item paired scores and the per-capability verdicts — and nothing that needs
+a model to read. Saved as ``report.json`` it can be re-rendered, re-posted or
+re-judged with other thresholds later (``forgetcheck report``). Serialisation
+lives in :func:`to_dict` / :func:`from_dict` and nowhere else.
+
+>>> cap = CapabilityResult(name="arithmetic", kind="generate", metric="exact_match",
+...     n=3, base_score=1.0, candidate_score=2/3, drop=1/3, ci_low=-0.1, ci_high=0.8,
+...     p_value=1.0, p_adjusted=1.0, verdict="inconclusive", forgotten=1, learned=0)
+>>> cap.verdict
+'inconclusive'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from forgetcheck.errors import BadInput
+
+SCHEMA_VERSION = 1
+
+VERDICTS = ("regressed", "held", "inconclusive")
+FLIPS = ("forgotten", "learned", "same")
+
+
+@dataclass
+class ModelInfo:
+    """One side of the comparison.
+
+    spec: the model as the user gave it (path, ``org/name@rev``, ``.gguf`` file).
+    source: ``folder``, ``hub``, ``gguf`` or ``adapter``.
+    resolved: the commit sha (Hub) or a content hash of the files (local).
+    adapter: True when this side is a PEFT adapter applied to the base.
+    adapter_base: the adapter's declared ``base_model_name_or_path``, if any.
+    """
+
+    spec: str
+    source: str
+    resolved: str
+    adapter: bool = False
+    adapter_base: str | None = None
+
+
+@dataclass
+class ItemResult:
+    """One probe item scored on both sides.
+
+    Scores are on the probe's metric, higher is better (for perplexity probes the
+    score is the mean log-likelihood per token, so "higher is better" still holds).
+    flip is ``forgotten`` / ``learned`` / ``same`` for 0/1 metrics, None otherwise.
+    """
+
+    capability: str
+    item_id: str
+    base_score: float
+    candidate_score: float
+    flip: str | None = None
+    prompt: str | None = None
+    expected: str | None = None
+    base_answer: str | None = None
+    candidate_answer: str | None = None
+    subcategory: str | None = None
+
+
+@dataclass
+class CapabilityResult:
+    """The verdict for one capability.
+
+    drop is base − candidate on the capability's metric (positive = forgotten),
+    with a paired confidence interval [ci_low, ci_high] at the run's confidence.
+    p_adjusted is Holm-corrected across the capabilities of the run.
+    items_needed: for an inconclusive verdict, roughly how many items in total would
+    decide it if the observed drop and spread held (None when it cannot be told).
+    extra: other metrics worth showing (``acc_norm``, ``perplexity``), each as
+    ``{"base": x, "candidate": y}``.
+    """
+
+    name: str
+    kind: str
+    metric: str
+    n: int
+    base_score: float
+    candidate_score: float
+    drop: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    p_adjusted: float
+    verdict: str
+    forgotten: int | None
+    learned: int | None
+    items_needed: int | None = None
+    note: str | None = None
+    extra: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+
+
+@dataclass
+class Settings:
+    """How the run was made; enough to reproduce it and to judge it again."""
+
+    dtype: str
+    device: str
+    tolerance: float
+    confidence: float
+    suites: list[dict[str, str]] = field(default_factory=list)
+    chat_template: str = "auto"
+    batch_tokens: int | None = None
+    probes: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Comparison:
+    """A finished comparison of a candidate with its base."""
+
+    base: ModelInfo
+    candidate: ModelInfo
+    settings: Settings
+    capabilities: list[CapabilityResult]
+    verdict: str
+    items: list[ItemResult] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    forgetcheck_version: str = ""
+    created_at: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+    def regressed(self) -> list[str]:
+        return [c.name for c in self.capabilities if c.verdict == "regressed"]
+
+    def inconclusive(self) -> list[str]:
+        return [c.name for c in self.capabilities if c.verdict == "inconclusive"]
+
+
+def overall_verdict(capabilities: list[CapabilityResult]) -> str:
+    """regressed if any capability regressed, else inconclusive if any is, else held."""
+    verdicts = {c.verdict for c in capabilities}
+    for v in ("regressed", "inconclusive"):
+        if v in verdicts:
+            return v
+    return "held"
+
+
+def to_dict(comparison: Comparison) -> dict[str, Any]:
+    """The JSON form of a Comparison (``report.json``), schema first."""
+    data = dataclasses.asdict(comparison)
+    return {"schema_version": data.pop("schema_version"), **data}
+
+
+def from_dict(data: dict[str, Any], source: str = "report.json") -> Comparison:
+    """Read back what :func:`to_dict` wrote; a wrong shape is a :class:`BadInput`."""
+    if not isinstance(data, dict):
+        raise BadInput(f"{source}: not a forgetcheck report (expected a JSON object)")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise BadInput(
+            f"{source}: schema_version {version!r} is not supported (this forgetcheck "
+            f"reads version {SCHEMA_VERSION}); re-run `forgetcheck compare`"
+        )
+    try:
+        return Comparison(
+            base=ModelInfo(**data["base"]),
+            candidate=ModelInfo(**data["candidate"]),
+            settings=Settings(**data["settings"]),
+            capabilities=[CapabilityResult(**c) for c in data["capabilities"]],
+            verdict=data["verdict"],
+            items=[ItemResult(**i) for i in data.get("items", [])],
+            timings=data.get("timings", {}),
+            warnings=data.get("warnings", []),
+            forgetcheck_version=data.get("forgetcheck_version", ""),
+            created_at=data.get("created_at", ""),
+            schema_version=version,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadInput(f"{source}: not a valid forgetcheck report ({exc})") from None

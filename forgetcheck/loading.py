@@ -1,0 +1,100 @@
+"""Loading resolved models with transformers and peft, safely.
+
+Two refusals protect people who run forgetcheck on untrusted pull requests:
+pickle weights (``.bin``/``.pt``) execute code when loaded, and ``auto_map`` in a
+config means the model ships its own Python; both need an explicit flag. The
+dtype is chosen once and used for both sides of a comparison.
+"""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from forgetcheck.errors import BadInput, UnsafeModel
+from forgetcheck.specs import WEIGHT_SUFFIXES, ModelSpec
+
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+          "float16": torch.float16, "fp16": torch.float16}
+
+
+def choose_device(device: str = "auto") -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def choose_dtype(dtype: str, device: str) -> torch.dtype:
+    """bf16 (or fp16) on CUDA, float32 on CPU, unless the user says otherwise."""
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    if dtype not in DTYPES:
+        raise BadInput(f"--dtype {dtype!r}: use one of auto, float32, bfloat16, float16")
+    return DTYPES[dtype]
+
+
+def check_loadable(spec: ModelSpec, *, allow_pickle: bool, trust_remote_code: bool) -> None:
+    """Refuse folders without weights, pickle-only weights and remote code, in one line each."""
+    if spec.gguf_file:
+        return
+    folder = spec.path
+    weights = [p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES and not p.name.startswith("training_args")]
+    if not weights:
+        raise BadInput(f"model {spec.spec!r}: no weights in {folder} (expected *.safetensors); is the download complete?")
+    if not any(p.suffix == ".safetensors" for p in weights) and not allow_pickle:
+        raise UnsafeModel(
+            f"model {spec.spec!r}: only pickle weights ({weights[0].name}); loading them can run arbitrary code. "
+            "Convert to safetensors, or pass --allow-pickle if you trust the source")
+    config_path = folder / ("adapter_config.json" if spec.adapter else "config.json")
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{config_path}: cannot read ({exc}); is this a Hugging Face model folder?") from None
+    if config.get("auto_map") and not trust_remote_code:
+        raise UnsafeModel(
+            f"model {spec.spec!r}: needs its own Python code (auto_map in {config_path.name}); "
+            "review it and pass --trust-remote-code to run it")
+
+
+def load_model(spec: ModelSpec, *, dtype: torch.dtype, device: str, allow_pickle: bool = False,
+               trust_remote_code: bool = False):
+    """Load a full model and its tokenizer from a resolved (non-adapter) spec."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    check_loadable(spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    kwargs = {"trust_remote_code": trust_remote_code}
+    if spec.gguf_file:
+        kwargs["gguf_file"] = spec.gguf_file
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(spec.path, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(
+            spec.path, dtype=dtype, use_safetensors=None if allow_pickle else (None if spec.gguf_file else True), **kwargs)
+    except (OSError, ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BadInput(f"model {spec.spec!r}: transformers cannot load it ({first[:300]})") from None
+    if spec.gguf_file and getattr(model, "hf_quantizer", None) is not None:
+        # GGUF weights arrive dequantized; drop the quantizer marker so the model acts plain.
+        model.hf_quantizer.remove_quantization_config(model)
+    model.to(device)
+    model.eval()
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def attach_adapter(model, spec: ModelSpec, *, allow_pickle: bool = False):
+    """Wrap a loaded base model with a PEFT adapter; the base pass disables it."""
+    from peft import PeftModel
+
+    check_loadable(spec, allow_pickle=allow_pickle, trust_remote_code=False)
+    try:
+        wrapped = PeftModel.from_pretrained(model, spec.path, is_trainable=False)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BadInput(f"adapter {spec.spec!r}: cannot be applied to the base ({first[:300]})") from None
+    wrapped.eval()
+    return wrapped
+

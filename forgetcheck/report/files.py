@@ -1,0 +1,122 @@
+"""The report folder: write every output of a run to disk, and read a report back.
+
+A finished run leaves ``report.json`` (the whole Comparison, re-renderable later),
+``report.md`` (for a pull request), ``samples.jsonl`` (one row per probe item, for
+digging in with jq or pandas) and ``chart.png``. Each file is written to a temporary
+file in the same folder and moved into place with ``os.replace``, which is atomic on
+one filesystem: a run killed half-way leaves the old file or the new one, never a
+truncated one that a later ``forgetcheck report`` would choke on. ``read_report``
+turns every way a report file can be unusable into a one-line :class:`BadInput`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from forgetcheck.comparison import Comparison, from_dict, to_dict
+from forgetcheck.errors import BadInput
+from forgetcheck.report.markdown import render_markdown
+
+# mkstemp creates files readable by the owner only; report files should get the
+# permissions any other file the user writes gets. Read once, at import, because
+# reading the umask means briefly changing it, which is not safe while threads run.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
+    """Write ``data`` (text is UTF-8) to ``path`` so readers see all of it or none."""
+    path = Path(path)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    descriptor, temp_name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as temp:
+            temp.write(data)
+            temp.flush()
+            os.fsync(temp.fileno())
+        os.chmod(temp_name, 0o666 & ~_UMASK)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def samples_jsonl(comparison: Comparison) -> str:
+    """One JSON object per line, one line per probe item scored on both sides."""
+    lines = [
+        json.dumps(
+            {
+                "capability": item.capability,
+                "subcategory": item.subcategory,
+                "item_id": item.item_id,
+                "base_score": item.base_score,
+                "candidate_score": item.candidate_score,
+                "flip": item.flip,
+                "prompt": item.prompt,
+                "expected": item.expected,
+                "base_answer": item.base_answer,
+                "candidate_answer": item.candidate_answer,
+            },
+            ensure_ascii=False,
+        )
+        for item in comparison.items
+    ]
+    return "".join(line + "\n" for line in lines)
+
+
+def write_report_folder(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write report.json, report.md, samples.jsonl and chart.png into ``out_dir``.
+
+    Returns the paths written, keyed ``json``, ``markdown``, ``samples``, ``chart``.
+    """
+    # Imported here because matplotlib takes a while to load and reading or
+    # re-rendering a report never needs it.
+    from forgetcheck.report.chart import write_chart
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "json": out_dir / "report.json",
+        "markdown": out_dir / "report.md",
+        "samples": out_dir / "samples.jsonl",
+        "chart": out_dir / "chart.png",
+    }
+    report_json = json.dumps(to_dict(comparison), indent=2, ensure_ascii=False)
+    write_atomic(paths["json"], report_json + "\n")
+    write_atomic(paths["markdown"], render_markdown(comparison))
+    write_atomic(paths["samples"], samples_jsonl(comparison))
+    write_chart(comparison, paths["chart"])
+    return paths
+
+
+def read_report(path: str | os.PathLike) -> Comparison:
+    """Load a ``report.json`` (or the folder holding one) written by a run."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "report.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(
+            f"{path}: no such file; pass the report.json a `forgetcheck compare` run wrote"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(
+            f"{path}: not a forgetcheck report (not UTF-8 text at byte {exc.start})"
+        ) from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            "was the run interrupted, or the file edited by hand?"
+        ) from None
+    return from_dict(data, source=str(path))

@@ -1,0 +1,276 @@
+"""The Markdown report: what a person reads in a pull request comment.
+
+It opens with the outcome in one plain line, then a table with one row per
+capability (scores, the drop with its confidence interval, forgotten/learned counts,
+verdict), a line saying what the verdicts mean, notes and warnings, and two
+collapsed sections: the most telling forgotten items and the run's settings.
+
+Prompts, expected answers, model answers and model specs are untrusted: a
+fine-tune can answer with ``</details>``, a ``<script>`` tag, a table pipe or an
+``@mention`` that would ping a stranger from a PR comment. Every such text goes
+through :func:`escape_untrusted`, which leaves it readable but inert, so nothing a
+model says can change the document's structure.
+"""
+
+from __future__ import annotations
+
+import re
+
+from forgetcheck.comparison import Comparison, ItemResult, ModelInfo, overall_verdict
+from forgetcheck.report.text import (
+    drop_text,
+    flips_text,
+    is_perplexity,
+    outcome_line,
+    plural,
+    score_text,
+    tolerance_text,
+    verdict_counts,
+)
+
+VERDICT_EMOJI = {"regressed": "❌", "held": "✅", "inconclusive": "⚠️"}
+ITEMS_SHOWN = 5
+PROMPT_LIMIT = 300
+ANSWER_LIMIT = 200
+HASH_SHOWN = 12
+# GitHub refuses comments over 65,536 characters; escaped answers for 20 capabilities
+# could pass that, so the item samples stop here and samples.jsonl has the rest.
+ITEMS_BUDGET = 40_000
+
+_LINE_BREAKS = re.compile(r"[ \t]*(?:\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029])+[ \t]*")
+# Control characters and bidi overrides: invisible, and the latter can make the text
+# read differently from what it is ("Trojan Source").
+_INVISIBLE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_MARKDOWN_SPECIALS = re.compile(r"[\\`*_{}\[\]()#+\-!|~$]")
+# A zero-width space after "@" stops GitHub's @mentions (and email autolinks); inside
+# "://" and after "www" it stops bare URLs becoming links.
+_LINK_TRIGGERS = re.compile(r"(?<=@)|(?<=:)(?=//)|(?<=www)(?=\.)", re.IGNORECASE)
+_ORDERED_LIST_START = re.compile(r"\A(\d{1,9})\.")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9]+(?:[._/-][A-Za-z0-9]+)*\Z")
+
+
+def escape_untrusted(text: str, limit: int = 300) -> str:
+    """Make ``text`` inert in Markdown and HTML: readable, but unable to add structure.
+
+    Safe in a table cell, a list item, a heading or a paragraph (not in a code span
+    or an HTML attribute). ``limit`` counts the characters shown, before escaping.
+
+    >>> escape_untrusted("</details> @octocat | *x*")
+    '&lt;/details&gt; @&#8203;octocat \\\\| \\\\*x\\\\*'
+    >>> escape_untrusted("line one\\nline two")
+    'line one ⏎ line two'
+    """
+    text = _LINE_BREAKS.sub(" ⏎ ", str(text))
+    # Leading spaces would make an indented code block where the text starts a line.
+    text = _INVISIBLE.sub("", text.replace("\t", " ")).strip()
+    if len(text) > limit:
+        text = text[: max(limit - 1, 0)] + "…"
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MARKDOWN_SPECIALS.sub(r"\\\g<0>", text)
+    text = _ORDERED_LIST_START.sub(r"\1\\.", text)
+    # Last, so the "#" of the inserted entity is not itself escaped.
+    return _LINK_TRIGGERS.sub("&#8203;", text)
+
+
+def _name(name: str) -> str:
+    """A capability, kind or metric name: as written when plainly safe, else escaped."""
+    return name if _SAFE_NAME.match(name) else escape_untrusted(name, limit=80)
+
+
+def render_markdown(comparison: Comparison) -> str:
+    """The whole report as one Markdown string, ready to post on a pull request."""
+    sections = [
+        _headline(comparison),
+        _table(comparison),
+        _notes(comparison),
+        _forgotten_items(comparison),
+        _settings(comparison),
+    ]
+    return "\n\n".join(section for section in sections if section) + "\n"
+
+
+def _headline(comparison: Comparison) -> str:
+    if not comparison.capabilities:
+        emoji = VERDICT_EMOJI["inconclusive"]
+    else:
+        emoji = VERDICT_EMOJI[overall_verdict(comparison.capabilities)]
+    title = f"## {emoji} forgetcheck: {outcome_line(comparison, name=_name)}"
+    candidate = escape_untrusted(comparison.candidate.spec, limit=120)
+    base = escape_untrusted(comparison.base.spec, limit=120)
+    subtitle = f"Candidate **{candidate}** against base **{base}**"
+    if comparison.capabilities:
+        count = plural(len(comparison.capabilities), "capability", "capabilities")
+        subtitle += f" on {count}: {verdict_counts(comparison)}."
+    return f"{title}\n\n{subtitle}"
+
+
+def _table(comparison: Comparison) -> str:
+    if not comparison.capabilities:
+        return ""
+    rows = [
+        "| capability | kind / metric | n | base | candidate | drop [CI] "
+        "| forgotten / learned | verdict |",
+        "|---|---|---:|---:|---:|---|---:|---|",
+    ]
+    for cap in comparison.capabilities:
+        cells = [
+            f"**{_name(cap.name)}**",
+            f"{_name(cap.kind)} / {_name(cap.metric)}",
+            str(cap.n),
+            score_text(cap, "base"),
+            score_text(cap, "candidate"),
+            drop_text(cap),
+            flips_text(cap),
+            f"{VERDICT_EMOJI[cap.verdict]} {cap.verdict}",
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
+    settings = comparison.settings
+    rows.append("")
+    rows.append(
+        f"<sub>drop = base − candidate (positive = forgotten), with its "
+        f"{settings.confidence:.0%} paired CI · **held**: the CI's upper end is below the "
+        f"tolerance ({tolerance_text(comparison)}) · **regressed**: significant after Holm "
+        f"correction across capabilities and the drop is above the tolerance · otherwise "
+        f"**inconclusive**.{_units_note(comparison)}</sub>"
+    )
+    return "\n".join(rows)
+
+
+def _units_note(comparison: Comparison) -> str:
+    if not any(is_perplexity(c) for c in comparison.capabilities):
+        return ""
+    return (
+        " Perplexity capabilities show perplexity as the score; their drop is in mean "
+        "log-likelihood, nats/token."
+    )
+
+
+def _notes(comparison: Comparison) -> str:
+    notes = []
+    for cap in comparison.capabilities:
+        if cap.verdict == "inconclusive":
+            if cap.items_needed:
+                decide = f"about {cap.items_needed:,} items would decide it"
+            else:
+                decide = "more items are needed to decide it"
+            notes.append(
+                f"- ⚠️ **{_name(cap.name)}** is inconclusive with {cap.n:,} items: {decide}."
+            )
+        if cap.note:
+            notes.append(f"- **{_name(cap.name)}**: {escape_untrusted(cap.note, limit=500)}")
+    notes += [f"- ⚠️ {escape_untrusted(warning, limit=500)}" for warning in comparison.warnings]
+    return "**Notes**\n\n" + "\n".join(notes) if notes else ""
+
+
+def _forgotten_items(comparison: Comparison) -> str:
+    sections = []
+    size = 0
+    for cap in comparison.capabilities:
+        if size > ITEMS_BUDGET:
+            sections.append("More forgotten items are in samples.jsonl.")
+            break
+        forgotten = [
+            i for i in comparison.items if i.capability == cap.name and i.flip == "forgotten"
+        ]
+        if not forgotten:
+            continue
+        # For partial-credit metrics the biggest fall tells most; sorted() keeps run
+        # order among equals, so 0/1 metrics show the first forgotten items.
+        forgotten = sorted(forgotten, key=lambda i: i.candidate_score - i.base_score)
+        shown = forgotten[:ITEMS_SHOWN]
+        heading = f"#### {_name(cap.name)}: {plural(len(forgotten), 'item', 'items')} forgotten"
+        if len(shown) < len(forgotten):
+            heading += f", first {len(shown)} shown"
+        sections.append(heading + "\n\n" + "\n".join(_item(i) for i in shown))
+        size += len(sections[-1])
+    if not sections:
+        return ""
+    body = "\n\n".join(sections)
+    return f"<details>\n<summary>Most telling forgotten items</summary>\n\n{body}\n\n</details>"
+
+
+def _item(item: ItemResult) -> str:
+    label = f"**{escape_untrusted(item.item_id, limit=80)}**"
+    if item.subcategory:
+        label += f" ({escape_untrusted(item.subcategory, limit=80)})"
+    prompt = item.prompt
+    # Few-shot prompts put the actual question last, so keep the end of a long one.
+    if prompt and len(prompt) > PROMPT_LIMIT:
+        prompt = "…" + prompt[-(PROMPT_LIMIT - 1):]
+    return "\n".join([
+        f"- {label}",
+        f"  - prompt: {_answer(prompt, PROMPT_LIMIT)}",
+        f"  - expected: {_answer(item.expected)}",
+        f"  - base answered: {_answer(item.base_answer)}",
+        f"  - candidate answered: {_answer(item.candidate_answer)}",
+    ])
+
+
+def _answer(text: str | None, limit: int = ANSWER_LIMIT) -> str:
+    if text is None:
+        return "—"
+    return escape_untrusted(text, limit=limit) if text.strip() else "*(empty)*"
+
+
+def _settings(comparison: Comparison) -> str:
+    settings = comparison.settings
+    lines = [_model_line("base", comparison.base), _model_line("candidate", comparison.candidate)]
+    run = f"dtype {escape_untrusted(settings.dtype, 40)}"
+    run += f" · device {escape_untrusted(settings.device, 40)}"
+    run += f" · chat template {escape_untrusted(settings.chat_template, 80)}"
+    if settings.batch_tokens:
+        run += f" · batch tokens {settings.batch_tokens:,}"
+    lines.append(f"- {run}")
+    lines.append(
+        f"- tolerance {settings.tolerance:g} ({tolerance_text(comparison)}) · "
+        f"confidence {settings.confidence:.0%} · Holm-corrected across capabilities"
+    )
+    if settings.suites:
+        lines.append("- suites: " + "; ".join(_suite(s) for s in settings.suites))
+    if comparison.timings:
+        timings = [
+            f"{escape_untrusted(step, 40)} {_duration(seconds)}"
+            for step, seconds in comparison.timings.items()
+        ]
+        lines.append("- timings: " + " · ".join(timings))
+    made = []
+    if comparison.forgetcheck_version:
+        made.append(f"forgetcheck {_name(comparison.forgetcheck_version)}")
+    if comparison.created_at:
+        made.append(escape_untrusted(comparison.created_at, 40))
+    if made:
+        lines.append("- " + " · ".join(made))
+    return "<details>\n<summary>Settings</summary>\n\n" + "\n".join(lines) + "\n\n</details>"
+
+
+def _model_line(side: str, model: ModelInfo) -> str:
+    line = f"- {side}: {escape_untrusted(model.spec, 200)} ({escape_untrusted(model.source, 40)}, "
+    line += f"{escape_untrusted(_short(model.resolved), 40)})"
+    if model.adapter:
+        line += " · PEFT adapter"
+        if model.adapter_base:
+            line += f", declares base {escape_untrusted(model.adapter_base, 200)}"
+    return line
+
+
+def _suite(suite: dict[str, str]) -> str:
+    name = suite.get("name") or suite.get("suite") or "suite"
+    details = ", ".join(
+        f"{key} {_short(str(value))}"
+        for key, value in suite.items()
+        if key not in ("name", "suite")
+    )
+    text = f"{name} ({details})" if details else name
+    return escape_untrusted(text, limit=200)
+
+
+def _short(value: str) -> str:
+    """A hash cut to 12 characters, keeping an ``algo:`` prefix if it has one."""
+    prefix, _, digest = value.rpartition(":")
+    if len(digest) <= HASH_SHOWN + 4 or not re.fullmatch(r"[0-9a-fA-F]+", digest):
+        return value
+    return f"{prefix + ':' if prefix else ''}{digest[:HASH_SHOWN]}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"

@@ -1,0 +1,198 @@
+"""The transformers backend of the scorer seam.
+
+Requests are sorted by length (longest first, ties by position) and cut into
+batches bounded by a token budget, so padding stays small and — because the
+batching depends only on the request list — base and candidate are computed in
+exactly the same batches. On a GPU out-of-memory the budget halves and the batch
+is retried instead of failing the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from forgetcheck.scoring.base import GenerationRequest, LoglikelihoodResult
+
+DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 32768}
+
+
+class HFScorer:
+    """Scores requests with a loaded transformers (or peft) causal LM.
+
+    ``context_manager`` wraps every forward pass; the base pass of an adapter
+    comparison uses ``model.disable_adapter`` so both sides share one loaded model.
+    """
+
+    def __init__(self, model, tokenizer, *, device: str = "cpu", batch_tokens: int | None = None,
+                 context_manager: Callable[[], contextlib.AbstractContextManager] | None = None,
+                 progress: bool = True, label: str = ""):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = device
+        self.batch_tokens = batch_tokens or DEFAULT_BATCH_TOKENS["cuda" if device.startswith("cuda") else "cpu"]
+        self.context_manager = context_manager or contextlib.nullcontext
+        self.progress = progress
+        self.label = label
+        self.has_chat_template = bool(getattr(tokenizer, "chat_template", None))
+        config = getattr(model, "config", None)
+        self.max_length = int(getattr(config, "max_position_embeddings", 2048) or 2048)
+        self.start_token = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        self.padded_tokens = 0
+        self.real_tokens = 0
+
+    # -- prompt rendering ---------------------------------------------------
+    def chat_prompt(self, user_text: str) -> str:
+        return self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": user_text}], tokenize=False, add_generation_prompt=True)
+
+    def encode_context(self, context: str) -> list[int]:
+        bos = self.tokenizer.bos_token
+        add_special = not (bos and context.startswith(bos))
+        return self.tokenizer(context, add_special_tokens=add_special)["input_ids"]
+
+    def encode_continuation(self, continuation: str) -> list[int]:
+        return self.tokenizer(continuation, add_special_tokens=False)["input_ids"]
+
+    # -- the three request kinds ---------------------------------------------
+    def loglikelihood(self, requests: Sequence[tuple[str, str]], desc: str = "") -> list[LoglikelihoodResult]:
+        pairs = [(self.encode_context(c), self.encode_continuation(x)) for c, x in requests]
+        return self._score_tokens(pairs, desc)
+
+    def rolling_loglikelihood(self, texts: Sequence[str], desc: str = "") -> list[LoglikelihoodResult]:
+        # Texts longer than the model's context are scored in windows; each later
+        # window predicts half a context of new tokens given the tokens before them.
+        windows: list[tuple[list[int], list[int]]] = []
+        owners: list[int] = []
+        size = self.max_length - 1
+        for i, text in enumerate(texts):
+            tokens = self.encode_continuation(text)
+            windows.append(([self.start_token], tokens[:size]))
+            owners.append(i)
+            pos = size
+            while pos < len(tokens):
+                end = min(pos + size // 2, len(tokens))
+                windows.append((tokens[end - size:pos], tokens[pos:end]))
+                owners.append(i)
+                pos = end
+        scored = self._score_tokens(windows, desc)
+        totals = [[0.0, 0, True] for _ in texts]
+        for owner, result in zip(owners, scored):
+            totals[owner][0] += result.logprob
+            totals[owner][1] += result.n_tokens
+            totals[owner][2] = totals[owner][2] and result.is_greedy
+        return [LoglikelihoodResult(lp, n, g) for lp, n, g in totals]
+
+    def generate(self, requests: Sequence[GenerationRequest], desc: str = "") -> list[str]:
+        encoded = [self.encode_context(r.context) for r in requests]
+        order = sorted(range(len(requests)), key=lambda i: (-len(encoded[i]), requests[i].max_tokens, i))
+        outputs: list[str] = [""] * len(requests)
+        with self._progress(len(requests), desc) as bar:
+            for batch in self._batches(order, lambda i: len(encoded[i]) + requests[i].max_tokens,
+                                       same=lambda i: (requests[i].max_tokens, requests[i].stop)):
+                texts = self._retry_on_oom(lambda b: self._generate_batch([encoded[i] for i in b], requests[b[0]]), batch)
+                for i, text in zip(batch, texts):
+                    outputs[i] = text
+                bar.update(len(batch))
+        return outputs
+
+    # -- batching -------------------------------------------------------------
+    def _batches(self, order: list[int], length: Callable[[int], int], same=lambda i: None):
+        """Consecutive runs of ``order`` whose padded size fits the token budget."""
+        batch: list[int] = []
+        longest = 0
+        for i in order:
+            n = length(i)
+            if batch and (max(longest, n) * (len(batch) + 1) > self.batch_tokens or same(i) != same(batch[0])):
+                yield batch
+                batch, longest = [], 0
+            batch.append(i)
+            longest = max(longest, n)
+        if batch:
+            yield batch
+
+    def _retry_on_oom(self, run, batch: list[int]):
+        try:
+            return run(batch)
+        except torch.OutOfMemoryError:
+            if len(batch) == 1:
+                raise
+            torch.cuda.empty_cache()
+            self.batch_tokens = max(1, self.batch_tokens // 2)
+            half = len(batch) // 2
+            return self._retry_on_oom(run, batch[:half]) + self._retry_on_oom(run, batch[half:])
+
+    def _progress(self, total: int, desc: str):
+        return tqdm(total=total, desc=f"{self.label} {desc}".strip(), unit="req", disable=not self.progress,
+                    leave=False, dynamic_ncols=True)
+
+    def _score_tokens(self, pairs: list[tuple[list[int], list[int]]], desc: str) -> list[LoglikelihoodResult]:
+        # Keep at most max_length tokens, dropping from the left of the context.
+        pairs = [((c + x)[-(self.max_length + 1):-len(x)] if x else c[-self.max_length:], x) for c, x in pairs]
+        order = sorted(range(len(pairs)), key=lambda i: (-(len(pairs[i][0]) + len(pairs[i][1])), i))
+        results: list[LoglikelihoodResult | None] = [None] * len(pairs)
+        with self._progress(len(pairs), desc) as bar:
+            for batch in self._batches(order, lambda i: len(pairs[i][0]) + len(pairs[i][1]) - 1):
+                scored = self._retry_on_oom(lambda b: self._forward_batch([pairs[i] for i in b]), batch)
+                for i, r in zip(batch, scored):
+                    results[i] = r
+                bar.update(len(batch))
+        return results  # type: ignore[return-value]
+
+    @torch.no_grad()
+    def _forward_batch(self, pairs: list[tuple[list[int], list[int]]]) -> list[LoglikelihoodResult]:
+        # The model sees context + continuation minus its last token; position t
+        # predicts token t+1, so the continuation's scores sit at the last len(x) positions.
+        inputs = [(c + x)[:-1] for c, x in pairs]
+        width = max(len(s) for s in inputs)
+        pad = self.tokenizer.pad_token_id or 0
+        ids = torch.full((len(inputs), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(inputs), width), dtype=torch.long)
+        for row, seq in enumerate(inputs):  # right padding keeps positions 0..n-1 for every row
+            ids[row, : len(seq)] = torch.tensor(seq)
+            mask[row, : len(seq)] = 1
+        self.real_tokens += int(mask.sum())
+        self.padded_tokens += ids.numel()
+        with self.context_manager():
+            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+        out = []
+        for row, (c, x) in enumerate(pairs):
+            n = len(c) + len(x) - 1
+            logprobs = torch.log_softmax(logits[row, n - len(x): n].float(), dim=-1)
+            target = torch.tensor(x, device=logprobs.device)
+            picked = logprobs.gather(1, target[:, None]).squeeze(1)
+            greedy = bool((logprobs.argmax(dim=-1) == target).all())
+            out.append(LoglikelihoodResult(float(picked.sum()), len(x), greedy))
+        return out
+
+    @torch.no_grad()
+    def _generate_batch(self, contexts: list[list[int]], request: GenerationRequest) -> list[str]:
+        width = max(len(c) for c in contexts)
+        pad = self.tokenizer.pad_token_id or 0
+        ids = torch.full((len(contexts), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(contexts), width), dtype=torch.long)
+        for row, seq in enumerate(contexts):  # left padding: generation continues from the right edge
+            ids[row, width - len(seq):] = torch.tensor(seq)
+            mask[row, width - len(seq):] = 1
+        with self.context_manager():
+            generated = self.model.generate(
+                input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=False,
+                max_new_tokens=request.max_tokens, pad_token_id=pad, temperature=None, top_p=None, top_k=None)
+        texts = self.tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
+        return [cut_at_stop(t, request.stop) for t in texts]
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """Text up to (not including) the earliest stop string.
+
+    >>> cut_at_stop("42\\nQ: next", ["\\n"])
+    '42'
+    """
+    cut = len(text)
+    for s in stop:
+        if s and s in text:
+            cut = min(cut, text.index(s))
+    return text[:cut]

@@ -1,0 +1,944 @@
+#!/usr/bin/env python3
+"""Build the built-in ``core`` probe suite.
+
+Writes every file under ``probes/core/`` except the hand-written README.md:
+
+    suite.yaml
+    world_knowledge.jsonl   (choice)
+    arithmetic.jsonl        (generate)
+    language.jsonl          (choice)
+    reference_text.jsonl    (perplexity)
+
+Run it as ``python probes/build_core.py``. The output is deterministic: every
+random choice comes from a seeded ``random.Random``. Choice items are shuffled
+with a generator seeded from the suite seed and the item's id, so editing one
+item never reshuffles the others. Running the script twice gives byte-identical
+files.
+
+All items were written for forgetcheck by its authors. Facts are general
+knowledge; the wording is our own and no item is taken from a public benchmark.
+Licence: Apache-2.0.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+SEED = 1234
+OUT_DIR = Path(__file__).resolve().parent / "core"
+
+CHOICE_KEYS = ("id", "subcategory", "prompt", "choices", "target")
+GENERATE_KEYS = ("id", "subcategory", "prompt", "target", "regex")
+PERPLEXITY_KEYS = ("id", "subcategory", "text")
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+
+def slug(text: str) -> str:
+    """Lowercase ASCII id fragment: 'Pride and Prejudice' -> 'pride-and-prejudice'."""
+    table = str.maketrans({"á": "a", "é": "e", "í": "i", "ó": "o", "ú": "u",
+                           "ã": "a", "ç": "c", "ö": "o", "ü": "u", "ñ": "n",
+                           "ß": "ss", "å": "a", "ø": "o", "ń": "n", "ł": "l"})
+    text = text.lower().translate(table)
+    text = re.sub(r"[^a-z0-9]+", "-", text)
+    return text.strip("-")
+
+
+def item_rng(item_id: str) -> random.Random:
+    # str seeds are hashed with SHA-512 by random.seed (version 2), so this is
+    # stable across runs, platforms and PYTHONHASHSEED.
+    return random.Random(f"{SEED}:{item_id}")
+
+
+def choice_item(item_id: str, subcategory: str, prompt: str, answer: str,
+                distractors: list[str] | None = None,
+                pool: list[str] | None = None) -> dict:
+    """A 4-way cloze item. Distractors are given, or sampled from ``pool``."""
+    rng = item_rng(item_id)
+    if distractors is None:
+        assert pool is not None, item_id
+        candidates = sorted(set(pool) - {answer})
+        distractors = rng.sample(candidates, 3)
+    choices = [answer, *distractors]
+    assert len(choices) == 4 and len(set(choices)) == 4, (item_id, choices)
+    rng.shuffle(choices)
+    return {"id": item_id, "subcategory": subcategory, "prompt": prompt,
+            "choices": choices, "target": choices.index(answer)}
+
+
+def ordered(item: dict, keys: tuple[str, ...]) -> dict:
+    assert set(item) == set(keys), (item.get("id"), sorted(item))
+    return {k: item[k] for k in keys}
+
+
+def write_jsonl(path: Path, items: list[dict], keys: tuple[str, ...]) -> None:
+    ids = [it["id"] for it in items]
+    assert len(ids) == len(set(ids)), f"duplicate ids in {path.name}"
+    lines = [json.dumps(ordered(it, keys), ensure_ascii=False) for it in items]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")
+
+
+# --------------------------------------------------------------------------
+# 1. world knowledge (choice)
+# --------------------------------------------------------------------------
+
+# country (as it reads after "the capital of"), capital, three other cities of
+# that same country (never the capital, so only one choice is right)
+CAPITALS = [
+    ("France", "Paris", ["Lyon", "Marseille", "Nice"]),
+    ("Germany", "Berlin", ["Munich", "Hamburg", "Frankfurt"]),
+    ("Italy", "Rome", ["Milan", "Naples", "Turin"]),
+    ("Spain", "Madrid", ["Barcelona", "Seville", "Valencia"]),
+    ("Portugal", "Lisbon", ["Porto", "Braga", "Faro"]),
+    ("the United Kingdom", "London", ["Manchester", "Birmingham", "Liverpool"]),
+    ("Ireland", "Dublin", ["Cork", "Galway", "Limerick"]),
+    ("Japan", "Tokyo", ["Osaka", "Kyoto", "Yokohama"]),
+    ("China", "Beijing", ["Shanghai", "Guangzhou", "Shenzhen"]),
+    ("India", "New Delhi", ["Mumbai", "Kolkata", "Bangalore"]),
+    ("Russia", "Moscow", ["Saint Petersburg", "Novosibirsk", "Kazan"]),
+    ("Canada", "Ottawa", ["Toronto", "Vancouver", "Montreal"]),
+    ("the United States", "Washington, D.C.", ["New York City", "Los Angeles", "Chicago"]),
+    ("Mexico", "Mexico City", ["Guadalajara", "Monterrey", "Cancún"]),
+    ("Brazil", "Brasília", ["Rio de Janeiro", "São Paulo", "Salvador"]),
+    ("Argentina", "Buenos Aires", ["Córdoba", "Rosario", "Mendoza"]),
+    ("Australia", "Canberra", ["Sydney", "Melbourne", "Perth"]),
+    ("Egypt", "Cairo", ["Alexandria", "Luxor", "Aswan"]),
+    ("Kenya", "Nairobi", ["Mombasa", "Kisumu", "Nakuru"]),
+    ("Greece", "Athens", ["Thessaloniki", "Patras", "Heraklion"]),
+    ("Turkey", "Ankara", ["Istanbul", "Izmir", "Antalya"]),
+    ("South Korea", "Seoul", ["Busan", "Incheon", "Daegu"]),
+    ("Norway", "Oslo", ["Bergen", "Trondheim", "Stavanger"]),
+    ("Sweden", "Stockholm", ["Gothenburg", "Malmö", "Uppsala"]),
+    ("Poland", "Warsaw", ["Kraków", "Gdańsk", "Wrocław"]),
+    ("Austria", "Vienna", ["Salzburg", "Graz", "Innsbruck"]),
+    ("Thailand", "Bangkok", ["Chiang Mai", "Phuket", "Pattaya"]),
+    ("Peru", "Lima", ["Cusco", "Arequipa", "Trujillo"]),
+]
+
+CONTINENT_POOL = ["Africa", "Asia", "Europe", "North America", "South America", "Australia"]
+# only countries that lie wholly on one continent
+CONTINENTS = [
+    ("Kenya", "Africa"), ("Nigeria", "Africa"), ("Ghana", "Africa"),
+    ("Brazil", "South America"), ("Argentina", "South America"), ("Chile", "South America"),
+    ("Japan", "Asia"), ("Thailand", "Asia"), ("Vietnam", "Asia"),
+    ("France", "Europe"), ("Poland", "Europe"), ("Norway", "Europe"),
+    ("Canada", "North America"), ("Mexico", "North America"),
+]
+
+# (id suffix, prompt, answer, distractors)
+GEOGRAPHY_MISC = [
+    ("largest-ocean", "What is the largest ocean on Earth?", "the Pacific Ocean",
+     ["the Atlantic Ocean", "the Indian Ocean", "the Arctic Ocean"]),
+    ("ocean-europe-north-america", "Which ocean lies between Europe and North America?",
+     "the Atlantic Ocean", ["the Pacific Ocean", "the Indian Ocean", "the Southern Ocean"]),
+    ("largest-country", "What is the largest country in the world by area?", "Russia",
+     ["Canada", "China", "Brazil"]),
+    ("largest-continent", "What is the largest continent?", "Asia",
+     ["Africa", "Europe", "South America"]),
+    ("desert-north-africa", "Which desert covers much of North Africa?", "the Sahara",
+     ["the Gobi", "the Atacama", "the Kalahari"]),
+    ("everest-range", "Mount Everest is part of which mountain range?", "the Himalayas",
+     ["the Andes", "the Alps", "the Rocky Mountains"]),
+    ("river-egypt", "Which great river flows through Egypt?", "the Nile",
+     ["the Amazon", "the Danube", "the Mississippi"]),
+    ("river-paris", "Which river flows through Paris?", "the Seine",
+     ["the Thames", "the Rhine", "the Tiber"]),
+    ("river-london", "Which river flows through London?", "the Thames",
+     ["the Seine", "the Danube", "the Tiber"]),
+    ("river-south-america", "What is the longest river in South America?", "the Amazon",
+     ["the Nile", "the Mississippi", "the Danube"]),
+    ("boot-shaped-country", "Which European country is shaped like a boot?", "Italy",
+     ["Spain", "Greece", "Portugal"]),
+    ("eiffel-tower", "In which city is the Eiffel Tower?", "Paris",
+     ["Rome", "London", "Madrid"]),
+    ("statue-of-liberty", "In which city is the Statue of Liberty?", "New York City",
+     ["Boston", "Chicago", "San Francisco"]),
+    ("colosseum", "In which city is the Colosseum?", "Rome",
+     ["Athens", "Paris", "Madrid"]),
+    ("great-wall", "In which country is the Great Wall?", "China",
+     ["Japan", "India", "Thailand"]),
+    ("taj-mahal", "In which country is the Taj Mahal?", "India",
+     ["Egypt", "Turkey", "Iran"]),
+    ("machu-picchu", "In which country is Machu Picchu?", "Peru",
+     ["Chile", "Mexico", "Colombia"]),
+    ("mount-fuji", "In which country is Mount Fuji?", "Japan",
+     ["China", "South Korea", "Vietnam"]),
+    ("sydney-opera-house", "In which country is the Sydney Opera House?", "Australia",
+     ["New Zealand", "Canada", "South Africa"]),
+]
+
+ANIMAL_CLASS_POOL = ["a mammal", "a bird", "a fish", "a reptile", "an amphibian"]
+ANIMAL_CLASSES = [
+    ("whale", "a mammal"), ("dolphin", "a mammal"), ("bat", "a mammal"),
+    ("shark", "a fish"), ("salmon", "a fish"),
+    ("frog", "an amphibian"), ("salamander", "an amphibian"),
+    ("snake", "a reptile"), ("crocodile", "a reptile"), ("turtle", "a reptile"),
+    ("eagle", "a bird"), ("penguin", "a bird"), ("ostrich", "a bird"),
+]
+
+SCIENCE = [
+    ("closest-planet", "Which planet is closest to the Sun?", "Mercury",
+     ["Venus", "Mars", "Earth"]),
+    ("largest-planet", "Which is the largest planet in the solar system?", "Jupiter",
+     ["Saturn", "Neptune", "Earth"]),
+    ("red-planet", "Which planet is known as the Red Planet?", "Mars",
+     ["Venus", "Jupiter", "Mercury"]),
+    ("ringed-planet", "Which planet is famous for its large, bright rings?", "Saturn",
+     ["Mars", "Mercury", "Venus"]),
+    ("third-planet", "Which planet is third from the Sun?", "Earth",
+     ["Mars", "Venus", "Jupiter"]),
+    ("planet-count", "How many planets are in the solar system?", "8",
+     ["5", "7", "12"]),
+    ("nearest-star", "What is the nearest star to the Earth?", "the Sun",
+     ["Sirius", "Vega", "the North Star"]),
+    ("moon-orbits", "Which planet does the Moon orbit?", "Earth",
+     ["Mars", "Venus", "Jupiter"]),
+    ("water-boils", "At sea level, water boils at how many degrees Celsius?", "100",
+     ["50", "80", "150"]),
+    ("water-freezes", "Pure water freezes at how many degrees Celsius?", "0",
+     ["10", "20", "50"]),
+    ("water-formula", "What is the chemical formula of water?", "H2O",
+     ["CO2", "O2", "NaCl"]),
+    ("symbol-gold", "What is the chemical symbol for gold?", "Au",
+     ["Ag", "Fe", "Cu"]),
+    ("symbol-iron", "What is the chemical symbol for iron?", "Fe",
+     ["Ir", "Au", "Zn"]),
+    ("symbol-oxygen", "What is the chemical symbol for oxygen?", "O",
+     ["N", "H", "C"]),
+    ("symbol-sodium", "What is the chemical symbol for sodium?", "Na",
+     ["So", "S", "K"]),
+    ("plant-gas", "Which gas do plants take in from the air to make food?",
+     "carbon dioxide", ["oxygen", "nitrogen", "helium"]),
+    ("breathing-gas", "Which gas do humans need to breathe in to stay alive?", "oxygen",
+     ["carbon dioxide", "helium", "hydrogen"]),
+    ("atmosphere-gas", "Which gas makes up most of the Earth's atmosphere?", "nitrogen",
+     ["oxygen", "carbon dioxide", "hydrogen"]),
+    ("sun-gas", "The Sun is made mostly of which gas?", "hydrogen",
+     ["oxygen", "nitrogen", "carbon dioxide"]),
+    ("hardest-material", "What is the hardest natural material?", "diamond",
+     ["gold", "granite", "iron"]),
+    ("liquid-metal", "Which metal is a liquid at room temperature?", "mercury",
+     ["iron", "copper", "aluminium"]),
+    ("gravity", "Which force pulls objects toward the ground?", "gravity",
+     ["magnetism", "friction", "electricity"]),
+    ("heart", "The organ that pumps blood around the body is the", "heart",
+     ["liver", "stomach", "lungs"]),
+    ("lungs", "Humans breathe air in and out using their", "lungs",
+     ["kidneys", "liver", "stomach"]),
+    ("largest-organ", "The largest organ of the human body is the", "skin",
+     ["liver", "heart", "brain"]),
+    ("bone-count", "How many bones does an adult human skeleton have?", "206",
+     ["106", "186", "306"]),
+    ("oxygen-cells", "Which blood cells carry oxygen around the body?", "red blood cells",
+     ["white blood cells", "platelets", "nerve cells"]),
+    ("spider-legs", "How many legs does a spider have?", "8", ["4", "6", "10"]),
+    ("insect-legs", "How many legs does an insect have?", "6", ["4", "8", "10"]),
+    ("young-dog", "A young dog is called a", "puppy", ["kitten", "calf", "foal"]),
+    ("young-cat", "A young cat is called a", "kitten", ["puppy", "calf", "foal"]),
+    ("young-horse", "A young horse is called a", "foal", ["calf", "cub", "kitten"]),
+    ("young-cow", "A young cow is called a", "calf", ["foal", "cub", "puppy"]),
+    ("young-frog", "A young frog is called a", "tadpole", ["caterpillar", "cub", "chick"]),
+    ("caterpillar", "A caterpillar grows up to become a", "butterfly",
+     ["beetle", "spider", "bee"]),
+    ("bee-food", "What sweet food do bees make?", "honey", ["jam", "sugar", "syrup"]),
+    ("tallest-animal", "What is the tallest animal in the world?", "the giraffe",
+     ["the elephant", "the camel", "the horse"]),
+    ("fastest-land-animal", "What is the fastest land animal?", "the cheetah",
+     ["the lion", "the horse", "the zebra"]),
+    ("largest-animal", "What is the largest animal on Earth?", "the blue whale",
+     ["the African elephant", "the great white shark", "the giraffe"]),
+    ("green-pigment", "The green pigment in plant leaves is called", "chlorophyll",
+     ["haemoglobin", "melanin", "keratin"]),
+    ("plant-roots", "Which part of a plant takes in water from the soil?", "the roots",
+     ["the leaves", "the flowers", "the seeds"]),
+    ("sunlight-vitamin", "The skin makes which vitamin when exposed to sunlight?",
+     "vitamin D", ["vitamin C", "vitamin A", "vitamin K"]),
+    ("atom-centre", "The centre of an atom is called the", "nucleus",
+     ["electron", "orbit", "molecule"]),
+    ("triangle-sides", "How many sides does a triangle have?", "3", ["4", "5", "6"]),
+    ("hexagon-sides", "How many sides does a hexagon have?", "6", ["5", "7", "8"]),
+    ("octagon-sides", "How many sides does an octagon have?", "8", ["6", "7", "10"]),
+    ("right-angle", "A right angle measures how many degrees?", "90",
+     ["45", "180", "360"]),
+    ("earth-orbit-days", "About how many days does the Earth take to go once around the Sun?",
+     "365", ["28", "180", "1000"]),
+    ("leap-year-days", "How many days are there in a leap year?", "366",
+     ["364", "365", "360"]),
+    ("hours-in-day", "How many hours are there in a day?", "24", ["12", "48", "60"]),
+]
+
+HISTORY = [
+    ("first-us-president", "Who was the first president of the United States?",
+     "George Washington", ["Abraham Lincoln", "Thomas Jefferson", "John Adams"]),
+    ("first-moonwalker", "Who was the first person to walk on the Moon?", "Neil Armstrong",
+     ["Buzz Aldrin", "Yuri Gagarin", "John Glenn"]),
+    ("first-in-space", "Who was the first person to travel into space?", "Yuri Gagarin",
+     ["Neil Armstrong", "John Glenn", "Buzz Aldrin"]),
+    ("columbus-year", "In which year did Christopher Columbus first reach the Americas?",
+     "1492", ["1392", "1592", "1692"]),
+    ("ww1-start", "In which year did the First World War begin?", "1914",
+     ["1905", "1918", "1939"]),
+    ("ww2-end", "In which year did the Second World War end?", "1945",
+     ["1918", "1939", "1950"]),
+    ("moon-landing-year", "In which year did humans first land on the Moon?", "1969",
+     ["1959", "1979", "1989"]),
+    ("berlin-wall-fall", "In which year did the Berlin Wall fall?", "1989",
+     ["1961", "1975", "1999"]),
+    ("titanic-year", "In which year did the Titanic sink?", "1912",
+     ["1902", "1922", "1932"]),
+    ("us-independence-year", "In which year was the US Declaration of Independence adopted?",
+     "1776", ["1676", "1789", "1812"]),
+    ("telephone", "Who is usually credited with inventing the telephone?",
+     "Alexander Graham Bell", ["Thomas Edison", "Nikola Tesla", "Guglielmo Marconi"]),
+    ("printing-press", "Who developed the printing press with movable type in Europe?",
+     "Johannes Gutenberg", ["Martin Luther", "Leonardo da Vinci", "Galileo Galilei"]),
+    ("first-powered-flight", "Who made the first powered aeroplane flight in 1903?",
+     "the Wright brothers", ["Charles Lindbergh", "Amelia Earhart", "Louis Blériot"]),
+    ("relativity", "Who developed the theory of relativity?", "Albert Einstein",
+     ["Isaac Newton", "Galileo Galilei", "Charles Darwin"]),
+    ("universal-gravitation", "Who described the law of universal gravitation?",
+     "Isaac Newton", ["Albert Einstein", "Charles Darwin", "Nicolaus Copernicus"]),
+    ("natural-selection", "Who proposed the theory of evolution by natural selection?",
+     "Charles Darwin", ["Gregor Mendel", "Louis Pasteur", "Isaac Newton"]),
+    ("penicillin", "Who discovered penicillin?", "Alexander Fleming",
+     ["Louis Pasteur", "Marie Curie", "Edward Jenner"]),
+    ("two-nobel-sciences", "Which scientist won Nobel Prizes in both physics and chemistry?",
+     "Marie Curie", ["Ada Lovelace", "Rosalind Franklin", "Florence Nightingale"]),
+    ("world-wide-web", "Who invented the World Wide Web?", "Tim Berners-Lee",
+     ["Bill Gates", "Steve Jobs", "Alan Turing"]),
+    ("smallpox-vaccine", "Who developed the first vaccine, against smallpox?",
+     "Edward Jenner", ["Louis Pasteur", "Alexander Fleming", "Jonas Salk"]),
+    ("giza-builders", "The pyramids of Giza were built by the ancient", "Egyptians",
+     ["Romans", "Greeks", "Aztecs"]),
+    ("julius-caesar", "Julius Caesar was a leader of ancient", "Rome",
+     ["Greece", "Egypt", "Persia"]),
+    ("cleopatra", "Cleopatra was a queen of ancient", "Egypt",
+     ["Rome", "Greece", "Persia"]),
+    ("napoleon", "Napoleon Bonaparte was emperor of", "France",
+     ["Spain", "Russia", "Austria"]),
+    ("gandhi", "Mahatma Gandhi led the struggle for the independence of", "India",
+     ["Egypt", "Kenya", "Indonesia"]),
+    ("mandela", "Nelson Mandela became the first Black president of", "South Africa",
+     ["Kenya", "Nigeria", "Ghana"]),
+    ("civil-war-president", "Who was president of the United States during the American Civil War?",
+     "Abraham Lincoln", ["George Washington", "Thomas Jefferson", "Theodore Roosevelt"]),
+    ("ww2-british-pm", "Who was Britain's prime minister for most of the Second World War?",
+     "Winston Churchill", ["Margaret Thatcher", "Tony Blair", "David Lloyd George"]),
+    ("declaration-author", "Who was the main author of the US Declaration of Independence?",
+     "Thomas Jefferson", ["George Washington", "Abraham Lincoln", "Theodore Roosevelt"]),
+    ("vesuvius-city", "Which Roman city was buried by the eruption of Mount Vesuvius in AD 79?",
+     "Pompeii", ["Rome", "Athens", "Venice"]),
+    ("cold-war", "The Cold War was a long rivalry between the United States and",
+     "the Soviet Union", ["Japan", "Mexico", "France"]),
+    ("renaissance", "The Renaissance began in the fourteenth century in", "Italy",
+     ["England", "Sweden", "Poland"]),
+    ("ancient-olympics", "The ancient Olympic Games were first held in", "Greece",
+     ["Italy", "Egypt", "China"]),
+    ("norman-conquest", "In 1066, England was conquered by the", "Normans",
+     ["Romans", "Spanish", "Ottomans"]),
+    ("first-roman-emperor", "Who was the first Roman emperor?", "Augustus",
+     ["Julius Caesar", "Nero", "Constantine"]),
+]
+
+AUTHOR_POOL = [
+    "William Shakespeare", "Charles Dickens", "Jane Austen", "Mark Twain", "J. K. Rowling",
+    "Leo Tolstoy", "Miguel de Cervantes", "George Orwell", "Arthur Conan Doyle", "Homer",
+    "Mary Shelley", "J. R. R. Tolkien", "Lewis Carroll", "Ernest Hemingway",
+]
+# (id suffix, work as it reads after "Who wrote", author)
+AUTHORS = [
+    ("romeo-and-juliet", "Romeo and Juliet", "William Shakespeare"),
+    ("hamlet", "Hamlet", "William Shakespeare"),
+    ("pride-and-prejudice", "Pride and Prejudice", "Jane Austen"),
+    ("oliver-twist", "Oliver Twist", "Charles Dickens"),
+    ("a-christmas-carol", "A Christmas Carol", "Charles Dickens"),
+    ("harry-potter", "the Harry Potter books", "J. K. Rowling"),
+    ("tom-sawyer", "The Adventures of Tom Sawyer", "Mark Twain"),
+    ("war-and-peace", "War and Peace", "Leo Tolstoy"),
+    ("don-quixote", "Don Quixote", "Miguel de Cervantes"),
+    ("nineteen-eighty-four", "Nineteen Eighty-Four", "George Orwell"),
+    ("animal-farm", "Animal Farm", "George Orwell"),
+    ("sherlock-holmes", "the Sherlock Holmes stories", "Arthur Conan Doyle"),
+    ("the-odyssey", "the Odyssey", "Homer"),
+    ("frankenstein", "Frankenstein", "Mary Shelley"),
+    ("lord-of-the-rings", "The Lord of the Rings", "J. R. R. Tolkien"),
+    ("alice-in-wonderland", "Alice's Adventures in Wonderland", "Lewis Carroll"),
+    ("old-man-and-the-sea", "The Old Man and the Sea", "Ernest Hemingway"),
+]
+
+PAINTER_POOL = [
+    "Leonardo da Vinci", "Vincent van Gogh", "Michelangelo", "Pablo Picasso", "Salvador Dalí",
+    "Edvard Munch", "Claude Monet", "Rembrandt", "Johannes Vermeer", "Sandro Botticelli",
+]
+PAINTINGS = [
+    ("mona-lisa", "Who painted the Mona Lisa?", "Leonardo da Vinci"),
+    ("starry-night", "Who painted The Starry Night?", "Vincent van Gogh"),
+    ("sistine-ceiling", "Who painted the ceiling of the Sistine Chapel?", "Michelangelo"),
+    ("guernica", "Who painted Guernica?", "Pablo Picasso"),
+    ("persistence-of-memory", "Who painted The Persistence of Memory, with its melting clocks?",
+     "Salvador Dalí"),
+    ("the-scream", "Who painted The Scream?", "Edvard Munch"),
+    ("water-lilies", "Who painted the famous series of Water Lilies pictures at Giverny?",
+     "Claude Monet"),
+    ("night-watch", "Who painted The Night Watch?", "Rembrandt"),
+    ("pearl-earring", "Who painted Girl with a Pearl Earring?", "Johannes Vermeer"),
+    ("birth-of-venus", "Who painted The Birth of Venus?", "Sandro Botticelli"),
+]
+
+COMPOSER_POOL = [
+    "Ludwig van Beethoven", "Wolfgang Amadeus Mozart", "Antonio Vivaldi",
+    "Pyotr Ilyich Tchaikovsky", "Johann Sebastian Bach", "Frédéric Chopin",
+]
+COMPOSERS = [
+    ("ode-to-joy", "Which composer set the Ode to Joy in his Ninth Symphony?",
+     "Ludwig van Beethoven"),
+    ("magic-flute", "Which composer wrote the opera The Magic Flute?", "Wolfgang Amadeus Mozart"),
+    ("four-seasons", "Which composer wrote The Four Seasons?", "Antonio Vivaldi"),
+    ("swan-lake", "Which composer wrote the ballet Swan Lake?", "Pyotr Ilyich Tchaikovsky"),
+    ("brandenburg", "Which composer wrote the Brandenburg Concertos?", "Johann Sebastian Bach"),
+]
+
+CURRENCY_POOL = ["yen", "pound", "rupee", "yuan", "ruble", "peso", "won", "franc", "euro",
+                 "dollar"]
+CURRENCIES = [
+    ("Japan", "yen"), ("the United Kingdom", "pound"), ("India", "rupee"), ("China", "yuan"),
+    ("Russia", "ruble"), ("Mexico", "peso"), ("South Korea", "won"), ("Switzerland", "franc"),
+    ("Germany", "euro"), ("Italy", "euro"), ("the United States", "dollar"),
+]
+
+LANGUAGE_POOL = [
+    "Portuguese", "Spanish", "French", "Italian", "German", "Japanese", "Arabic", "Russian",
+    "Chinese", "Dutch", "Polish", "Greek", "Swedish", "Turkish", "Korean", "English",
+]
+LANGUAGES = [
+    ("Brazil", "Portuguese"), ("Portugal", "Portuguese"), ("Mexico", "Spanish"),
+    ("Argentina", "Spanish"), ("Germany", "German"), ("Austria", "German"),
+    ("Japan", "Japanese"), ("France", "French"), ("Italy", "Italian"), ("Egypt", "Arabic"),
+    ("Russia", "Russian"), ("China", "Chinese"), ("the Netherlands", "Dutch"),
+    ("Poland", "Polish"), ("Greece", "Greek"), ("Sweden", "Swedish"), ("Turkey", "Turkish"),
+    ("South Korea", "Korean"),
+]
+
+CULTURE_MISC = [
+    ("football-team-size", "How many players does each team have on the pitch in a football (soccer) match?",
+     "11", ["7", "9", "15"]),
+    ("basketball-team-size", "How many players does each basketball team have on the court at one time?",
+     "5", ["6", "7", "11"]),
+    ("slam-dunk", "In which sport do players score with a slam dunk?", "basketball",
+     ["tennis", "golf", "baseball"]),
+    ("shuttlecock", "Which sport is played with a shuttlecock?", "badminton",
+     ["tennis", "squash", "table tennis"]),
+    ("wimbledon", "Wimbledon is a famous tournament in which sport?", "tennis",
+     ["golf", "cricket", "rugby"]),
+    ("tour-de-france", "The Tour de France is a famous race in which sport?", "cycling",
+     ["running", "rowing", "sailing"]),
+    ("olympic-rings", "How many rings are on the Olympic flag?", "5", ["4", "6", "7"]),
+    ("chess-bishop", "In chess, which piece can only move diagonally?", "the bishop",
+     ["the rook", "the knight", "the king"]),
+    ("chessboard-squares", "How many squares are on a chessboard?", "64",
+     ["32", "81", "100"]),
+    ("violin-strings", "How many strings does a standard violin have?", "4",
+     ["5", "6", "8"]),
+    ("guitar-strings", "How many strings does a standard guitar have?", "6",
+     ["4", "5", "8"]),
+    ("piano-keys", "How many keys does a standard piano have?", "88",
+     ["66", "76", "100"]),
+    ("zeus", "In Greek mythology, the king of the gods is", "Zeus",
+     ["Apollo", "Hermes", "Poseidon"]),
+    ("poseidon", "In Greek mythology, the god of the sea is", "Poseidon",
+     ["Zeus", "Ares", "Hermes"]),
+    ("thor", "In Norse mythology, the god of thunder is", "Thor",
+     ["Odin", "Loki", "Freyr"]),
+    ("sushi", "Sushi is a traditional food from", "Japan",
+     ["China", "Thailand", "India"]),
+    ("pizza", "Pizza first became popular in", "Italy", ["France", "Greece", "Spain"]),
+    ("tacos", "Tacos are a traditional food from", "Mexico", ["Spain", "Peru", "Brazil"]),
+    ("paella", "Paella is a traditional rice dish from", "Spain",
+     ["Italy", "Mexico", "Greece"]),
+    ("kimchi", "Kimchi is a traditional dish from", "Korea",
+     ["Japan", "Thailand", "India"]),
+]
+
+
+def build_world_knowledge() -> list[dict]:
+    items: list[dict] = []
+    # geography
+    for country, capital, others in CAPITALS:
+        items.append(choice_item(f"wk-capital-{slug(country.removeprefix('the '))}", "geography",
+                                 f"What is the capital of {country}?", capital, others))
+    for country, continent in CONTINENTS:
+        items.append(choice_item(f"wk-continent-{slug(country)}", "geography",
+                                 f"{country} is a country in", continent,
+                                 pool=CONTINENT_POOL))
+    for key, prompt, answer, distractors in GEOGRAPHY_MISC:
+        items.append(choice_item(f"wk-geo-{key}", "geography", prompt, answer, distractors))
+    # science
+    for key, prompt, answer, distractors in SCIENCE:
+        items.append(choice_item(f"wk-sci-{key}", "science", prompt, answer, distractors))
+    for animal, cls in ANIMAL_CLASSES:
+        items.append(choice_item(f"wk-animal-class-{animal}", "science",
+                                 f"In biology, a {animal} is classified as", cls,
+                                 pool=ANIMAL_CLASS_POOL))
+    # history
+    for key, prompt, answer, distractors in HISTORY:
+        items.append(choice_item(f"wk-hist-{key}", "history", prompt, answer, distractors))
+    # culture
+    for key, work, author in AUTHORS:
+        items.append(choice_item(f"wk-author-{key}", "culture", f"Who wrote {work}?", author,
+                                 pool=AUTHOR_POOL))
+    for key, prompt, painter in PAINTINGS:
+        items.append(choice_item(f"wk-painter-{key}", "culture", prompt, painter,
+                                 pool=PAINTER_POOL))
+    for key, prompt, composer in COMPOSERS:
+        items.append(choice_item(f"wk-composer-{key}", "culture", prompt, composer,
+                                 pool=COMPOSER_POOL))
+    for country, currency in CURRENCIES:
+        items.append(choice_item(f"wk-currency-{slug(country.removeprefix('the '))}", "culture",
+                                 f"The currency of {country} is the", currency,
+                                 pool=CURRENCY_POOL))
+    for country, language in LANGUAGES:
+        items.append(choice_item(f"wk-language-{slug(country.removeprefix('the '))}", "culture",
+                                 f"The main language spoken in {country} is", language,
+                                 pool=LANGUAGE_POOL))
+    for key, prompt, answer, distractors in CULTURE_MISC:
+        items.append(choice_item(f"wk-culture-{key}", "culture", prompt, answer, distractors))
+    return items
+
+
+# --------------------------------------------------------------------------
+# 2. arithmetic (generate)
+# --------------------------------------------------------------------------
+
+def arithmetic_item(op: str, n: int, a: int, b: int) -> dict:
+    symbol, value = {"add": ("+", a + b), "subtract": ("-", a - b),
+                     "multiply": ("×", a * b)}[op]
+    target = str(value)
+    return {"id": f"arith-{op}-{n:04d}", "subcategory": op,
+            "prompt": f"What is {a} {symbol} {b}? Reply with just the number.",
+            "target": target, "regex": f"(?<![0-9]){target}(?![0-9])"}
+
+
+def build_arithmetic() -> list[dict]:
+    rng = random.Random(SEED)
+
+    def sample(pairs: list[tuple[int, int]], k: int, seen: set) -> list[tuple[int, int]]:
+        pool = sorted(set(pairs) - seen)
+        picked = rng.sample(pool, k)
+        seen.update(picked)
+        return picked
+
+    one = range(1, 10)     # single-digit operands; 0 is left out so that no
+    two = range(10, 100)   # answer equals an operand (easy to "match" by echo)
+
+    # addition: 68 items
+    seen: set = set()
+    add = (sample([(a, b) for a in one for b in one], 20, seen)
+           + sample([(a, b) for a in two for b in one] + [(a, b) for a in one for b in two], 20, seen)
+           + sample([(a, b) for a in two for b in two], 28, seen))
+
+    # subtraction, result >= 1 and never equal to an operand: 68 items
+    def ok(a: int, b: int) -> bool:
+        return a - b >= 1 and a - b != b
+
+    seen = set()
+    sub = (sample([(a, b) for a in one for b in one if ok(a, b)], 16, seen)
+           + sample([(a, b) for a in two for b in one if ok(a, b)], 24, seen)
+           + sample([(a, b) for a in two for b in two if ok(a, b)], 28, seen))
+
+    # multiplication: every ordered pair of 2..9, 64 items
+    mul = [(a, b) for a in range(2, 10) for b in range(2, 10)]
+
+    items: list[dict] = []
+    for op, pairs in (("add", add), ("subtract", sub), ("multiply", mul)):
+        pairs = list(pairs)
+        rng.shuffle(pairs)
+        for n, (a, b) in enumerate(pairs, start=1):
+            items.append(arithmetic_item(op, n, a, b))
+    return items
+
+
+# --------------------------------------------------------------------------
+# 3. language (choice)
+# --------------------------------------------------------------------------
+
+# word, antonym, three words that are NOT its opposite
+ANTONYMS = [
+    ("hot", "cold", ["warm", "sunny", "spicy"]),
+    ("big", "small", ["large", "huge", "tall"]),
+    ("up", "down", ["above", "over", "high"]),
+    ("happy", "sad", ["glad", "cheerful", "funny"]),
+    ("fast", "slow", ["quick", "rapid", "early"]),
+    ("day", "night", ["morning", "week", "sun"]),
+    ("full", "empty", ["heavy", "whole", "complete"]),
+    ("wet", "dry", ["damp", "cold", "rainy"]),
+    ("rich", "poor", ["wealthy", "famous", "lucky"]),
+    ("early", "late", ["soon", "first", "quick"]),
+    ("strong", "weak", ["tough", "powerful", "brave"]),
+    ("loud", "quiet", ["noisy", "clear", "sharp"]),
+    ("top", "bottom", ["peak", "summit", "front"]),
+    ("inside", "outside", ["within", "inner", "beneath"]),
+    ("win", "lose", ["gain", "play", "score"]),
+    ("buy", "sell", ["purchase", "pay", "spend"]),
+    ("push", "pull", ["press", "shove", "lift"]),
+    ("love", "hate", ["like", "adore", "want"]),
+    ("clean", "dirty", ["tidy", "fresh", "neat"]),
+    ("true", "false", ["real", "correct", "honest"]),
+    ("thick", "thin", ["wide", "dense", "heavy"]),
+    ("tall", "short", ["high", "big", "long"]),
+    ("long", "short", ["tall", "wide", "far"]),
+    ("before", "after", ["earlier", "first", "since"]),
+    ("question", "answer", ["query", "problem", "puzzle"]),
+    ("north", "south", ["east", "west", "up"]),
+    ("brave", "cowardly", ["bold", "strong", "fearless"]),
+    ("friend", "enemy", ["ally", "partner", "neighbour"]),
+    ("always", "never", ["often", "forever", "usually"]),
+    ("arrive", "leave", ["reach", "come", "enter"]),
+    ("begin", "end", ["start", "open", "launch"]),
+    ("cheap", "expensive", ["low", "free", "simple"]),
+    ("heavy", "light", ["large", "solid", "dense"]),
+    ("dark", "light", ["black", "dim", "shadowy"]),
+    ("safe", "dangerous", ["secure", "calm", "sure"]),
+    ("noisy", "quiet", ["loud", "busy", "crowded"]),
+    ("polite", "rude", ["kind", "nice", "gentle"]),
+    ("smooth", "rough", ["soft", "flat", "sleek"]),
+    ("deep", "shallow", ["low", "wide", "dark"]),
+    ("accept", "refuse", ["take", "receive", "agree"]),
+    ("increase", "decrease", ["grow", "rise", "expand"]),
+    ("ancient", "modern", ["old", "historic", "early"]),
+    ("asleep", "awake", ["tired", "sleepy", "resting"]),
+    ("guilty", "innocent", ["sorry", "ashamed", "blamed"]),
+    ("victory", "defeat", ["triumph", "success", "win"]),
+    ("generous", "selfish", ["kind", "giving", "warm"]),
+]
+
+# noun, plural, three wrong plural forms
+PLURALS = [
+    ("mouse", "mice", ["mouses", "mices", "meese"]),
+    ("child", "children", ["childs", "childes", "childer"]),
+    ("man", "men", ["mans", "mens", "manes"]),
+    ("woman", "women", ["womans", "womens", "womanes"]),
+    ("tooth", "teeth", ["tooths", "teeths", "toothes"]),
+    ("foot", "feet", ["foots", "feets", "footes"]),
+    ("goose", "geese", ["gooses", "geeses", "goosen"]),
+    ("ox", "oxen", ["oxes", "oxs", "oxies"]),
+    ("sheep", "sheep", ["sheeps", "sheepes", "shoop"]),
+    ("deer", "deer", ["deers", "deeres", "deeren"]),
+    ("box", "boxes", ["boxs", "boxen", "boxies"]),
+    ("bus", "buses", ["buss", "busen", "busies"]),
+    ("baby", "babies", ["babys", "babyes", "babis"]),
+    ("city", "cities", ["citys", "cityes", "citis"]),
+    ("knife", "knives", ["knifes", "knivs", "knifen"]),
+    ("wolf", "wolves", ["wolfs", "wolfes", "wolven"]),
+    ("half", "halves", ["halfs", "halfes", "halven"]),
+    ("wife", "wives", ["wifes", "wifs", "wiven"]),
+    ("life", "lives", ["lifes", "lifs", "liven"]),
+    ("potato", "potatoes", ["potatos", "potatoies", "potaten"]),
+    ("tomato", "tomatoes", ["tomatos", "tomatoies", "tomaten"]),
+    ("church", "churches", ["churchs", "churchen", "churchies"]),
+    ("dish", "dishes", ["dishs", "dishies", "dishen"]),
+    ("glass", "glasses", ["glasss", "glassen", "glassies"]),
+    ("fox", "foxes", ["foxs", "foxen", "foxies"]),
+    ("day", "days", ["daies", "dayes", "dayen"]),
+    ("key", "keys", ["keies", "keyes", "keyen"]),
+    ("toy", "toys", ["toies", "toyes", "toyen"]),
+    ("story", "stories", ["storys", "storyes", "storis"]),
+    ("lady", "ladies", ["ladys", "ladyes", "ladis"]),
+    ("cat", "cats", ["cates", "caten", "caties"]),
+    ("chair", "chairs", ["chaires", "chairen", "chairies"]),
+    ("crisis", "crises", ["crisises", "crisiss", "crisi"]),
+    ("cherry", "cherries", ["cherrys", "cherryes", "cherris"]),
+    ("party", "parties", ["partys", "partyes", "partis"]),
+    ("watch", "watches", ["watchs", "watchen", "watchies"]),
+    ("brush", "brushes", ["brushs", "brushen", "brushies"]),
+    ("kiss", "kisses", ["kisss", "kissen", "kissies"]),
+    ("calf", "calves", ["calfs", "calfes", "calven"]),
+    ("loaf", "loaves", ["loafs", "loafes", "loaven"]),
+    ("shelf", "shelves", ["shelfs", "shelfes", "shelven"]),
+    ("thief", "thieves", ["thiefs", "thiefes", "thieven"]),
+]
+
+# verb, simple past, three wrong forms (never the past participle, never a
+# dialect or archaic past that someone could defend)
+PAST_TENSES = [
+    ("go", "went", ["goed", "wented", "gode"]),
+    ("run", "ran", ["runned", "ranned", "rund"]),
+    ("eat", "ate", ["eated", "ated", "eatted"]),
+    ("see", "saw", ["seed", "sawed", "seet"]),
+    ("write", "wrote", ["writed", "wroted", "writted"]),
+    ("take", "took", ["taked", "tooked", "takened"]),
+    ("give", "gave", ["gived", "gaved", "givened"]),
+    ("come", "came", ["comed", "camed", "comen"]),
+    ("sing", "sang", ["singed", "sanged", "singen"]),
+    ("swim", "swam", ["swimmed", "swammed", "swimed"]),
+    ("drink", "drank", ["drinked", "dranked", "drinken"]),
+    ("begin", "began", ["beginned", "beganned", "begined"]),
+    ("fly", "flew", ["flyed", "flewed", "flyen"]),
+    ("buy", "bought", ["buyed", "boughted", "buyd"]),
+    ("think", "thought", ["thinked", "thoughted", "thinkt"]),
+    ("catch", "caught", ["catched", "caughted", "catchen"]),
+    ("teach", "taught", ["teached", "taughted", "teachen"]),
+    ("bring", "brought", ["bringed", "broughted", "bringen"]),
+    ("speak", "spoke", ["speaked", "spaked", "speaken"]),
+    ("break", "broke", ["breaked", "broked", "breaken"]),
+    ("choose", "chose", ["choosed", "chosed", "choosen"]),
+    ("fall", "fell", ["falled", "fallt", "feld"]),
+    ("forget", "forgot", ["forgetted", "forgotted", "forgetten"]),
+    ("grow", "grew", ["growed", "grewed", "growen"]),
+    ("know", "knew", ["knowed", "knewed", "knowen"]),
+    ("throw", "threw", ["throwed", "threwed", "throwen"]),
+    ("wear", "wore", ["weared", "wored", "wearen"]),
+    ("win", "won", ["winned", "wonned", "winen"]),
+    ("sit", "sat", ["sitted", "satted", "sitten"]),
+    ("stand", "stood", ["standed", "stooded", "standen"]),
+    ("tell", "told", ["telled", "tolded", "tellen"]),
+    ("sell", "sold", ["selled", "solded", "sellen"]),
+    ("find", "found", ["finded", "founded", "finden"]),
+    ("keep", "kept", ["keeped", "kepted", "keepen"]),
+    ("sleep", "slept", ["sleeped", "slepted", "sleepen"]),
+    ("leave", "left", ["leaved", "lefted", "leaven"]),
+    ("stop", "stopped", ["stoped", "stoppted", "stopen"]),
+    ("try", "tried", ["tryed", "tride", "trien"]),
+    ("play", "played", ["plaied", "playd", "pleyed"]),
+    ("carry", "carried", ["carryed", "carred", "carrien"]),
+    ("plan", "planned", ["planed", "plannd", "planen"]),
+]
+
+# (article + word, category, three categories it does NOT belong to)
+CATEGORIES = [
+    ("A banana", "fruit", ["vegetable", "flower", "insect"]),
+    ("A carrot", "vegetable", ["fruit", "bird", "tool"]),
+    ("A potato", "vegetable", ["fruit", "flower", "metal"]),
+    ("A tulip", "flower", ["tree", "insect", "drink"]),
+    ("A daisy", "flower", ["tree", "insect", "vegetable"]),
+    ("An oak", "tree", ["flower", "fish", "vehicle"]),
+    ("A pine", "tree", ["flower", "bird", "metal"]),
+    ("A sparrow", "bird", ["insect", "fish", "tree"]),
+    ("An eagle", "bird", ["fish", "insect", "vehicle"]),
+    ("An ant", "insect", ["bird", "fish", "vegetable"]),
+    ("A butterfly", "insect", ["bird", "flower", "fish"]),
+    ("A bee", "insect", ["bird", "fish", "flower"]),
+    ("A trout", "fish", ["bird", "insect", "vegetable"]),
+    ("A cod", "fish", ["bird", "insect", "tree"]),
+    ("A bicycle", "vehicle", ["instrument", "tool", "sport"]),
+    ("A truck", "vehicle", ["tool", "drink", "instrument"]),
+    ("A violin", "instrument", ["tool", "vehicle", "sport"]),
+    ("A trumpet", "instrument", ["vehicle", "drink", "tool"]),
+    ("A hammer", "tool", ["instrument", "vehicle", "fruit"]),
+    ("A wrench", "tool", ["drink", "bird", "sport"]),
+    ("Coffee", "drink", ["fruit", "metal", "vegetable"]),
+    ("Milk", "drink", ["metal", "sport", "tool"]),
+    ("Tennis", "sport", ["drink", "instrument", "vehicle"]),
+    ("Football", "sport", ["vehicle", "tool", "fruit"]),
+    ("Iron", "metal", ["fruit", "sport", "drink"]),
+    ("Copper", "metal", ["vegetable", "insect", "sport"]),
+    ("Red", "colour", ["fruit", "metal", "sport"]),
+    ("Blue", "colour", ["metal", "vegetable", "drink"]),
+    ("A sofa", "furniture", ["vehicle", "clothing", "tool"]),
+    ("A wardrobe", "furniture", ["clothing", "vehicle", "fruit"]),
+    ("A jacket", "clothing", ["furniture", "vehicle", "fruit"]),
+    ("A shirt", "clothing", ["furniture", "tool", "drink"]),
+]
+
+
+def build_language() -> list[dict]:
+    items: list[dict] = []
+    for word, answer, distractors in ANTONYMS:
+        items.append(choice_item(f"lang-antonym-{slug(word)}", "antonym",
+                                 f"The opposite of {word} is", answer, distractors))
+    for word, answer, distractors in PLURALS:
+        items.append(choice_item(f"lang-plural-{slug(word)}", "plural",
+                                 f"The plural of {word} is", answer, distractors))
+    for word, answer, distractors in PAST_TENSES:
+        items.append(choice_item(f"lang-past-tense-{slug(word)}", "past-tense",
+                                 f"The past tense of {word} is", answer, distractors))
+    for subject, answer, distractors in CATEGORIES:
+        word = subject.split()[-1].lower()
+        items.append(choice_item(f"lang-category-{slug(word)}", "category",
+                                 f"{subject} is a kind of", answer, distractors))
+    return items
+
+
+# --------------------------------------------------------------------------
+# 4. language modelling (perplexity): original paragraphs, written by hand
+# --------------------------------------------------------------------------
+
+REFERENCE_TEXT: dict[str, list[str]] = {
+    "news-style": [
+        "The town council voted on Tuesday evening to extend the opening hours of the public library, which will now stay open until eight o'clock on weekdays. Council members said the change followed a survey in which more than half of residents asked for later hours. The extra shifts will be covered by two new part-time staff. The library's director welcomed the decision and said evening reading groups for adults would begin next month.",
+        "Heavy rain caused flooding across several low-lying streets on Sunday, forcing the closure of the main road into the harbour district for most of the afternoon. Emergency crews pumped water from basements and helped a number of drivers whose cars had stalled. No injuries were reported. Forecasters expect drier weather later in the week, but officials urged residents near the river to keep sandbags ready until water levels fall.",
+        "A local bakery has won first prize at the regional food fair for its rye and walnut loaf, beating more than forty other entries. The owners, a brother and sister who opened the shop six years ago, said they had spent months adjusting the recipe. Judges praised the bread's crisp crust and rich flavour. The bakery plans to use the prize money to buy a second oven and hire an apprentice.",
+        "The regional rail operator announced that a new timetable will take effect at the start of next month, adding four extra trains each weekday between the city centre and the airport. The company said passenger numbers on the route had grown steadily since the line was electrified. Some early morning services will leave ten minutes earlier than before, and travellers are advised to check the updated times before their journeys.",
+        "Volunteers collected nearly two tonnes of litter from the coastline over the weekend during the annual beach clean-up. Organisers said plastic bottles and fishing line made up the largest share of the waste. Schoolchildren, retired residents and several local businesses took part, working in small teams along a twelve-kilometre stretch of shore. The rubbish will be sorted so that as much of it as possible can be recycled.",
+        "The city's oldest cinema will reopen in the spring after an eighteen-month restoration that repaired its leaking roof and replaced hundreds of worn seats. The building, which first showed films nearly a century ago, had been at risk of demolition until a community group raised the money to buy it. The new programme will mix recent releases with classic films, and a small café will open in the former ticket hall.",
+        "Hospital officials reported on Friday that waiting times in the emergency department have fallen by almost a third since a new triage system was introduced in the autumn. Under the system, a senior nurse assesses each patient on arrival and directs minor cases to a separate walk-in clinic. Staff say the change has eased pressure during the busiest evening hours, although they warn that winter illnesses could reverse some of the gains.",
+        "A nineteen-year-old student from the northern valley has been named the country's junior chess champion after winning all but one of her games at the national tournament. She began playing at the age of seven, learning from her grandfather at the kitchen table. Her final game lasted more than five hours. She will now represent the country at the international youth championship, which takes place in September.",
+        "Work began this week on a new cycle path that will link three suburbs to the university campus. The route will run for nine kilometres, mostly along a disused railway line, and will include lighting and several rest areas. Planners expect the path to be finished by the end of next year. Shop owners along the route said they hoped the project would bring more customers to the area.",
+        "The annual harvest festival drew record crowds this year, with organisers estimating that more than thirty thousand people visited over three days. Stalls sold local cheese, honey, apples and cider, while a stage in the main square hosted folk bands each evening. Police reported a calm and friendly atmosphere. Next year's festival will be extended by one day to reduce queues at the busiest times.",
+        "Residents of a small island community celebrated on Monday as a new undersea cable brought fast internet connections to their homes for the first time. Until now, islanders had relied on slow links that often failed during storms. The local school says pupils will be able to join online lessons with classes on the mainland, and several residents hope to start businesses that they can run from home.",
+    ],
+    "science": [
+        "Water expands when it freezes, which is unusual among liquids. As the temperature drops toward zero degrees Celsius, water molecules arrange themselves into an open crystal structure held together by hydrogen bonds. This structure takes up more space than liquid water, so ice is less dense and floats. Because ice forms on the surface of a lake rather than at the bottom, the water underneath can stay liquid through the winter.",
+        "Plants make their own food through photosynthesis. Inside their leaves, a green pigment called chlorophyll captures energy from sunlight. The plant uses this energy to combine carbon dioxide from the air with water drawn up from the soil, producing sugar and releasing oxygen as a by-product. The sugar fuels the plant's growth, and much of the oxygen we breathe comes from this process carried out by plants and algae.",
+        "The Moon does not produce its own light. What we see is sunlight reflected from its grey, dusty surface. As the Moon travels around the Earth roughly once a month, the part of its sunlit side that faces us changes, which is why it appears to grow from a thin crescent to a full disc and then shrink again. These changing shapes are known as the phases of the Moon.",
+        "Sound is a vibration that travels through a material such as air, water or metal. When a guitar string is plucked, it pushes and pulls on the air around it, creating tiny regions of higher and lower pressure that spread outward as a wave. When the wave reaches our ears, it makes the eardrum vibrate, and the brain interprets these vibrations as sound. Sound cannot travel through empty space.",
+        "Earthquakes happen because the outer shell of the Earth is broken into large pieces called tectonic plates. These plates move very slowly, usually only a few centimetres each year. Where two plates meet, their edges can become stuck while pressure keeps building. When the rocks finally slip, the stored energy is released as waves that shake the ground. Instruments called seismometers can detect even very small tremors.",
+        "Vaccines train the immune system to recognise a germ before a person meets it. A vaccine contains a harmless piece or weakened form of the germ, or instructions that let the body make one of its proteins. The immune system responds by producing antibodies and memory cells. If the real germ arrives later, the body can recognise it quickly and fight it off before it causes serious illness.",
+        "A rainbow appears when sunlight passes through raindrops in the air. Each drop acts like a tiny prism, bending the light as it enters, reflecting it off the back of the drop and bending it again as it leaves. Because different colours bend by slightly different amounts, white sunlight is spread into a band of colours from red to violet. To see a rainbow, you need the Sun behind you.",
+        "Bees play an important role in growing food. As a bee moves from flower to flower collecting nectar, grains of pollen stick to the fine hairs on its body. Some of this pollen rubs off on the next flower it visits, fertilising it so that it can produce seeds and fruit. Many crops, including apples, almonds and blueberries, depend heavily on this kind of pollination by insects.",
+        "The Sun is a star, a huge ball of hot gas made mostly of hydrogen and helium. Deep in its core, the pressure and temperature are so high that hydrogen nuclei fuse together to form helium, releasing enormous amounts of energy. That energy slowly works its way to the surface and then travels through space as light and heat. Sunlight takes about eight minutes to reach the Earth.",
+        "Magnets have two ends, called the north pole and the south pole. Opposite poles attract each other, while like poles push each other away. The Earth itself behaves like a giant magnet, which is why the needle of a compass, a small magnet that can turn freely, lines up in a north to south direction. Sailors and travellers have relied on this for navigation for many centuries.",
+        "Your heart is a muscle about the size of a closed fist. It beats around seventy times a minute when you are resting, pumping blood through a network of arteries, veins and tiny capillaries. The blood carries oxygen and nutrients to every part of the body and takes away waste such as carbon dioxide. Regular exercise strengthens the heart, allowing it to pump more blood with each beat.",
+    ],
+    "how-to": [
+        "To repot a houseplant, choose a new pot that is only a little wider than the old one and has a hole in the bottom for drainage. Water the plant lightly the day before so the roots hold together. Tip the pot on its side, ease the plant out, and gently loosen any roots that circle the base. Set it in the new pot on a layer of fresh compost, fill around the sides, and water well.",
+        "If your bicycle chain looks dry or squeaks as you ride, it is time to clean and oil it. Wipe the chain with a rag while turning the pedals backwards, removing as much dirt as possible. Then apply a small drop of chain oil to each link. Turn the pedals for a minute so the oil works into the joints, and finally wipe off any extra oil, since too much will attract dust.",
+        "Before painting a room, take time to prepare the walls. Fill small holes and cracks with filler, let it dry, and sand it smooth. Wash away dust and grease with warm soapy water. Protect the floor with old sheets and cover the edges of window frames with masking tape. Start by painting the ceiling, then the walls, working from the top down so that drips do not spoil finished areas.",
+        "To make a simple budget, start by writing down how much money comes in each month after tax. Next, list your regular costs, such as rent, bills, food and travel. Subtract these from your income to see what is left. Decide how much of the remainder you want to save, and set that amount aside as soon as you are paid. Review the budget after a month and adjust it if needed.",
+        "A dripping tap is usually caused by a worn washer. First, turn off the water supply under the sink and open the tap to drain any remaining water. Remove the handle, which is often held by a small screw under a decorative cap, and unscrew the valve with a spanner. Replace the old rubber washer with a new one of the same size, put everything back together, and turn the water on again slowly.",
+        "Keeping a sourdough starter alive is easier than it sounds. Store it in a clean glass jar with a loose lid. Once a day, throw away about half of it, then add equal weights of flour and water and stir well. Within a few hours it should become bubbly and smell pleasantly sour. If you bake only occasionally, keep the jar in the fridge and feed the starter once a week instead.",
+        "When you learn to touch-type, rest your fingers on the home row, with your left index finger on F and your right index finger on J. Most keyboards have small bumps on these two keys so you can find them without looking. Practise for short periods every day, focusing on accuracy rather than speed. Try not to look down at the keys; your speed will improve as the movements become automatic.",
+        "To pack a suitcase efficiently, lay heavy items such as shoes and toiletry bags at the bottom near the wheels. Roll soft clothes like T-shirts and trousers instead of folding them, since rolling saves space and reduces creases. Fill the gaps with socks and underwear. Keep liquids in a sealed plastic bag in case they leak, and put anything you may need during the journey in an outer pocket.",
+        "Composting turns kitchen and garden waste into rich soil. Choose a shady spot for your bin and add a mix of green material, like vegetable peelings and grass cuttings, and brown material, like dry leaves, straw and shredded cardboard. Keep the heap damp but not soaking wet, and turn it with a fork every few weeks to let air in. After several months, the bottom layer should be dark and crumbly.",
+        "To change a flat tyre, first park on firm, level ground away from traffic and switch on your hazard lights. Loosen the wheel nuts slightly while the wheel is still on the ground. Raise the car with the jack, remove the nuts and the flat wheel, and fit the spare. Tighten the nuts by hand, lower the car, and then tighten them fully, working across the wheel rather than around it.",
+        "A good way to remember new vocabulary is to use flashcards. Write a word on one side of a card and its meaning, with an example sentence, on the other. Go through the cards every day, moving the ones you know well into a separate pile that you review less often. Saying the words aloud and using them in your own sentences will help them stay in your memory for longer.",
+    ],
+    "fiction": [
+        "The lighthouse keeper had not spoken to another person in nine days when the small boat appeared on the horizon. At first she thought it was a trick of the grey light, but the shape grew steadily larger, rising and falling with the swell. She set down her tea, pulled on her heavy coat, and walked down the worn stone steps to the jetty, wondering who would come so far in such weather.",
+        "Tom found the key in the pocket of a coat he had bought at a market stall for almost nothing. It was small and brass, with a number scratched into the handle. For weeks he carried it everywhere, trying it in old locks and forgotten doors. Then one rainy afternoon, sheltering in a railway station, he noticed a row of battered lockers, and one of them bore the same number.",
+        "Grandmother's kitchen always smelled of cinnamon and wood smoke. On winter evenings the children gathered around the big table while she told stories about the village where she had grown up, where the river froze so hard that people held markets on the ice. Nobody knew how much of it was true, and nobody ever asked, because the stories were better than anything they could have imagined on their own.",
+        "The robot had been built to sort parcels, and for eleven years it did nothing else. Then one night, during a power cut, a stray cat wandered into the warehouse and curled up on its conveyor belt. The robot's sensors registered an object with no label, no weight and no destination. It paused, considered the problem for a long time, and finally decided to let the cat stay.",
+        "Maya had practised the speech a hundred times in front of the mirror, but when she stepped onto the stage, every word vanished. The hall was silent. Somewhere near the back, someone coughed. She looked down at her hands, then up at the rows of faces, and suddenly remembered why she had wanted to speak in the first place. She took a breath and began, not with the speech, but with the truth.",
+        "The train was already moving when Daniel jumped aboard, his bag swinging wildly behind him. He stumbled into the nearest carriage, breathless and laughing, and found himself face to face with the one person he had hoped never to see again. She looked up from her book, raised an eyebrow, and moved her coat from the empty seat beside her without saying a single word.",
+        "Every morning the old fisherman rowed out past the headland, and every evening he rowed back with an empty net. The villagers shook their heads and said he had lost his touch. What they did not know was that he had stopped fishing years ago. He went out simply to watch the sunrise over the water, and to feel, for a few quiet hours, that the sea still belonged to him.",
+        "The map was hand-drawn, faded and torn along one edge, but the twins were certain it was real. They followed the dotted line from the broken gate, past the hollow oak, and down to the stream where three flat stones made a crossing. On the other side, half hidden by brambles, stood a tiny wooden door set into the side of the hill, exactly where the map said it would be.",
+        "Nobody in the apartment building knew the name of the woman on the fourth floor, but everyone knew her piano. Each night at ten o'clock she played the same slow melody, and each night the building seemed to grow quieter to listen. When the music stopped one week, the neighbours, who had never spoken to one another, found themselves standing together outside her door.",
+        "The storm arrived an hour before dawn. Lena woke to the sound of the shutters banging and rain hammering on the roof like handfuls of gravel. She lit a candle, checked on her sleeping brother, and went downstairs to make sure the animals were safe. In the barn, the old horse stood calmly in its stall, as if it had seen a thousand storms and expected to see a thousand more.",
+        "On his first day at the new school, Sam sat alone at lunch, pretending to be very interested in his sandwich. A girl with paint on her sleeves sat down opposite him without asking. She pushed a drawing across the table: a surprisingly good picture of a dragon wearing glasses. Sam stared at it, then laughed, and by the end of the lunch break they had invented an entire kingdom.",
+    ],
+    "history": [
+        "The ancient Egyptians built the great pyramids at Giza more than four and a half thousand years ago as tombs for their kings. The largest, built for the pharaoh Khufu, was made from more than two million blocks of stone. Historians now believe it was built not by slaves, as was once thought, but by organised teams of paid workers who lived in a nearby town with its own bakeries.",
+        "The printing press with movable metal type, developed by Johannes Gutenberg in the German city of Mainz around the middle of the fifteenth century, changed how knowledge spread in Europe. Before then, books were usually copied by hand, which made them rare and expensive. Printing allowed many identical copies to be produced quickly, and within a few decades print shops had opened in cities across the continent.",
+        "The Roman Empire built a network of roads that stretched for tens of thousands of kilometres. The roads were made in layers of stone, gravel and sand, and were often remarkably straight. They allowed soldiers, traders and messengers to travel quickly between distant provinces. Some Roman roads can still be seen today, and many modern roads in Europe follow routes first laid out by Roman engineers.",
+        "The Silk Road was not a single road but a web of trade routes linking China with Central Asia, the Middle East and Europe. Along these routes merchants carried silk, spices, glass and precious metals. Ideas travelled too: religions, inventions and styles of art spread from one region to another. Few traders made the entire journey; instead, goods passed through many hands between oasis towns and busy markets.",
+        "In 1969 the American astronauts Neil Armstrong and Buzz Aldrin became the first people to walk on the Moon, while their colleague Michael Collins stayed in orbit aboard the command module. Millions of people around the world watched the grainy black-and-white television pictures live. The two astronauts spent about two and a half hours outside on the surface, collecting rock samples and setting up experiments.",
+        "The Great Wall of China is not one continuous wall but a series of walls and fortifications built and rebuilt over many centuries. Much of the wall that visitors see today dates from the Ming dynasty, which strengthened it with brick and stone. Watchtowers along its length allowed guards to send signals with smoke or fire, warning of approaching armies long before they arrived.",
+        "During the Industrial Revolution, which began in Britain in the eighteenth century, work that had been done by hand increasingly moved into factories powered by water wheels and later by steam engines. Textile mills produced cloth far faster than before. Towns grew rapidly as people left the countryside looking for jobs, but conditions were often harsh, with long hours, low pay and crowded, unhealthy housing.",
+        "The Vikings were seafaring people from Scandinavia who, between the late eighth and the eleventh centuries, raided, traded and settled across a wide area. Their long, narrow ships could cross open seas and also travel up shallow rivers. Vikings settled in parts of Britain, Ireland and France, reached Iceland and Greenland, and even landed briefly in North America, centuries before Columbus crossed the Atlantic.",
+        "In the summer of 1789, crowds in Paris stormed the Bastille, a fortress and prison that had come to stand for the power of the king. The event marked the beginning of the French Revolution, a period of dramatic change in which the old monarchy was overthrown. The revolution spread ideas about citizens' rights and equality that went on to influence politics in many countries long afterwards.",
+        "The Berlin Wall was built in 1961 to stop people from leaving East Berlin for the western part of the city. For almost three decades it divided families and friends. On the night of the ninth of November 1989, after weeks of protests, border guards opened the crossings, and thousands of people poured through. Within a year, East and West Germany were reunited as a single country.",
+        "The ancient Greek city of Athens is often described as the birthplace of democracy. In the fifth century before the common era, adult male citizens could attend an assembly where they debated and voted directly on laws and on questions of war and peace. Women, slaves and foreigners were excluded, so only a minority of the population took part, but the idea proved enormously influential.",
+    ],
+    "cooking": [
+        "For a simple tomato sauce, warm a few spoonfuls of olive oil in a pan and gently fry a chopped onion until soft. Add two crushed cloves of garlic and cook for one more minute. Pour in a tin of chopped tomatoes, season with salt and pepper, and let the sauce simmer for about twenty minutes, stirring now and then. Finish with a handful of torn basil leaves just before serving.",
+        "Good pancakes need only flour, eggs, milk and a pinch of salt. Whisk the ingredients into a smooth batter and let it rest for half an hour. Heat a frying pan until hot, add a little butter, and pour in just enough batter to coat the base thinly. Cook until the edges lift easily, flip the pancake, and give it another half minute before sliding it onto a plate.",
+        "Rice cooks best when you measure carefully. Rinse the grains in cold water until the water runs almost clear, which removes excess starch and stops them sticking together. Put the rice in a pan with about one and a half times its volume of water and a little salt. Bring it to the boil, cover tightly, turn the heat down low, and leave it for fifteen minutes.",
+        "Roasting brings out the natural sweetness of vegetables. Cut carrots, parsnips, onions and squash into pieces of a similar size so they cook evenly. Toss them in oil with salt, pepper and a few sprigs of thyme, then spread them out on a baking tray in a single layer. Roast in a hot oven for about forty minutes, turning once, until they are golden at the edges and tender inside.",
+        "A basic vinaigrette is one of the most useful dressings to know. Mix one part vinegar with three parts oil, add a small spoonful of mustard, a pinch of salt and a little honey if you like, and shake everything together in a jar. The mustard helps the oil and vinegar combine. Taste the dressing on a leaf of lettuce and adjust the seasoning before pouring it over the salad.",
+        "To make a hearty lentil soup, soften chopped onion, carrot and celery in a large pot with a little oil. Stir in some ground cumin and paprika, then add a cup of rinsed red lentils and about a litre of vegetable stock. Simmer for twenty-five minutes, until the lentils have completely broken down. Blend part of the soup for a creamier texture, and brighten it with a squeeze of lemon juice.",
+        "Homemade bread needs patience more than skill. Mix flour, water, salt and yeast into a rough dough, then knead it for about ten minutes until it feels smooth and springy. Leave it covered in a warm place until it has doubled in size. Shape it into a loaf, let it rise again, and bake it in a hot oven until the crust is brown and the bottom sounds hollow when tapped.",
+        "Scrambled eggs should be soft and creamy rather than dry. Beat the eggs with a pinch of salt, then pour them into a pan of melted butter over a low heat. Stir slowly and constantly with a wooden spoon or spatula, scraping the bottom of the pan. Take the pan off the heat while the eggs still look slightly wet, because they will keep cooking for a few seconds.",
+        "A fruit crumble is an easy dessert for a cold evening. Slice apples or pears into a baking dish, add a handful of berries, and sprinkle with a little sugar and cinnamon. For the topping, rub butter into flour with your fingertips until it looks like breadcrumbs, then stir in some sugar and oats. Scatter the mixture over the fruit and bake until golden and bubbling at the edges.",
+        "Stir-frying is a quick way to cook that keeps vegetables crisp and colourful. Prepare everything before you start, because the cooking itself takes only a few minutes. Heat a wok or wide pan until it is very hot, add a little oil, and cook thin strips of meat or tofu first. Then add the vegetables, keep them moving, and finish with a splash of soy sauce and some chopped spring onions.",
+        "Hummus is made by blending cooked chickpeas with tahini, lemon juice, garlic and a little salt. Adding a few spoonfuls of cold water while the blender runs makes it lighter and smoother. Spread it in a shallow bowl, make a swirl with the back of a spoon, and drizzle olive oil into the hollow. A sprinkle of paprika or chopped parsley makes it look inviting on the table.",
+    ],
+    "travel": [
+        "Arriving in a new city early in the morning can be a real pleasure. The streets are quiet, cafés are just opening their shutters, and delivery vans are unloading fresh bread and vegetables. It is a good time to walk without a plan, notice the shapes of the buildings, and get a feel for the neighbourhoods before the crowds arrive. By mid-morning you will already know your way to the river.",
+        "Travelling by night train is a relaxed way to cover long distances. You board in the evening, settle into a small compartment with folding beds, and watch the lights of towns slide past the window. The gentle rocking of the carriage helps many passengers fall asleep quickly. In the morning you wake up in a different city, often right in the centre, without having lost a day of your trip.",
+        "Hiking in the mountains requires good preparation. Check the weather forecast before you leave, since conditions at altitude can change within an hour. Wear sturdy boots, carry layers of warm and waterproof clothing, and bring more water and food than you think you will need. Tell someone your planned route and when you expect to return, and turn back if clouds close in or the path becomes unsafe.",
+        "The small coastal town is best explored on foot. Narrow lanes wind down the hillside between whitewashed houses with blue doors, eventually opening onto a harbour crowded with fishing boats. In the evening, families stroll along the seafront while restaurants set out tables under strings of lights. Visitors who stay for a few days often find that the relaxed pace of life is the main attraction.",
+        "When visiting another country, learning a few words of the local language goes a long way. Simple phrases such as hello, please, thank you and excuse me show respect and often lead to warmer conversations. Even if your pronunciation is poor, most people appreciate the effort. A small phrasebook or an app on your phone can help with menus, directions and prices in shops and markets.",
+        "Many travellers find that the cheapest way to see a region is by long-distance bus. Tickets can cost a fraction of the price of trains or flights, and routes often reach villages that have no railway station. The journeys are slower, but the windows offer a changing view of farms, forests and small towns. Bring a scarf or a light jumper, because the air conditioning on buses can be very cold.",
+        "Camping beside a lake gives you a chance to slow down and enjoy simple pleasures. After pitching the tent, you can swim in the cool water, gather dry wood, and cook dinner over a small fire or a gas stove. As the sky darkens, the stars appear in numbers you rarely see in the city. In the morning, mist often drifts across the water until the sun burns it away.",
+        "Packing light makes travel much easier. With only a small bag, you can walk from the station to your hotel, climb stairs without difficulty, and avoid waiting at baggage carousels. Choose clothes in a few colours that can be mixed and matched, and plan to wash things along the way. Most items you forget can be bought at your destination, often more cheaply than you would expect.",
+        "The covered market is the heart of the old town. Under its tall iron roof, traders sell everything from cheese and olives to spices, flowers and handmade baskets. Visitors are often offered small tastes before buying. It is busiest on Saturday mornings, when local families do their weekly shopping, so arrive early if you want to browse in peace and find a seat at one of the little food counters.",
+        "Taking the ferry to the island is part of the adventure. The boat leaves the harbour in the early afternoon and takes about four hours to make the crossing. Passengers gather on the upper deck to watch the coastline shrink behind them, while gulls follow the ship hoping for scraps. There is a simple café on board, but many people bring their own picnic and eat it in the sunshine.",
+        "Jet lag happens when your body clock no longer matches the time at your destination. To recover faster, try shifting your sleep a little in the days before you leave, drink plenty of water during the flight, and spend time outdoors in daylight after you arrive. Short naps can help, but long sleeps during the day often make it harder to settle into a normal rhythm at night.",
+    ],
+    "technology": [
+        "A password manager is a program that stores all your passwords in an encrypted vault protected by one strong master password. Because you only need to remember that one password, you can use long, random and unique passwords for every website. Many password managers can also fill in login forms automatically and warn you if one of your saved passwords has appeared in a known data breach.",
+        "Solar panels turn sunlight directly into electricity. Each panel contains many cells made from thin layers of silicon. When light strikes a cell, it knocks electrons loose, and the structure of the cell pushes those electrons to flow in one direction as an electric current. An inverter then converts this direct current into the alternating current used by household appliances. Panels produce the most power on clear days.",
+        "Satellite navigation works by listening to signals from a group of satellites orbiting the Earth. Each satellite continually broadcasts the time and its own position. A receiver in a phone or car compares the arrival times of signals from at least four satellites and uses the tiny differences between them to work out where it is. The result is usually accurate to within a few metres.",
+        "Backing up your files protects you from losing important work if a computer breaks or is stolen. A common rule is to keep three copies of your data, on two different kinds of storage, with one copy kept in a separate place. External hard drives and online storage services both make this easier. It is also worth checking now and then that you can actually restore files from your backups.",
+        "Electric cars are powered by large rechargeable batteries instead of petrol or diesel. An electric motor turns the wheels, which is why these cars accelerate smoothly and make very little noise. Drivers can charge them overnight at home or use faster public chargers on longer journeys. When the car slows down, the motor can act as a generator, feeding some of the energy back into the battery.",
+        "A search engine uses automated programs called crawlers to visit web pages and follow the links between them. The text of each page is analysed and stored in a huge index, a bit like the index at the back of a book. When you type a query, the search engine looks up matching pages in its index and ranks them, trying to show the most useful and trustworthy results first.",
+        "Wireless headphones usually connect to a phone or computer using Bluetooth, a short-range radio technology. The devices must first be paired, which means they exchange information so that they can recognise each other in future. After that, they connect automatically when both are switched on and within range. Bluetooth uses little power, so small earbuds can play music for several hours on a single charge.",
+        "Two-step verification adds an extra layer of security to online accounts. After entering your password, you are asked to confirm your identity in a second way, for example by typing a short code sent to your phone or generated by an app. Even if someone steals your password, they cannot sign in without that second step. It is worth turning it on for email and banking accounts first.",
+        "A microwave oven heats food with microwaves, a form of radio energy that makes the water molecules in the food move rapidly. This movement produces heat inside the food itself. Because microwaves do not heat every part of a dish evenly, it is a good idea to stir the food halfway through or let it stand for a minute afterwards so that the heat spreads through it.",
+        "Spreadsheets arrange information in a grid of rows and columns. Each cell can hold a number, a piece of text, or a formula that calculates a value from other cells. When you change one number, every formula that depends on it updates automatically. This makes spreadsheets useful for everything from household budgets and exam marks to planning large projects and analysing sales figures.",
+        "Smart thermostats learn the daily routines of a household and adjust the heating to match. They can lower the temperature automatically when everyone is out and warm the home shortly before people return. Many can be controlled from a phone, so you can turn the heating up while you are still on your way home. Over a year, these small adjustments can noticeably reduce energy bills.",
+    ],
+}
+
+
+def build_reference_text() -> list[dict]:
+    items: list[dict] = []
+    for subcategory, paragraphs in REFERENCE_TEXT.items():
+        for n, text in enumerate(paragraphs, start=1):
+            items.append({"id": f"lm-{subcategory}-{n:02d}", "subcategory": subcategory,
+                          "text": text})
+    return items
+
+
+# --------------------------------------------------------------------------
+# suite.yaml (written as text so the layout and key order are fixed)
+# --------------------------------------------------------------------------
+
+PROVENANCE = "Written for forgetcheck by its authors (probes/build_core.py); not taken from any public benchmark."
+
+SUITE_YAML = f"""\
+# Generated by probes/build_core.py -- edit that script, not this file.
+name: core
+description: Starter capability suite for forgetcheck - world knowledge, arithmetic, word knowledge and reference-text perplexity, small enough to score a 135M model on CPU.
+probes:
+  - name: world-knowledge
+    file: world_knowledge.jsonl
+    kind: choice
+    metric: acc
+    chat_template: auto
+    description: Four-way cloze questions on very well-known facts (geography, science, history, culture).
+    provenance: {PROVENANCE}
+    license: Apache-2.0
+  - name: arithmetic
+    file: arithmetic.jsonl
+    kind: generate
+    max_tokens: 12
+    stop: ["\\n"]
+    match: regex
+    chat_template: auto
+    description: Generated one- and two-digit addition, non-negative subtraction and single-digit multiplication, answered by greedy generation.
+    provenance: {PROVENANCE}
+    license: Apache-2.0
+  - name: language
+    file: language.jsonl
+    kind: choice
+    metric: acc
+    chat_template: auto
+    description: Four-way cloze questions on English words - antonyms, irregular and regular plurals, past tenses and word categories.
+    provenance: {PROVENANCE}
+    license: Apache-2.0
+  - name: language-modelling
+    file: reference_text.jsonl
+    kind: perplexity
+    chat_template: "off"
+    description: Perplexity on original plain-English paragraphs across eight everyday domains.
+    provenance: {PROVENANCE}
+    license: Apache-2.0
+"""
+
+
+def main() -> None:
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    write_jsonl(OUT_DIR / "world_knowledge.jsonl", build_world_knowledge(), CHOICE_KEYS)
+    write_jsonl(OUT_DIR / "arithmetic.jsonl", build_arithmetic(), GENERATE_KEYS)
+    write_jsonl(OUT_DIR / "language.jsonl", build_language(), CHOICE_KEYS)
+    write_jsonl(OUT_DIR / "reference_text.jsonl", build_reference_text(), PERPLEXITY_KEYS)
+    (OUT_DIR / "suite.yaml").write_text(SUITE_YAML, encoding="utf-8", newline="\n")
+
+
+if __name__ == "__main__":
+    main()

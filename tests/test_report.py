@@ -1,0 +1,268 @@
+"""The report a person reads: Markdown for a PR, the terminal table, chart.png, the folder.
+
+Comparisons are built by hand, so these tests need no model: one capability that
+regressed, one that held, one perplexity capability left inconclusive, and a few
+items, one of them answered with text that tries to break out of the report.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from forgetcheck.comparison import (
+    CapabilityResult,
+    Comparison,
+    ItemResult,
+    ModelInfo,
+    Settings,
+    overall_verdict,
+)
+from forgetcheck.errors import BadInput
+from forgetcheck.report.chart import write_chart
+from forgetcheck.report.files import read_report, write_atomic, write_report_folder
+from forgetcheck.report.markdown import escape_untrusted, render_markdown
+from forgetcheck.report.text import render_text
+
+HOSTILE = "</details><script>alert(1)</script> @octocat | x | ``` [link](http://evil)"
+
+
+def make_comparison() -> Comparison:
+    capabilities = [
+        CapabilityResult(
+            name="arithmetic", kind="choice", metric="acc", n=400,
+            base_score=0.713, candidate_score=0.673, drop=0.040, ci_low=0.012, ci_high=0.069,
+            p_value=0.004, p_adjusted=0.012, verdict="regressed", forgotten=31, learned=15,
+        ),
+        CapabilityResult(
+            name="instruction-following", kind="generate", metric="exact_match", n=300,
+            base_score=0.52, candidate_score=0.527, drop=-0.007, ci_low=-0.031, ci_high=0.015,
+            p_value=0.61, p_adjusted=1.0, verdict="held", forgotten=9, learned=11,
+            note="3 answers hit the token limit on both sides",
+        ),
+        CapabilityResult(
+            name="wiki-ppl", kind="perplexity", metric="loglik_per_token", n=120,
+            base_score=-2.412, candidate_score=-2.431, drop=0.019, ci_low=-0.004, ci_high=0.042,
+            p_value=0.11, p_adjusted=0.22, verdict="inconclusive", forgotten=None, learned=None,
+            items_needed=410, extra={"perplexity": {"base": 11.16, "candidate": 11.37}},
+        ),
+    ]
+    items = [
+        ItemResult("arithmetic", "arith-0007", 1.0, 0.0, "forgotten", prompt="What is 17 * 23?",
+                   expected="391", base_answer="391", candidate_answer=HOSTILE,
+                   subcategory="multiply"),
+        ItemResult("arithmetic", "arith-0012", 1.0, 0.0, "forgotten", prompt="Q: 5 + 8 =\nA:",
+                   expected="13", base_answer="13", candidate_answer="12"),
+        ItemResult("arithmetic", "arith-0013", 0.0, 1.0, "learned", prompt="9 - 4",
+                   expected="5", base_answer="6", candidate_answer="5"),
+        ItemResult("instruction-following", "if-0001", 1.0, 1.0, "same", prompt="Say hi.",
+                   expected="hi", base_answer="hi", candidate_answer="hi"),
+        ItemResult("wiki-ppl", "wiki-0001", -2.3, -2.35, None, prompt="The Eiffel Tower is"),
+    ]
+    return Comparison(
+        base=ModelInfo("Qwen/Qwen2.5-0.5B-Instruct", "hub", "a" * 40),
+        candidate=ModelInfo("./runs/sft-lora", "adapter", "sha256:" + "b" * 64,
+                            adapter=True, adapter_base="Qwen/Qwen2.5-0.5B-Instruct"),
+        settings=Settings(dtype="bfloat16", device="cuda:0", tolerance=0.02, confidence=0.95,
+                          suites=[{"name": "core", "sha256": "c" * 64}], batch_tokens=8192),
+        capabilities=capabilities,
+        verdict=overall_verdict(capabilities),
+        items=items,
+        timings={"load": 12.5, "base": 61.0, "candidate": 64.2},
+        warnings=["the candidate's tokenizer adds a BOS token the base does not"],
+        forgetcheck_version="0.1.0",
+        created_at="2025-01-01T12:00:00Z",
+    )
+
+
+def test_markdown_headline_names_what_regressed():
+    first_line = render_markdown(make_comparison()).splitlines()[0]
+    assert first_line == "## ❌ forgetcheck: 1 capability regressed (arithmetic)"
+
+
+def test_markdown_headline_when_nothing_regressed():
+    comparison = make_comparison()
+    comparison.capabilities = comparison.capabilities[1:]
+    assert render_markdown(comparison).startswith("## ⚠️ forgetcheck: inconclusive")
+    comparison.capabilities = comparison.capabilities[:1]
+    assert render_markdown(comparison).startswith("## ✅ forgetcheck: nothing regressed")
+
+
+def test_markdown_table_shows_scores_in_the_units_people_read():
+    markdown = render_markdown(make_comparison())
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in markdown.splitlines()
+        if line.startswith("| **")
+    }
+    assert set(rows) == {"**arithmetic**", "**instruction-following**", "**wiki-ppl**"}
+    assert "71.3%" in rows["**arithmetic**"] and "67.3%" in rows["**arithmetic**"]
+    assert "+4.0 pts [+1.2, +6.9]" in rows["**arithmetic**"]
+    assert "31 / 15" in rows["**arithmetic**"] and "❌ regressed" in rows["**arithmetic**"]
+    assert "✅ held" in rows["**instruction-following**"]
+    assert "ppl 11.16" in rows["**wiki-ppl**"] and "ppl 11.37" in rows["**wiki-ppl**"]
+    assert "+0.019 nats/token [-0.004, +0.042]" in rows["**wiki-ppl**"]
+    assert "⚠️ inconclusive" in rows["**wiki-ppl**"]
+    assert "about 410 items would decide it" in markdown
+    assert "3 answers hit the token limit" in markdown
+    assert "adds a BOS token" in markdown
+
+
+def test_markdown_keeps_hostile_model_text_inert():
+    markdown = render_markdown(make_comparison())
+    assert markdown.count("<details>") == markdown.count("</details>") == 2
+    assert "<script" not in markdown.lower()
+    assert "@octocat" not in markdown
+    assert "http://evil" not in markdown and "](http" not in markdown
+    assert "```" not in markdown
+    # The hostile answer still reads as what the model said, on one table-safe line.
+    hostile_line = next(
+        line for line in markdown.splitlines() if "candidate answered: &lt;/details" in line
+    )
+    assert "alert\\(1\\)" in hostile_line
+    assert re.search(r"(?<!\\)\|", hostile_line) is None
+
+
+def test_markdown_shows_forgotten_items_and_settings():
+    markdown = render_markdown(make_comparison())
+    forgotten = markdown.split("<summary>Most telling forgotten items</summary>")[1]
+    forgotten = forgotten.split("</details>")[0]
+    assert "arith\\-0007" in forgotten and "arith\\-0012" in forgotten
+    assert "arith\\-0013" not in forgotten  # learned, not forgotten
+    assert "Q: 5 \\+ 8 = ⏎ A:" in forgotten
+    settings = markdown.split("<summary>Settings</summary>")[1]
+    assert "a" * 12 in settings and "a" * 13 not in settings
+    assert "adapter" in settings and "bfloat16" in settings and "95%" in settings
+    assert "core" in settings and "c" * 12 in settings
+
+
+def test_markdown_fits_a_github_comment_with_twenty_capabilities_of_long_answers():
+    comparison = make_comparison()
+    template = comparison.capabilities[0]
+    comparison.capabilities = [
+        CapabilityResult(**{**vars(template), "name": f"cap-{i}"}) for i in range(20)
+    ]
+    comparison.items = [
+        ItemResult(f"cap-{i}", f"item-{j}", 1.0, 0.0, "forgotten", prompt="<|" * 400,
+                   expected="*" * 400, base_answer="|" * 400, candidate_answer=HOSTILE * 10)
+        for i in range(20) for j in range(8)
+    ]
+    markdown = render_markdown(comparison)
+    assert len(markdown) < 65_536
+    assert "More forgotten items are in samples.jsonl." in markdown
+    assert markdown.count("<details>") == markdown.count("</details>") == 2
+
+
+@pytest.mark.parametrize(
+    "text, limit, expected",
+    [
+        ("<b>&</b>", 300, "&lt;b&gt;&amp;&lt;/b&gt;"),
+        ("*bold* _it_ `code`", 300, "\\*bold\\* \\_it\\_ \\`code\\`"),
+        ("# title\n- item", 300, "\\# title ⏎ \\- item"),
+        ("1. first\n    indented", 300, "1\\. first ⏎ indented"),
+        ("cc @octocat, see https://x.io", 300, "cc @&#8203;octocat, see https:&#8203;//x.io"),
+        ("x" * 10, 5, "xxxx…"),
+    ],
+)
+def test_escape_untrusted(text, limit, expected):
+    assert escape_untrusted(text, limit=limit) == expected
+
+
+def test_text_table_lists_every_capability_within_100_columns():
+    text = render_text(make_comparison())
+    lines = text.splitlines()
+    assert lines[1].split()[:2] == ["capability", "n"]
+    for name, verdict in [("arithmetic", "REGRESSED"), ("instruction-following", "held"),
+                          ("wiki-ppl", "inconclusive")]:
+        row = next(line for line in lines if line.startswith(name))
+        assert row.rstrip().endswith(verdict)
+    assert max(len(line) for line in lines[:-1]) <= 100
+    assert lines[-1].startswith("forgetcheck: 1 capability regressed (arithmetic)")
+    assert "\x1b" not in text
+
+
+def test_text_table_stays_narrow_with_long_names():
+    comparison = make_comparison()
+    comparison.capabilities[2].name = "a-very-long-capability-name-from-a-custom-suite"
+    table = render_text(comparison).splitlines()[:-2]
+    assert max(len(line) for line in table) <= 100
+
+
+def test_chart_is_a_png(tmp_path):
+    path = tmp_path / "chart.png"
+    write_chart(make_comparison(), path)
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert 10_000 < len(data) < 2_000_000
+    assert [p.name for p in tmp_path.iterdir()] == ["chart.png"]  # no temp file left behind
+
+
+@pytest.mark.parametrize("count", [1, 20])
+def test_chart_draws_one_to_twenty_capabilities(tmp_path, count):
+    comparison = make_comparison()
+    template = comparison.capabilities
+    comparison.capabilities = [
+        CapabilityResult(**{**vars(template[i % 3]), "name": f"cap-{i}$x$"}) for i in range(count)
+    ]
+    write_chart(comparison, tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_folder_round_trips(tmp_path):
+    comparison = make_comparison()
+    paths = write_report_folder(comparison, tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "chart.png", "report.json", "report.md", "samples.jsonl"]
+    assert set(paths) == {"json", "markdown", "samples", "chart"}
+    assert read_report(paths["json"]) == comparison
+    assert read_report(tmp_path / "out") == comparison
+    assert paths["markdown"].read_text(encoding="utf-8") == render_markdown(comparison)
+    samples = [
+        json.loads(line) for line in paths["samples"].read_text(encoding="utf-8").splitlines()
+    ]
+    assert len(samples) == len(comparison.items)
+    assert samples[0]["candidate_answer"] == HOSTILE and samples[0]["flip"] == "forgotten"
+    assert samples[0]["subcategory"] == "multiply"
+
+
+def test_write_atomic_replaces_whole_file(tmp_path):
+    path = tmp_path / "report.md"
+    write_atomic(path, "old")
+    write_atomic(path, b"new")
+    assert path.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_write_atomic_interrupted_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "report.json"
+    write_atomic(path, "old")
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("forgetcheck.report.files.os.replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(path, "new")
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_read_report_on_broken_json_names_file_and_line(tmp_path):
+    path = tmp_path / "report.json"
+    path.write_text('{\n  "schema_version": 1,\n  "base": {oops}\n}\n')
+    with pytest.raises(BadInput) as caught:
+        read_report(path)
+    message = str(caught.value)
+    assert str(path) in message and "line 3" in message
+    assert "\n" not in message
+
+
+def test_read_report_on_missing_or_wrong_shape(tmp_path):
+    with pytest.raises(BadInput, match="no such file"):
+        read_report(tmp_path / "missing.json")
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps({"schema_version": 1, "base": {}}))
+    with pytest.raises(BadInput, match=re.escape(str(path))):
+        read_report(path)
