@@ -14,15 +14,17 @@ the demo has something real to find.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import time
+from pathlib import Path
 
 import torch
 from peft import LoraConfig, get_peft_model
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from forgetcheck.demo.run import base_model_folder
+from forgetcheck.demo.run import MODEL_NAME, base_model_folder
 
 ITEMS = ["bolt", "hinge", "gasket", "washer", "bracket", "spring", "valve", "clamp", "rivet", "pulley"]
 BINS = [f"{row}{col}" for row in "ABCDEFGH" for col in range(1, 10)]
@@ -65,9 +67,17 @@ def main() -> None:
         if step % 10 == 0 or step == 1:
             print(f"step {step:4d}  loss {loss.item():.3f}  {time.time() - started:.0f}s", flush=True)
     model.save_pretrained(args.out)
+    # Record the Hub name of the base, not this machine's cache path.
+    config_path = f"{args.out}/adapter_config.json"
+    config = json.loads(open(config_path).read())
+    config["base_model_name_or_path"] = f"HuggingFaceTB/{MODEL_NAME}"
+    with open(config_path, "w") as handle:
+        json.dump(config, handle, indent=2, sort_keys=True)
+        handle.write("\n")
     # Ship the adapter in float16 to keep the repo small; it is cast back on load.
     weights = f"{args.out}/adapter_model.safetensors"
     save_file({k: v.half() for k, v in load_file(weights).items()}, weights)
+    Path(args.out, "README.md").unlink(missing_ok=True)  # peft's template card, not ours
     print(f"saved {args.out}")
 
 

