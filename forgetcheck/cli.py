@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -45,6 +46,9 @@ class Group(click.Group):
 @click.version_option(__version__, prog_name="forgetcheck")
 def main() -> None:
     """What did this fine-tune make the model forget, and is the loss real?"""
+    # Library deprecation notices (transformers, peft) are for their developers,
+    # not for someone reading a forgetting report.
+    warnings.filterwarnings("ignore", category=FutureWarning)
 
 
 def judging_options(func):
@@ -81,6 +85,7 @@ def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dty
     """
     from forgetcheck.compare import compare as run_compare
 
+    quiet_libraries(quiet)
     comparison = run_compare(
         base, candidate, suite, tolerance=0.02 if tolerance is None else tolerance,
         confidence=0.95 if confidence is None else confidence, dtype=dtype, device=device,
@@ -88,6 +93,14 @@ def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dty
         trust_remote_code=trust_remote_code, progress=not quiet,
         warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
     finish(comparison, out_dir, fail_on)
+
+
+def quiet_libraries(quiet: bool) -> None:
+    """With --quiet, transformers' own loading bars go too."""
+    if quiet:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
 
 def finish(comparison: Comparison, out_dir: str, fail_on: str) -> None:
@@ -131,6 +144,7 @@ def demo(out_dir, quiet):
     """Compare SmolLM2-135M-Instruct with a LoRA adapter that forgot things; offline."""
     from forgetcheck.demo.run import demo_models
 
+    quiet_libraries(quiet)
     base, adapter = demo_models(echo=lambda m: click.echo(m, err=True))
     from forgetcheck.compare import compare as run_compare
 
