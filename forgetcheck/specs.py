@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from forgetcheck.errors import BadInput, ModelNotFound
+from forgetcheck.errors import BadInput, ModelNotFound, UnsafeModel
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
@@ -84,10 +84,26 @@ def _resolve_hub(spec: str, allow_pickle: bool) -> ModelSpec:
     except OSError as exc:
         raise ModelNotFound(f"model {spec!r}: download from the Hub failed ({type(exc).__name__}); check the id and connection") from None
     commit = local.name  # snapshot folders are named by the resolved commit sha
+    if not allow_pickle and not any(local.glob("*.safetensors")):
+        pickled = _hub_pickle_weights(repo_id, commit)
+        if pickled:
+            raise UnsafeModel(f"model {spec!r}: only pickle weights on the Hub ({pickled[0]}), not downloaded; loading "
+                              "them can run arbitrary code. Pass --allow-pickle if you trust the source")
     adapter_config = local / "adapter_config.json"
     if adapter_config.exists():
         return ModelSpec(spec, "hub", local, commit, adapter=True, adapter_base=_adapter_base(adapter_config))
     return ModelSpec(spec, "hub", local, commit)
+
+
+def _hub_pickle_weights(repo_id: str, commit: str) -> list[str]:
+    """Top-level .bin/.pt weights in a Hub repo, which are not fetched without --allow-pickle."""
+    from huggingface_hub import HfApi
+
+    try:
+        files = HfApi().list_repo_files(repo_id, revision=commit)
+    except Exception:  # only a hint; without it the loader still reports the missing weights
+        return []
+    return [f for f in files if "/" not in f and f.endswith((".bin", ".pt")) and not f.startswith("training_args")]
 
 
 def _adapter_base(config_path: Path) -> str | None:
