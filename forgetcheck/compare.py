@@ -13,8 +13,6 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable
 
-import torch
-
 from forgetcheck import __version__
 from forgetcheck.comparison import CapabilityResult, Comparison, ItemResult, ModelInfo, Settings, overall_verdict
 from forgetcheck.errors import BadInput

@@ -18,6 +18,7 @@ from forgetcheck.errors import BadInput, ModelNotFound, UnsafeModel
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+PICKLE_SUFFIXES = WEIGHT_SUFFIXES[1:]  # every weight format but safetensors runs code when loaded
 # Files worth fetching from the Hub: configs, tokenizers and safetensors weights.
 HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "*.tiktoken"]
 
@@ -70,7 +71,7 @@ def _resolve_hub(spec: str, allow_pickle: bool) -> ModelSpec:
         GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError)
 
     repo_id, _, revision = spec.partition("@")
-    patterns = HUB_PATTERNS + (["*.bin", "*.pt"] if allow_pickle else [])
+    patterns = HUB_PATTERNS + ([f"*{suffix}" for suffix in PICKLE_SUFFIXES] if allow_pickle else [])
     try:
         local = Path(snapshot_download(repo_id, revision=revision or None, allow_patterns=patterns))
     except RevisionNotFoundError:
@@ -103,7 +104,7 @@ def _hub_pickle_weights(repo_id: str, commit: str) -> list[str]:
         files = HfApi().list_repo_files(repo_id, revision=commit)
     except Exception:  # only a hint; without it the loader still reports the missing weights
         return []
-    return [f for f in files if "/" not in f and f.endswith((".bin", ".pt")) and not f.startswith("training_args")]
+    return [f for f in files if "/" not in f and f.endswith(PICKLE_SUFFIXES) and not f.startswith("training_args")]
 
 
 def _adapter_base(config_path: Path) -> str | None:

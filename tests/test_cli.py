@@ -6,9 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -204,35 +201,6 @@ def test_broken_report_json(tmp_path):
     broken = tmp_path / "report.json"
     broken.write_text('{"schema_version": 1,\n "base": ')
     assert_one_line_error(run_subprocess("report", broken), "report.json", "line 2")
-
-
-class FakeHub(BaseHTTPRequestHandler):
-    """A Hub on 127.0.0.1 that knows no repositories, as the real one answers for a typo."""
-
-    def do_GET(self):  # noqa: N802
-        self.send_response(404)
-        self.send_header("X-Error-Code", "RepoNotFound")
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b'{"error": "Repository not found"}')
-
-    do_HEAD = do_GET
-
-    def log_message(self, *args):
-        pass
-
-
-def test_unknown_hub_id_is_one_line(tiny_base, tiny_suite, tmp_path):
-    server = HTTPServer(("127.0.0.1", 0), FakeHub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        env = {"HF_ENDPOINT": f"http://127.0.0.1:{server.server_port}", "HF_HUB_OFFLINE": "0",
-               "HF_HOME": str(tmp_path / "hf"), "HF_HUB_ETAG_TIMEOUT": "5", "HF_HUB_DOWNLOAD_TIMEOUT": "5"}
-        result = run_subprocess("compare", tiny_base, "no-such-org/no-such-model@main", "--suite", tiny_suite, env=env)
-    finally:
-        server.shutdown()
-    assert_one_line_error(result, "no-such-org/no-such-model", "not found")
 
 
 def test_version_and_help():

@@ -142,6 +142,12 @@ def test_hub_adapter_against_base_pinned_by_sha(hub, tiny_base, forgetful_adapte
     assert report["base"]["resolved"] == fake_sha("fake-org/tiny")
 
 
+def test_unknown_hub_id_is_one_line(hub, tiny_base, tmp_path):
+    _, env = hub  # a Hub that knows no repositories, as the real one answers a typo
+    result = compare(env, tiny_base, "no-such-org/no-such-model@main", tmp_path)
+    assert_one_line_error(result, "no-such-org/no-such-model", "not found")
+
+
 def test_hub_unknown_revision_is_one_line(hub, tiny_base, tmp_path):
     repos, env = hub
     repos["fake-org/tiny"] = tiny_base

@@ -40,6 +40,7 @@ class HFScorer:
         self.has_chat_template = bool(getattr(tokenizer, "chat_template", None))
         config = getattr(model, "config", None)
         self.max_length = int(getattr(config, "max_position_embeddings", 2048) or 2048)
+        self.pad_id = tokenizer.pad_token_id or 0
         self.start_token = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
         self.padded_tokens = 0
         self.real_tokens = 0
@@ -89,10 +90,10 @@ class HFScorer:
         order = sorted(range(len(groups)), key=lambda k: (-cost(groups[k]), k))
         with self._progress(sum(len(g[1]) for g in groups), desc) as bar:
             for batch in self._batches(order, lambda k: cost(groups[k])):
-                chosen = [groups[k] for k in batch]
                 scored = self._retry_on_oom(
                     lambda b: self._forward_shared([groups[k] for k in b], continuations), batch)
-                for (_, members), group_results in zip(chosen, scored):
+                for k, group_results in zip(batch, scored):
+                    members = groups[k][1]
                     for i, r in zip(members, group_results):
                         results[i] = r
                     bar.update(len(members))
@@ -177,18 +178,24 @@ class HFScorer:
                 bar.update(len(batch))
         return results  # type: ignore[return-value]
 
+    def _pad(self, sequences: list[list[int]], *, left: bool, width: int | None = None):
+        """Token ids and attention mask for a batch, padded on the left or the right."""
+        width = max(len(s) for s in sequences) if width is None else width
+        ids = torch.full((len(sequences), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(sequences), width), dtype=torch.long)
+        for row, seq in enumerate(sequences):
+            if seq:
+                span = slice(width - len(seq), width) if left else slice(0, len(seq))
+                ids[row, span] = torch.tensor(seq)
+                mask[row, span] = 1
+        return ids, mask
+
     @torch.no_grad()
     def _forward_batch(self, pairs: list[tuple[list[int], list[int]]]) -> list[LoglikelihoodResult]:
         # The model sees context + continuation minus its last token; position t
         # predicts token t+1, so the continuation's scores sit at the last len(x) positions.
         inputs = [(c + x)[:-1] for c, x in pairs]
-        width = max(len(s) for s in inputs)
-        pad = self.tokenizer.pad_token_id or 0
-        ids = torch.full((len(inputs), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(inputs), width), dtype=torch.long)
-        for row, seq in enumerate(inputs):  # right padding keeps positions 0..n-1 for every row
-            ids[row, : len(seq)] = torch.tensor(seq)
-            mask[row, : len(seq)] = 1
+        ids, mask = self._pad(inputs, left=False)  # right padding keeps positions 0..n-1 for every row
         self.real_tokens += int(mask.sum())
         self.padded_tokens += ids.numel()
         with self.context_manager():
@@ -202,13 +209,7 @@ class HFScorer:
     @torch.no_grad()
     def _forward_shared(self, groups, continuations) -> list[list[LoglikelihoodResult]]:
         """One forward over the left-padded contexts, then every continuation from the cache."""
-        pad = self.tokenizer.pad_token_id or 0
-        width = max(len(c) for c, _ in groups)
-        ids = torch.full((len(groups), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(groups), width), dtype=torch.long)
-        for row, (context, _) in enumerate(groups):
-            ids[row, width - len(context):] = torch.tensor(context)
-            mask[row, width - len(context):] = 1
+        ids, mask = self._pad([context for context, _ in groups], left=True)
         # Explicit positions: left padding must not shift where each context starts.
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         owners = [row for row, (_, members) in enumerate(groups) for _ in members]
@@ -225,11 +226,7 @@ class HFScorer:
                 index = torch.tensor(owners, device=self.device)
                 cache = out.past_key_values
                 cache.batch_select_indices(index)
-                cont_ids = torch.full((len(conts), longest - 1), pad, dtype=torch.long)
-                cont_mask = torch.zeros((len(conts), longest - 1), dtype=torch.long)
-                for row, x in enumerate(conts):
-                    cont_ids[row, : len(x) - 1] = torch.tensor(x[:-1])
-                    cont_mask[row, : len(x) - 1] = 1
+                cont_ids, cont_mask = self._pad([x[:-1] for x in conts], left=False, width=longest - 1)
                 full_mask = torch.cat([mask[owners], cont_mask], dim=1)
                 cont_positions = mask.sum(-1)[owners][:, None] + torch.arange(longest - 1)[None, :]
                 rest = self.model(input_ids=cont_ids.to(self.device), attention_mask=full_mask.to(self.device),
@@ -237,25 +234,20 @@ class HFScorer:
                                   use_cache=False).logits
         results: list[list[LoglikelihoodResult]] = [[] for _ in groups]
         for row, (owner, x) in enumerate(zip(owners, conts)):
-            steps = [first[owner]]
+            logprobs = first[owner][None]
             if len(x) > 1:
-                steps.append(torch.log_softmax(rest[row, : len(x) - 1].float(), dim=-1))
-            results[owner].append(continuation_result(torch.cat([s.reshape(-1, s.shape[-1]) for s in steps]), x))
+                logprobs = torch.cat([logprobs, torch.log_softmax(rest[row, : len(x) - 1].float(), dim=-1)])
+            results[owner].append(continuation_result(logprobs, x))
         return results
 
     @torch.no_grad()
     def _generate_batch(self, contexts: list[list[int]], request: GenerationRequest) -> list[str]:
-        width = max(len(c) for c in contexts)
-        pad = self.tokenizer.pad_token_id or 0
-        ids = torch.full((len(contexts), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(contexts), width), dtype=torch.long)
-        for row, seq in enumerate(contexts):  # left padding: generation continues from the right edge
-            ids[row, width - len(seq):] = torch.tensor(seq)
-            mask[row, width - len(seq):] = 1
+        ids, mask = self._pad(contexts, left=True)  # left padding: generation continues from the right edge
+        width = ids.shape[1]
         with self.context_manager():
             generated = self.model.generate(
                 input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=False,
-                max_new_tokens=request.max_tokens, pad_token_id=pad, temperature=None, top_p=None, top_k=None)
+                max_new_tokens=request.max_tokens, pad_token_id=self.pad_id, temperature=None, top_p=None, top_k=None)
         texts = self.tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
         return [cut_at_stop(t, request.stop) for t in texts]
 
