@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
 from forgetcheck import __version__
@@ -20,7 +20,7 @@ from forgetcheck.loading import attach_adapter, choose_device, choose_dtype, loa
 from forgetcheck.probing import BINARY_METRICS, expected_text, score_probe
 from forgetcheck.scoring.hf import HFScorer
 from forgetcheck.specs import ModelSpec, resolve, same_model_name
-from forgetcheck.stats import judge, paired_drop
+from forgetcheck.stats import chance_adjusted, judge, measures_nothing, paired_drop
 from forgetcheck.suite import Suite, load_suite
 
 
@@ -37,28 +37,74 @@ class CapabilityInfo:
 
 def judge_items(items: list[ItemResult], capabilities: list[CapabilityInfo], tolerance: float,
                 confidence: float) -> list[CapabilityResult]:
-    """Per-capability paired drop, Holm correction and verdict; flips set on the items."""
+    """Per-capability paired drop, Holm correction and verdict; flips set on the items.
+
+    Also the chance level (a base at chance turns the verdict to ``at-chance``
+    unless it regressed), chance-adjusted forgetting for k-option items, and the
+    per-sub-category breakdown.
+    """
     if not 0 <= tolerance < 1:
         raise BadInput(f"--tolerance {tolerance}: use an absolute drop between 0 and 1 (e.g. 0.02 = 2 points)")
     if not 0.5 <= confidence < 1:
         raise BadInput(f"--confidence {confidence}: use a level between 0.5 and 1 (e.g. 0.95)")
-    drops = []
+    drops, groups = [], []
     for cap in capabilities:
         mine = [i for i in items if i.capability == cap.name]
         binary = cap.metric in BINARY_METRICS
         for item in mine:
             item.flip = _flip(item) if binary else None
+        groups.append(mine)
         drops.append(paired_drop([i.base_score for i in mine], [i.candidate_score for i in mine],
                                  binary=binary, confidence=confidence))
     results = []
-    for cap, j in zip(capabilities, judge(drops, tolerance, confidence)):
+    for cap, mine, j in zip(capabilities, groups, judge(drops, tolerance, confidence)):
         d = j.drop
+        binary = cap.metric in BINARY_METRICS
+        chance = _chance_level(cap, mine) if binary else None
+        base_scores = [i.base_score for i in mine]
+        at_chance = measures_nothing(base_scores, chance, tolerance, confidence) if chance is not None else None
+        verdict = "at-chance" if at_chance and j.verdict != "regressed" else j.verdict
         results.append(CapabilityResult(
             name=cap.name, kind=cap.kind, metric=cap.metric, n=d.n, base_score=d.base_score,
             candidate_score=d.candidate_score, drop=d.drop, ci_low=d.ci_low, ci_high=d.ci_high,
-            p_value=d.p_value, p_adjusted=j.p_adjusted, verdict=j.verdict, forgotten=d.forgotten,
-            learned=d.learned, items_needed=j.items_needed, note=cap.note, extra=cap.extra))
+            p_value=d.p_value, p_adjusted=j.p_adjusted, verdict=verdict, forgotten=d.forgotten,
+            learned=d.learned, items_needed=j.items_needed if verdict == "inconclusive" else None, note=cap.note,
+            extra=cap.extra, chance=chance, at_chance=at_chance, chance_adjusted=_chance_adjusted(mine),
+            subcategories=_subcategories(mine, binary, confidence)))
     return results
+
+
+def _chance_level(cap: CapabilityInfo, items: list[ItemResult]) -> float:
+    """What guessing scores: mean 1/k over choice items; free generation guesses nothing."""
+    if cap.kind != "choice":
+        return 0.0
+    options = [i.n_options for i in items if i.n_options]
+    return sum(1 / k for k in options) / len(options) if options else 0.0
+
+
+def _chance_adjusted(items: list[ItemResult]) -> dict[str, float] | None:
+    """Harmon et al.'s chance-adjusted forgetting, for capabilities whose items all have k options."""
+    if not items or any(not i.n_options or i.n_options < 2 for i in items):
+        return None
+    result = chance_adjusted([i.base_score for i in items], [i.candidate_score for i in items],
+                             [i.n_options for i in items])
+    return asdict(result)
+
+
+def _subcategories(items: list[ItemResult], binary: bool, confidence: float) -> list[dict]:
+    """The paired drop per sub-category; empty when the capability has fewer than two."""
+    names = sorted({i.subcategory for i in items if i.subcategory})
+    if len(names) < 2:
+        return []
+    rows = []
+    for name in names:
+        mine = [i for i in items if i.subcategory == name]
+        d = paired_drop([i.base_score for i in mine], [i.candidate_score for i in mine], binary=binary,
+                        confidence=confidence)
+        rows.append({"name": name, "n": d.n, "base_score": d.base_score, "candidate_score": d.candidate_score,
+                     "drop": d.drop, "ci_low": d.ci_low, "ci_high": d.ci_high, "forgotten": d.forgotten,
+                     "learned": d.learned})
+    return rows
 
 
 def _flip(item: ItemResult) -> str:
@@ -146,7 +192,8 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", *, tolerance
             items.append(ItemResult(
                 capability=probe.name, item_id=item.id, base_score=b.scores[k], candidate_score=c.scores[k],
                 prompt=item.prompt or item.text[:300], expected=expected_text(probe, item),
-                base_answer=b.answers[k], candidate_answer=c.answers[k], subcategory=item.subcategory))
+                base_answer=b.answers[k], candidate_answer=c.answers[k], subcategory=item.subcategory,
+                n_options=len(item.choices) if probe.kind == "choice" else None, pair=getattr(item, "pair", None)))
         extra = {key: {"base": b.extra[key], "candidate": c.extra[key]} for key in b.extra}
         infos.append(CapabilityInfo(probe.name, probe.kind, probe.metric, extra))
     capabilities = judge_items(items, infos, tolerance, confidence)

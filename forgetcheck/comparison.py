@@ -21,9 +21,13 @@ from typing import Any
 
 from forgetcheck.errors import BadInput
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Version 1 reports lack the chance-level fields; they read as if none applied.
+READABLE_SCHEMAS = (1, 2)
 
-VERDICTS = ("regressed", "held", "inconclusive")
+# "at-chance": the base does no better than guessing, so the capability can show no
+# forgetting either way; it is reported, never counted as held.
+VERDICTS = ("regressed", "held", "inconclusive", "at-chance")
 FLIPS = ("forgotten", "learned", "same")
 
 
@@ -64,6 +68,8 @@ class ItemResult:
     base_answer: str | None = None
     candidate_answer: str | None = None
     subcategory: str | None = None
+    n_options: int | None = None
+    pair: str | None = None
 
 
 @dataclass
@@ -77,6 +83,13 @@ class CapabilityResult:
     decide it if the observed drop and spread held (None when it cannot be told).
     extra: other metrics worth showing (``acc_norm``, ``perplexity``), each as
     ``{"base": x, "candidate": y}``.
+    chance: the score guessing alone gets (mean 1/k for choice items, 0 for free
+    generation; None for perplexity).
+    at_chance: why the base cannot show forgetting here, when verdict is ``at-chance``.
+    chance_adjusted: for k-option items, forgetting and backward transfer with the
+    part explained by guessing taken out (``forgetcheck.stats.ChanceAdjusted`` fields).
+    subcategories: the same paired drop per sub-category (no verdict of their own:
+    they are read as a breakdown, not tested).
     """
 
     name: str
@@ -96,6 +109,10 @@ class CapabilityResult:
     items_needed: int | None = None
     note: str | None = None
     extra: dict[str, dict[str, float]] = field(default_factory=dict)
+    chance: float | None = None
+    at_chance: str | None = None
+    chance_adjusted: dict[str, float] | None = None
+    subcategories: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -138,13 +155,22 @@ class Comparison:
     def inconclusive(self) -> list[str]:
         return [c.name for c in self.capabilities if c.verdict == "inconclusive"]
 
+    def at_chance(self) -> list[str]:
+        return [c.name for c in self.capabilities if c.verdict == "at-chance"]
+
 
 def overall_verdict(capabilities: list[CapabilityResult]) -> str:
-    """regressed if any capability regressed, else inconclusive if any is, else held."""
+    """regressed if any capability regressed, else inconclusive if any is, else held.
+
+    Capabilities at chance measured nothing, so they neither hold nor fail a run;
+    a run where every capability is at chance is inconclusive.
+    """
     verdicts = {c.verdict for c in capabilities}
     for v in ("regressed", "inconclusive"):
         if v in verdicts:
             return v
+    if verdicts == {"at-chance"}:
+        return "inconclusive"
     return "held"
 
 
@@ -159,7 +185,7 @@ def from_dict(data: dict[str, Any], source: str = "report.json") -> Comparison:
     if not isinstance(data, dict):
         raise BadInput(f"{source}: not a forgetcheck report (expected a JSON object)")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_SCHEMAS:
         raise BadInput(
             f"{source}: schema_version {version!r} is not supported (this forgetcheck "
             f"reads version {SCHEMA_VERSION}); re-run `forgetcheck compare`"
@@ -176,7 +202,7 @@ def from_dict(data: dict[str, Any], source: str = "report.json") -> Comparison:
             warnings=data.get("warnings", []),
             forgetcheck_version=data.get("forgetcheck_version", ""),
             created_at=data.get("created_at", ""),
-            schema_version=version,
+            schema_version=SCHEMA_VERSION,  # older versions are read as the current one
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise BadInput(f"{source}: not a valid forgetcheck report ({exc})") from None

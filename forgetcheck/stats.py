@@ -26,6 +26,15 @@ The verdict has three outcomes, never two:
   loss, if any, is provably small;
 * ``inconclusive``: neither; :func:`items_to_decide` says roughly how many items
   would tell.
+
+A fourth label guards the other three: a capability on which the *base* does no
+better than guessing (``at-chance``, see :func:`measures_nothing`) cannot show
+forgetting, so it is never counted as held.
+
+Raw flips overstate forgetting on k-option items: an item the base got right by a
+lucky guess and the candidate gets wrong by an unlucky one is not knowledge lost.
+:func:`chance_adjusted` subtracts what guessing alone would produce (Harmon et al.
+2025, "Mapping Post-Training Forgetting in Language Models at Scale").
 """
 
 from __future__ import annotations
@@ -213,3 +222,108 @@ def judge(drops: Sequence[PairedDrop], tolerance: float = 0.02, confidence: floa
         needed = items_to_decide(d, tolerance, confidence, len(drops)) if v == "inconclusive" else None
         judgements.append(Judgement(d, p_adj, v, needed))
     return judgements
+
+
+@dataclass(frozen=True)
+class ChanceAdjusted:
+    """Forgetting and backward transfer with the part guessing explains taken out.
+
+    Fractions of all items: ``forgetting`` (right before, wrong after) and
+    ``backward_transfer`` (wrong before, right after) as counted; ``*_chance``
+    what a model that either knows an item or guesses uniformly among k options
+    would show by luck; ``*_true`` the rest (never below 0); ``*_max`` the ceiling,
+    the share of items the model knows beyond guessing before (for forgetting) or
+    after (for backward transfer).
+    """
+
+    forgetting: float
+    backward_transfer: float
+    forgetting_chance: float
+    backward_transfer_chance: float
+    forgetting_true: float
+    backward_transfer_true: float
+    forgetting_max: float
+    backward_transfer_max: float
+
+
+def chance_adjusted(base: Sequence[float], candidate: Sequence[float], options: Sequence[int]) -> ChanceAdjusted:
+    """Chance-adjusted forgetting and backward transfer for 0/1 scores on k-option items.
+
+    With a = accuracy and k options, the share right by guessing is (1−a)/(k−1), so
+    F_chance = (1−a_pre)/(k−1)·(1−a_post), BT_chance = (1−a_pre)·(1−a_post)/(k−1),
+    F_true = max(F − F_chance, 0), BT_true = max(BT − BT_chance, 0),
+    F_max = max((k·a_pre−1)/(k−1), 0), BT_max = max((k·a_post−1)/(k−1), 0).
+    Items with different k are taken group by group and weighted by group size.
+
+    >>> base = [1] * 80 + [0] * 20          # 80% before
+    >>> cand = [1] * 70 + [0] * 30          # 70% after: 10 of the 80 forgotten
+    >>> r = chance_adjusted(base, cand, [4] * 100)
+    >>> round(r.forgetting, 4), round(r.forgetting_chance, 4), round(r.forgetting_true, 4)
+    (0.1, 0.02, 0.08)
+    """
+    n = len(base)
+    if not n or len(candidate) != n or len(options) != n:
+        raise ValueError("base, candidate and options must be non-empty and of the same length")
+    if min(options) < 2:
+        raise ValueError("chance adjustment needs items with at least 2 options")
+    totals = dict.fromkeys(ChanceAdjusted.__dataclass_fields__, 0.0)
+    for k in sorted(set(options)):
+        group = [i for i in range(n) if options[i] == k]
+        weight = len(group) / n
+        pre = sum(base[i] for i in group) / len(group)
+        post = sum(candidate[i] for i in group) / len(group)
+        f = sum(base[i] > candidate[i] for i in group) / len(group)
+        bt = sum(candidate[i] > base[i] for i in group) / len(group)
+        f_chance = (1 - pre) / (k - 1) * (1 - post)
+        bt_chance = (1 - pre) * (1 - post) / (k - 1)
+        values = {
+            "forgetting": f, "backward_transfer": bt,
+            "forgetting_chance": f_chance, "backward_transfer_chance": bt_chance,
+            "forgetting_true": max(f - f_chance, 0.0), "backward_transfer_true": max(bt - bt_chance, 0.0),
+            "forgetting_max": max((k * pre - 1) / (k - 1), 0.0), "backward_transfer_max": max((k * post - 1) / (k - 1), 0.0),
+        }
+        for key, value in values.items():
+            totals[key] += weight * value
+    return ChanceAdjusted(**totals)
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval for a proportion; sound near 0 and 1, unlike Wald.
+
+    >>> [round(x, 4) for x in wilson_interval(0, 10)]
+    [0.0, 0.2775]
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    z = _z(confidence)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(centre - half, 0.0), min(centre + half, 1.0)
+
+
+def measures_nothing(base: Sequence[float], chance: float, tolerance: float, confidence: float = 0.95) -> str | None:
+    """Why a 0/1 capability cannot show forgetting for this base, or None when it can.
+
+    Two ways a capability measures nothing: the base is not distinguishable from
+    guessing (the lower end of its accuracy interval is at or below ``chance``),
+    or it knows so few items beyond guessing that losing every one of them would
+    still be within the tolerance. ``chance`` is the mean 1/k over items (0 for
+    free generation).
+
+    >>> measures_nothing([1] * 30 + [0] * 90, chance=0.25, tolerance=0.02)
+    'the base scores 25.0%, no better than guessing (chance 25.0%)'
+    >>> measures_nothing([1] * 90 + [0] * 30, chance=0.25, tolerance=0.02) is None
+    True
+    """
+    n = len(base)
+    right = int(round(sum(base)))
+    accuracy = right / n if n else 0.0
+    low, _ = wilson_interval(right, n, confidence)
+    if low <= chance:
+        return f"the base scores {accuracy:.1%}, no better than guessing (chance {chance:.1%})"
+    known = (accuracy - chance) / (1 - chance) if chance < 1 else 0.0
+    if known <= tolerance:
+        return (f"the base knows only {known:.1%} of items beyond guessing, so even forgetting all of them "
+                f"would be within the tolerance")
+    return None

@@ -266,3 +266,76 @@ def test_read_report_on_missing_or_wrong_shape(tmp_path):
     path.write_text(json.dumps({"schema_version": 1, "base": {}}))
     with pytest.raises(BadInput, match=re.escape(str(path))):
         read_report(path)
+
+
+def _with_chance_rows() -> Comparison:
+    """The sample comparison plus a capability at chance and chance/breakdown details."""
+    from dataclasses import replace
+
+    comparison = make_comparison()
+    arithmetic = replace(
+        comparison.capabilities[0], chance=0.25,
+        chance_adjusted={"forgetting": 0.1, "forgetting_chance": 0.02, "forgetting_true": 0.08,
+                         "forgetting_max": 0.733, "backward_transfer": 0.0375,
+                         "backward_transfer_chance": 0.02, "backward_transfer_true": 0.0175,
+                         "backward_transfer_max": 0.6},
+        subcategories=[
+            {"name": "add", "n": 200, "base_score": 0.8, "candidate_score": 0.7, "drop": 0.1,
+             "ci_low": 0.05, "ci_high": 0.15, "forgotten": 25, "learned": 5},
+            {"name": "multiply", "n": 200, "base_score": 0.626, "candidate_score": 0.646, "drop": -0.02,
+             "ci_low": -0.06, "ci_high": 0.02, "forgotten": 6, "learned": 10}])
+    guessing = CapabilityResult(
+        name="code", kind="choice", metric="acc", n=250, base_score=0.26, candidate_score=0.25,
+        drop=0.01, ci_low=-0.02, ci_high=0.04, p_value=0.5, p_adjusted=1.0, verdict="at-chance",
+        forgotten=8, learned=5, chance=0.25,
+        at_chance="the base scores 26.0%, no better than guessing (chance 25.0%)")
+    caps = [arithmetic, *comparison.capabilities[1:], guessing]
+    return replace(comparison, capabilities=caps, verdict=overall_verdict(caps))
+
+
+def test_at_chance_is_reported_and_not_counted_as_held(tmp_path):
+    comparison = _with_chance_rows()
+    text = render_text(comparison)
+    assert re.search(r"^code .* at chance$", text, re.MULTILINE)
+    assert "1 at chance" in text.splitlines()[-1]
+    markdown = render_markdown(comparison)
+    assert "⚪ at chance" in markdown
+    assert "**code** measures nothing for this base" in markdown and "not counted as held" in markdown
+    held_only = replace_verdicts(comparison, {"arithmetic": "held", "wiki-ppl": "held"})
+    assert "nothing regressed (all 3 capabilities measured held)" in render_text(held_only)
+    write_chart(comparison, tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
+
+
+def replace_verdicts(comparison, verdicts):
+    from dataclasses import replace
+
+    caps = [replace(c, verdict=verdicts.get(c.name, c.verdict)) for c in comparison.capabilities]
+    return replace(comparison, capabilities=caps, verdict=overall_verdict(caps))
+
+
+def test_markdown_shows_chance_adjusted_forgetting_and_subcategories():
+    markdown = render_markdown(_with_chance_rows())
+    section = markdown.split("<summary>Chance-adjusted forgetting</summary>")[1].split("</details>")[0]
+    assert "| arithmetic | 25.0% | 10.0% | 2.0% | **8.0%** | 73.3% | 3.8% | 2.0% | **1.8%** |" in section
+    breakdown = markdown.split("<summary>By sub-category</summary>")[1].split("</details>")[0]
+    assert "| arithmetic | add | 200 | 80.0% | 70.0% | +10.0 pts [+5.0, +15.0] | 25 / 5 |" in breakdown
+    assert "code" not in breakdown  # no sub-categories, no rows
+
+
+def test_version_1_reports_still_read_and_rejudge(tmp_path):
+    from forgetcheck.compare import rejudge
+    from forgetcheck.comparison import to_dict
+
+    data = to_dict(make_comparison())
+    data["schema_version"] = 1
+    for cap in data["capabilities"]:
+        for key in ("chance", "at_chance", "chance_adjusted", "subcategories"):
+            cap.pop(key)
+    for item in data["items"]:
+        item.pop("n_options"), item.pop("pair")
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(data))
+    comparison = read_report(path)
+    assert comparison.schema_version == 2 and comparison.capabilities[0].chance is None
+    assert rejudge(comparison).capabilities[0].name == "arithmetic"

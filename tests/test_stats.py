@@ -77,3 +77,111 @@ def test_paired_drop_counts_flips_and_rejects_misaligned():
     assert (d.forgotten, d.learned, d.drop) == (1, 1, 0.0)
     with pytest.raises(ValueError):
         paired_drop([1, 0], [1], binary=True)
+
+
+# --- chance-adjusted forgetting (Harmon et al. 2025) on worked vectors ----------------
+
+from forgetcheck.compare import CapabilityInfo, judge_items  # noqa: E402
+from forgetcheck.comparison import ItemResult, overall_verdict  # noqa: E402
+from forgetcheck.stats import chance_adjusted, measures_nothing, wilson_interval  # noqa: E402
+
+
+def _vectors(n, right_before, forgotten, learned):
+    """0/1 vectors of length n: right_before right before; of those `forgotten` lost,
+    and `learned` of the wrong ones gained."""
+    base = [1] * right_before + [0] * (n - right_before)
+    cand = list(base)
+    for i in range(forgotten):
+        cand[i] = 0
+    for i in range(learned):
+        cand[right_before + i] = 1
+    return base, cand
+
+
+def test_issue_worked_example_four_options_80_to_70():
+    # 4 options, 80% before, 70% after, 10% raw forgetting: F_chance 0.02, F_true 0.08.
+    base, cand = _vectors(100, 80, 10, 0)
+    r = chance_adjusted(base, cand, [4] * 100)
+    assert r.forgetting == pytest.approx(0.10)
+    assert r.forgetting_chance == pytest.approx(0.2 / 3 * 0.3)
+    assert r.forgetting_chance == pytest.approx(0.02)
+    assert r.forgetting_true == pytest.approx(0.08)
+    assert r.forgetting_max == pytest.approx((4 * 0.8 - 1) / 3)
+    assert r.backward_transfer == 0
+    assert r.backward_transfer_chance == pytest.approx(0.2 * 0.3 / 3)
+    assert r.backward_transfer_true == 0  # max(0 - 0.02, 0)
+    assert r.backward_transfer_max == pytest.approx((4 * 0.7 - 1) / 3)
+
+
+def test_two_options_with_learning():
+    # k=2, 60% -> 60% with 10 forgotten and 10 learned of 100.
+    base, cand = _vectors(100, 60, 10, 10)
+    r = chance_adjusted(base, cand, [2] * 100)
+    assert (r.forgetting, r.backward_transfer) == (pytest.approx(0.1), pytest.approx(0.1))
+    assert r.forgetting_chance == pytest.approx(0.4 * 0.4)  # (1-a_pre)/(k-1)*(1-a_post)
+    assert r.forgetting_true == 0  # 10% raw is all explainable by guessing at 60% on 2 options
+    assert r.forgetting_max == pytest.approx(0.2) and r.backward_transfer_max == pytest.approx(0.2)
+
+
+def test_all_raw_forgetting_of_a_perfect_model_is_true_forgetting():
+    base, cand = _vectors(50, 50, 5, 0)
+    r = chance_adjusted(base, cand, [5] * 50)
+    assert r.forgetting_chance == 0 and r.forgetting_true == pytest.approx(0.1)
+    assert r.forgetting_max == pytest.approx(1.0)
+
+
+def test_mixed_option_counts_are_weighted_by_group():
+    b4, c4 = _vectors(100, 80, 10, 0)
+    b2, c2 = _vectors(100, 60, 10, 10)
+    mixed = chance_adjusted(b4 + b2, c4 + c2, [4] * 100 + [2] * 100)
+    f4 = chance_adjusted(b4, c4, [4] * 100).forgetting_true
+    f2 = chance_adjusted(b2, c2, [2] * 100).forgetting_true
+    assert mixed.forgetting_true == pytest.approx((f4 + f2) / 2)
+
+
+def test_chance_adjusted_rejects_bad_input():
+    with pytest.raises(ValueError):
+        chance_adjusted([1], [1], [1])
+    with pytest.raises(ValueError):
+        chance_adjusted([1, 0], [1], [4, 4])
+
+
+def test_wilson_interval_known_values():
+    lo, hi = wilson_interval(8, 10, 0.95)
+    assert (lo, hi) == (pytest.approx(0.4902, abs=1e-4), pytest.approx(0.9433, abs=1e-4))
+
+
+def test_measures_nothing_at_chance_and_at_floor():
+    assert "no better than guessing" in measures_nothing([1] * 28 + [0] * 72, 0.25, 0.02)
+    assert measures_nothing([1] * 60 + [0] * 40, 0.25, 0.02) is None
+    # free generation: 0 right is at chance; 1 of 300 right is above it but too little to lose
+    assert "no better than guessing" in measures_nothing([0] * 300, 0.0, 0.02)
+    assert "beyond guessing" in measures_nothing([1] * 4 + [0] * 296, 0.0, 0.02)
+    assert measures_nothing([1] * 30 + [0] * 270, 0.0, 0.02) is None
+
+
+def _items(name, base, cand, k):
+    return [ItemResult(name, f"{name}-{i}", float(b), float(c), n_options=k, subcategory=f"s{i % 2}")
+            for i, (b, c) in enumerate(zip(base, cand))]
+
+
+def test_a_capability_at_chance_is_not_counted_as_held():
+    guessing = _items("guessing", [1] * 25 + [0] * 75, [1] * 25 + [0] * 75, 4)  # 25% on 4 options, no flips
+    known = _items("known", [1] * 250 + [0] * 50, [1] * 250 + [0] * 50, 4)
+    infos = [CapabilityInfo("guessing", "choice", "acc", {}), CapabilityInfo("known", "choice", "acc", {})]
+    caps = judge_items(guessing + known, infos, tolerance=0.05, confidence=0.95)
+    assert [c.verdict for c in caps] == ["at-chance", "held"]
+    assert caps[0].chance == pytest.approx(0.25) and "guessing" in caps[0].at_chance
+    assert caps[1].at_chance is None
+    assert overall_verdict(caps) == "held"
+    assert overall_verdict(caps[:1]) == "inconclusive"  # nothing measured at all
+    # the breakdown by sub-category and the chance-adjusted numbers come along
+    assert [s["name"] for s in caps[1].subcategories] == ["s0", "s1"]
+    assert caps[1].chance_adjusted["forgetting"] == 0
+
+
+def test_regressed_stays_regressed_even_near_chance():
+    # base 30% on 4 options (not clearly above chance at n=100), candidate forgets all 30
+    items = _items("shaky", [1] * 30 + [0] * 70, [0] * 100, 4)
+    caps = judge_items(items, [CapabilityInfo("shaky", "choice", "acc", {})], 0.02, 0.95)
+    assert caps[0].verdict == "regressed" and caps[0].at_chance

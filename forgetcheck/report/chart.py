@@ -29,7 +29,7 @@ from forgetcheck.comparison import CapabilityResult, Comparison, overall_verdict
 from forgetcheck.report.files import write_atomic
 from forgetcheck.report.text import is_perplexity, is_proportion, outcome_line, score_text
 
-VERDICT_COLOUR = {"regressed": "#c62828", "held": "#2e7d32", "inconclusive": "#e69500"}
+VERDICT_COLOUR = {"regressed": "#c62828", "held": "#2e7d32", "inconclusive": "#e69500", "at-chance": "#9e9e9e"}
 BASE_COLOUR = "#616161"
 ROW_INCHES = 0.42
 DPI = 120
@@ -124,6 +124,9 @@ def _draw_scores(axes, capabilities: list[CapabilityResult]) -> None:
             )
             continue
         base, candidate = cap.base_score * 100, cap.candidate_score * 100
+        if cap.chance:
+            # Where guessing lands: a score near this mark measures nothing.
+            axes.plot(cap.chance * 100, row, "|", markersize=14, markeredgewidth=2, color=BASE_COLOUR, zorder=1)
         axes.plot([base, candidate], [row, row], color=colour, linewidth=2, alpha=0.5, zorder=2)
         axes.plot(base, row, "o", markersize=8, markerfacecolor="white",
                   markeredgecolor=BASE_COLOUR, markeredgewidth=1.8, zorder=3)
@@ -136,12 +139,14 @@ def _draw_scores(axes, capabilities: list[CapabilityResult]) -> None:
 
 
 def _legend(figure: Figure) -> None:
-    handles = [Patch(color=colour, label=verdict) for verdict, colour in VERDICT_COLOUR.items()]
+    handles = [Patch(color=colour, label=verdict.replace("-", " ")) for verdict, colour in VERDICT_COLOUR.items()]
     handles += [
         Line2D([], [], marker="o", linestyle="", markerfacecolor="white",
                markeredgecolor=BASE_COLOUR, markeredgewidth=1.8, label="base"),
         Line2D([], [], marker="o", linestyle="", color="#424242", label="candidate"),
         Line2D([], [], color=VERDICT_COLOUR["regressed"], linestyle="--", label="tolerance"),
+        Line2D([], [], marker="|", linestyle="", markersize=10, markeredgewidth=2, color=BASE_COLOUR,
+               label="chance"),
     ]
     figure.legend(
         handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize=9

@@ -15,6 +15,7 @@ model says can change the document's structure.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from forgetcheck.comparison import Comparison, ItemResult, ModelInfo, overall_verdict
 from forgetcheck.report.text import (
@@ -28,7 +29,7 @@ from forgetcheck.report.text import (
     verdict_counts,
 )
 
-VERDICT_EMOJI = {"regressed": "❌", "held": "✅", "inconclusive": "⚠️"}
+VERDICT_EMOJI = {"regressed": "❌", "held": "✅", "inconclusive": "⚠️", "at-chance": "⚪"}
 ITEMS_SHOWN = 5
 PROMPT_LIMIT = 300
 ANSWER_LIMIT = 200
@@ -83,6 +84,8 @@ def render_markdown(comparison: Comparison) -> str:
         _headline(comparison),
         _table(comparison),
         _notes(comparison),
+        _chance_adjusted(comparison),
+        _breakdown(comparison),
         _forgotten_items(comparison),
         _settings(comparison),
     ]
@@ -121,7 +124,7 @@ def _table(comparison: Comparison) -> str:
             score_text(cap, "candidate"),
             drop_text(cap),
             flips_text(cap),
-            f"{VERDICT_EMOJI[cap.verdict]} {cap.verdict}",
+            f"{VERDICT_EMOJI[cap.verdict]} {cap.verdict.replace('-', ' ')}",
         ]
         rows.append("| " + " | ".join(cells) + " |")
     settings = comparison.settings
@@ -131,7 +134,8 @@ def _table(comparison: Comparison) -> str:
         f"{settings.confidence:.0%} paired CI · **held**: the CI's upper end is below the "
         f"tolerance ({tolerance_text(comparison)}) · **regressed**: significant after Holm "
         f"correction across capabilities and the drop is above the tolerance · otherwise "
-        f"**inconclusive**.{_units_note(comparison)}</sub>"
+        f"**inconclusive** · **at chance**: the base does no better than guessing, so "
+        f"nothing can be forgotten there.{_units_note(comparison)}</sub>"
     )
     return "\n".join(rows)
 
@@ -156,10 +160,72 @@ def _notes(comparison: Comparison) -> str:
             notes.append(
                 f"- ⚠️ **{_name(cap.name)}** is inconclusive with {cap.n:,} items: {decide}."
             )
+        if cap.verdict == "at-chance":
+            notes.append(
+                f"- ⚪ **{_name(cap.name)}** measures nothing for this base: "
+                f"{escape_untrusted(cap.at_chance or 'the base is at chance', limit=300)}. "
+                "It is not counted as held."
+            )
         if cap.note:
             notes.append(f"- **{_name(cap.name)}**: {escape_untrusted(cap.note, limit=500)}")
     notes += [f"- ⚠️ {escape_untrusted(warning, limit=500)}" for warning in comparison.warnings]
     return "**Notes**\n\n" + "\n".join(notes) if notes else ""
+
+
+def _chance_adjusted(comparison: Comparison) -> str:
+    """Harmon et al.'s chance-adjusted forgetting (F) and backward transfer (BT) per k-option capability."""
+    rows = []
+    for cap in comparison.capabilities:
+        a = cap.chance_adjusted
+        if not a:
+            continue
+        rows.append("| " + " | ".join([
+            _name(cap.name), _pct(cap.chance), _pct(a["forgetting"]), _pct(a["forgetting_chance"]),
+            f"**{_pct(a['forgetting_true'])}**", _pct(a["forgetting_max"]), _pct(a["backward_transfer"]),
+            _pct(a["backward_transfer_chance"]), f"**{_pct(a['backward_transfer_true'])}**",
+        ]) + " |")
+    if not rows:
+        return ""
+    head = [
+        "| capability | chance | F raw | F by chance | F true | F max | BT raw | BT by chance | BT true |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    note = (
+        "<sub>F = share of items right before and wrong after, BT = wrong before and right after. "
+        "Part of both is luck: under \"each item is known or guessed among k options\", guessing explains "
+        "F by chance = (1−a_pre)/(k−1)·(1−a_post); F true is the rest. F max = (k·a_pre−1)/(k−1) is the "
+        "most that could be forgotten (Harmon et al. 2025, arXiv 2510.17776).</sub>"
+    )
+    return ("<details>\n<summary>Chance-adjusted forgetting</summary>\n\n" + "\n".join(head + rows)
+            + "\n\n" + note + "\n\n</details>")
+
+
+def _breakdown(comparison: Comparison) -> str:
+    """The drop per sub-category, for capabilities that have them."""
+    rows = []
+    for cap in comparison.capabilities:
+        for sub in cap.subcategories:
+            row = replace(cap, n=sub["n"], base_score=sub["base_score"], candidate_score=sub["candidate_score"],
+                          drop=sub["drop"], ci_low=sub["ci_low"], ci_high=sub["ci_high"],
+                          forgotten=sub["forgotten"], learned=sub["learned"], extra={})
+            rows.append("| " + " | ".join([
+                _name(cap.name), escape_untrusted(sub["name"], limit=60), str(sub["n"]),
+                score_text(row, "base"), score_text(row, "candidate"), drop_text(row), flips_text(row),
+            ]) + " |")
+    if not rows:
+        return ""
+    head = [
+        "| capability | sub-category | n | base | candidate | drop [CI] | forgotten / learned |",
+        "|---|---|---:|---:|---:|---|---:|",
+    ]
+    note = ("<sub>A breakdown to read, not a test: sub-categories are small and not corrected for "
+            "multiple comparisons, so only the capability rows above carry a verdict.</sub>")
+    return ("<details>\n<summary>By sub-category</summary>\n\n" + "\n".join(head + rows) + "\n\n" + note
+            + "\n\n</details>")
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
 
 
 def _forgotten_items(comparison: Comparison) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from forgetcheck.comparison import CapabilityResult, Comparison, overall_verdict
 
-PROPORTION_METRICS = frozenset({"acc", "acc_norm", "exact_match", "regex_match"})
+PROPORTION_METRICS = frozenset({"acc", "acc_norm", "exact_match", "regex_match", "check_pass"})
 
 WIDTH = 100
 GAP = "  "
@@ -98,9 +98,12 @@ def outcome_line(comparison: Comparison, name: Callable[[str], str] = str) -> st
     """
     regressed = comparison.regressed()
     undecided = comparison.inconclusive()
+    at_chance = comparison.at_chance()
     total = len(comparison.capabilities)
     if not total:
         return "no capabilities were compared"
+    if len(at_chance) == total:
+        return "nothing measured — the base is at chance on every capability"
     if regressed:
         count = plural(len(regressed), "capability", "capabilities")
         return f"{count} regressed ({_names(regressed, name)})"
@@ -110,7 +113,10 @@ def outcome_line(comparison: Comparison, name: Callable[[str], str] = str) -> st
             f"inconclusive — nothing regressed, but {count} could not be decided "
             f"({_names(undecided, name)})"
         )
-    held = f"all {total} capabilities" if total > 1 else "1 capability"
+    measured = total - len(at_chance)
+    held = f"all {measured} capabilities" if measured > 1 else "1 capability"
+    if at_chance:
+        held = f"{held} measured"
     return f"nothing regressed ({held} held)"
 
 
@@ -123,11 +129,20 @@ def _names(names: list[str], name: Callable[[str], str]) -> str:
 def verdict_counts(comparison: Comparison, skip: tuple[str, ...] = ()) -> str:
     """``1 regressed · 2 held · 1 inconclusive``, leaving out verdicts nobody got."""
     parts = []
-    for verdict in ("regressed", "held", "inconclusive"):
+    for verdict in ("regressed", "held", "inconclusive", "at-chance"):
         count = sum(c.verdict == verdict for c in comparison.capabilities)
         if count and verdict not in skip:
             parts.append(f"{count} {verdict}")
     return " · ".join(parts)
+
+
+def verdict_text(cap: CapabilityResult) -> str:
+    """The verdict as the table shows it: REGRESSED shouts, at-chance says why it is there."""
+    if cap.verdict == "regressed":
+        return "REGRESSED"
+    if cap.verdict == "at-chance":
+        return "at chance"
+    return cap.verdict
 
 
 def render_text(comparison: Comparison) -> str:
@@ -145,7 +160,7 @@ def render_text(comparison: Comparison) -> str:
             score_text(cap, "candidate"),
             drop_text(cap, nats="nat"),
             flips_text(cap),
-            cap.verdict.upper() if cap.verdict == "regressed" else cap.verdict,
+            verdict_text(cap),
         )
         for cap in comparison.capabilities
     ]
@@ -173,6 +188,7 @@ def summary_line(comparison: Comparison) -> str:
     # The outcome already speaks for the capabilities with the overall verdict.
     others = verdict_counts(comparison, skip=(overall_verdict(comparison.capabilities),))
     settings = comparison.settings
+    others = others.replace("at-chance", "at chance")
     line = f"forgetcheck: {outcome}" + (f" · {others}" if others else "")
     tolerance = tolerance_text(comparison, nats="nat")
     judged_by = f" · tolerance {tolerance}, {settings.confidence:.0%} CI"
