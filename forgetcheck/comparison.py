@@ -90,6 +90,8 @@ class CapabilityResult:
     part explained by guessing taken out (``forgetcheck.stats.ChanceAdjusted`` fields).
     subcategories: the same paired drop per sub-category (no verdict of their own:
     they are read as a breakdown, not tested).
+    detectable_drop: the smallest drop this run would have found with 80% power,
+    given its item count and how many answers changed (``forgetcheck.stats``).
     """
 
     name: str
@@ -113,6 +115,7 @@ class CapabilityResult:
     at_chance: str | None = None
     chance_adjusted: dict[str, float] | None = None
     subcategories: list[dict[str, Any]] = field(default_factory=list)
+    detectable_drop: float | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

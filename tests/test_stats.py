@@ -185,3 +185,41 @@ def test_regressed_stays_regressed_even_near_chance():
     items = _items("shaky", [1] * 30 + [0] * 70, [0] * 100, 4)
     caps = judge_items(items, [CapabilityInfo("shaky", "choice", "acc", {})], 0.02, 0.95)
     assert caps[0].verdict == "regressed" and caps[0].at_chance
+
+
+def test_detectable_drop_shrinks_with_items_and_grows_with_churn():
+    from forgetcheck.stats import detectable_drop
+
+    quiet = paired_drop([1.0] * 250, [1.0] * 250, binary=True)
+    z = 1.959964 + 0.841621
+    assert detectable_drop(quiet) == pytest.approx(z * z / 250, rel=1e-5)
+    base, cand = _vectors(250, 200, 20, 20)  # 16% of answers change, no net drop
+    churny = paired_drop(base, cand, binary=True)
+    assert detectable_drop(churny) == pytest.approx(z * math.sqrt(0.16 / 250), rel=1e-5)
+    assert detectable_drop(churny) > detectable_drop(quiet)
+    bigger = paired_drop(*_vectors(1000, 800, 80, 80), binary=True)
+    assert detectable_drop(bigger) == pytest.approx(detectable_drop(churny) / 2, rel=1e-5)
+    # more capabilities in the run: a stricter alpha, so a larger detectable drop
+    assert detectable_drop(churny, n_tests=10) > detectable_drop(churny)
+    continuous = paired_drop([0.0] * 100, [0.1, -0.1] * 50, binary=False)
+    assert detectable_drop(continuous) == pytest.approx(z * continuous.spread / 10, rel=1e-5)
+
+
+def test_simulated_power_matches_detectable_drop():
+    """At the detectable drop, McNemar finds the loss in about 80% of simulated runs."""
+    import random
+
+    from forgetcheck.stats import detectable_drop
+
+    rng = random.Random(1)
+    n = 400
+    probe = paired_drop(*_vectors(n, 300, 12, 12), binary=True)  # 6% of answers change
+    d = detectable_drop(probe)
+    p_forget, p_learn = (0.06 + d) / 2, (0.06 - d) / 2  # same churn, net drop d
+    hits = 0
+    for _ in range(400):
+        draws = [rng.random() for _ in range(n)]
+        f = sum(x < p_forget for x in draws)
+        lrn = sum(p_forget <= x < p_forget + p_learn for x in draws)
+        hits += mcnemar_exact(f, lrn) < 0.05
+    assert 0.65 < hits / 400 < 0.9  # ~0.74: the exact test is a little conservative

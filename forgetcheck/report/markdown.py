@@ -22,6 +22,7 @@ from forgetcheck.report.text import (
     drop_text,
     flips_text,
     is_perplexity,
+    is_proportion,
     outcome_line,
     plural,
     score_text,
@@ -160,6 +161,7 @@ def _notes(comparison: Comparison) -> str:
             notes.append(
                 f"- ⚠️ **{_name(cap.name)}** is inconclusive with {cap.n:,} items: {decide}."
             )
+
         if cap.verdict == "at-chance":
             notes.append(
                 f"- ⚪ **{_name(cap.name)}** measures nothing for this base: "
@@ -168,6 +170,11 @@ def _notes(comparison: Comparison) -> str:
             )
         if cap.note:
             notes.append(f"- **{_name(cap.name)}**: {escape_untrusted(cap.note, limit=500)}")
+    power = [f"{_name(c.name)} {_amount(c, c.detectable_drop)}" for c in comparison.capabilities
+             if c.verdict in ("held", "inconclusive") and c.detectable_drop is not None]
+    if power:
+        # "Held" is only as strong as the test behind it.
+        notes.append("- Smallest drop this run could detect (80% power): " + " · ".join(power) + ".")
     notes += [f"- ⚠️ {escape_untrusted(warning, limit=500)}" for warning in comparison.warnings]
     return "**Notes**\n\n" + "\n".join(notes) if notes else ""
 
@@ -222,6 +229,13 @@ def _breakdown(comparison: Comparison) -> str:
             "multiple comparisons, so only the capability rows above carry a verdict.</sub>")
     return ("<details>\n<summary>By sub-category</summary>\n\n" + "\n".join(head + rows) + "\n\n" + note
             + "\n\n</details>")
+
+
+def _amount(cap, value: float) -> str:
+    """A drop in the capability's unit: points for shares of items, nats/token for perplexity."""
+    if is_proportion(cap):
+        return f"{value * 100:.1f} pts"
+    return f"{value:.3f} nats/token" if is_perplexity(cap) else f"{value:.3f}"
 
 
 def _pct(value: float | None) -> str:
