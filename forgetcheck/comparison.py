@@ -56,6 +56,9 @@ class ItemResult:
     Scores are on the probe's metric, higher is better (for perplexity probes the
     score is the mean log-likelihood per token, so "higher is better" still holds).
     flip is ``forgotten`` / ``learned`` / ``same`` for 0/1 metrics, None otherwise.
+    n_options: k for a k-option choice item. pair: the id of the same fact asked in
+    the other kind. forgetting: for a forgotten generation item with a choice twin,
+    ``knowledge kept`` or ``knowledge lost`` (``forgetcheck.diagnosis``).
     """
 
     capability: str
@@ -70,6 +73,7 @@ class ItemResult:
     subcategory: str | None = None
     n_options: int | None = None
     pair: str | None = None
+    forgetting: str | None = None
 
 
 @dataclass
@@ -92,6 +96,8 @@ class CapabilityResult:
     they are read as a breakdown, not tested).
     detectable_drop: the smallest drop this run would have found with 80% power,
     given its item count and how many answers changed (``forgetcheck.stats``).
+    diagnosis: whether forgotten answers lost the knowledge or only the format,
+    from their multiple-choice twins (``forgetcheck.diagnosis``).
     """
 
     name: str
@@ -116,6 +122,7 @@ class CapabilityResult:
     chance_adjusted: dict[str, float] | None = None
     subcategories: list[dict[str, Any]] = field(default_factory=list)
     detectable_drop: float | None = None
+    diagnosis: str | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

@@ -339,3 +339,15 @@ def test_version_1_reports_still_read_and_rejudge(tmp_path):
     comparison = read_report(path)
     assert comparison.schema_version == 2 and comparison.capabilities[0].chance is None
     assert rejudge(comparison).capabilities[0].name == "arithmetic"
+
+
+def test_markdown_says_whether_forgotten_answers_kept_the_knowledge():
+    from dataclasses import replace
+
+    comparison = make_comparison()
+    caps = [replace(comparison.capabilities[0], diagnosis="mostly format: 7 of 10 forgotten answers with a "
+                    "multiple-choice twin are still ranked first there"), *comparison.capabilities[1:]]
+    comparison.items[1].forgetting = "knowledge kept"
+    markdown = render_markdown(replace(comparison, capabilities=caps))
+    assert "- **arithmetic** forgotten answers, mostly format: 7 of 10" in markdown
+    assert "**arith\\-0012** · knowledge kept" in markdown

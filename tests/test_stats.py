@@ -223,3 +223,18 @@ def test_simulated_power_matches_detectable_drop():
         lrn = sum(p_forget <= x < p_forget + p_learn for x in draws)
         hits += mcnemar_exact(f, lrn) < 0.05
     assert 0.65 < hits / 400 < 0.9  # ~0.74: the exact test is a little conservative
+
+
+def test_forgotten_answers_are_told_format_from_knowledge():
+    # 10 recall items forgotten; the multiple-choice twins of 7 are still right on the candidate.
+    choice = [ItemResult("facts", f"mc-{i}", 1.0, 1.0 if i < 7 else 0.0, n_options=4) for i in range(10)]
+    choice += [ItemResult("facts", f"mc-x{i}", 1.0, 1.0, n_options=4) for i in range(290)]
+    recall = [ItemResult("recall", f"gen-{i}", 1.0, 0.0, pair=f"mc-{i}") for i in range(10)]
+    recall += [ItemResult("recall", f"gen-x{i}", 1.0, 1.0, pair=f"mc-x{i}") for i in range(290)]
+    infos = [CapabilityInfo("facts", "choice", "acc", {}), CapabilityInfo("recall", "generate", "exact_match", {})]
+    caps = judge_items(choice + recall, infos, 0.02, 0.95)
+    assert [i.forgetting for i in recall[:10]] == ["knowledge kept"] * 7 + ["knowledge lost"] * 3
+    assert all(i.forgetting is None for i in choice)
+    assert caps[1].diagnosis == ("mostly format: 7 of 10 forgotten answers with a multiple-choice twin are "
+                                 "still ranked first there")
+    assert caps[0].diagnosis is None

@@ -162,6 +162,8 @@ def _notes(comparison: Comparison) -> str:
                 f"- ⚠️ **{_name(cap.name)}** is inconclusive with {cap.n:,} items: {decide}."
             )
 
+        if cap.diagnosis and cap.forgotten:
+            notes.append(f"- **{_name(cap.name)}** forgotten answers, {escape_untrusted(cap.diagnosis, limit=300)}.")
         if cap.verdict == "at-chance":
             notes.append(
                 f"- ⚪ **{_name(cap.name)}** measures nothing for this base: "
@@ -273,6 +275,8 @@ def _item(item: ItemResult) -> str:
     label = f"**{escape_untrusted(item.item_id, limit=80)}**"
     if item.subcategory:
         label += f" ({escape_untrusted(item.subcategory, limit=80)})"
+    if item.forgetting:
+        label += f" · {escape_untrusted(item.forgetting, limit=40)}"
     prompt = item.prompt
     # Few-shot prompts put the actual question last, so keep the end of a long one.
     if prompt and len(prompt) > PROMPT_LIMIT:
