@@ -145,7 +145,12 @@ class Settings:
 
 @dataclass
 class Comparison:
-    """A finished comparison of a candidate with its base."""
+    """A finished comparison of a candidate with its base.
+
+    drift: label-free drift on the base's own samples (``forgetcheck.drift``):
+    settings, ``overall`` and per-``groups`` KL and log-likelihood drop with
+    intervals; None when the run skipped it (``--kl-samples 0``).
+    """
 
     base: ModelInfo
     candidate: ModelInfo
@@ -155,6 +160,7 @@ class Comparison:
     items: list[ItemResult] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    drift: dict[str, Any] | None = None
     forgetcheck_version: str = ""
     created_at: str = ""
     schema_version: int = SCHEMA_VERSION
@@ -210,6 +216,7 @@ def from_dict(data: dict[str, Any], source: str = "report.json") -> Comparison:
             items=[ItemResult(**i) for i in data.get("items", [])],
             timings=data.get("timings", {}),
             warnings=data.get("warnings", []),
+            drift=data.get("drift"),
             forgetcheck_version=data.get("forgetcheck_version", ""),
             created_at=data.get("created_at", ""),
             schema_version=SCHEMA_VERSION,  # older versions are read as the current one

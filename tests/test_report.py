@@ -351,3 +351,18 @@ def test_markdown_says_whether_forgotten_answers_kept_the_knowledge():
     markdown = render_markdown(replace(comparison, capabilities=caps))
     assert "- **arithmetic** forgotten answers, mostly format: 7 of 10" in markdown
     assert "**arith\\-0012** · knowledge kept" in markdown
+
+
+def test_markdown_shows_drift_and_perplexity_ratio():
+    from dataclasses import replace
+
+    drift = {"samples": 64, "seed": 0, "temperature": 1.0,
+             "overall": {"name": "all", "n": 64, "kl": 0.1234, "kl_ci_low": 0.1, "kl_ci_high": 0.15,
+                         "logprob_drop": 0.2, "logprob_drop_ci_low": 0.15, "logprob_drop_ci_high": 0.25},
+             "groups": [{"name": "open", "n": 16, "kl": 0.2, "kl_ci_low": 0.1, "kl_ci_high": 0.3,
+                         "logprob_drop": 0.3, "logprob_drop_ci_low": 0.2, "logprob_drop_ci_high": 0.4}]}
+    markdown = render_markdown(replace(make_comparison(), drift=drift))
+    assert "| **all** | 64 | 0.1234 [0.1000, 0.1500] | +0.2000 [+0.1500, +0.2500] |" in markdown
+    assert "| open | 16 |" in markdown
+    # wiki-ppl: drop 0.019 nats/token [-0.004, 0.042] -> perplexity x1.019 [x0.996, x1.043]
+    assert "- **wiki-ppl**: perplexity ×1.019 [×0.996, ×1.043]" in markdown

@@ -14,6 +14,7 @@ model says can change the document's structure.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
 
@@ -85,6 +86,7 @@ def render_markdown(comparison: Comparison) -> str:
         _headline(comparison),
         _table(comparison),
         _notes(comparison),
+        _drift(comparison),
         _chance_adjusted(comparison),
         _breakdown(comparison),
         _forgotten_items(comparison),
@@ -179,6 +181,39 @@ def _notes(comparison: Comparison) -> str:
         notes.append("- Smallest drop this run could detect (80% power): " + " · ".join(power) + ".")
     notes += [f"- ⚠️ {escape_untrusted(warning, limit=500)}" for warning in comparison.warnings]
     return "**Notes**\n\n" + "\n".join(notes) if notes else ""
+
+
+def _drift(comparison: Comparison) -> str:
+    """Label-free drift on the base's own samples, and perplexity ratios on reference text."""
+    lines = []
+    drift = comparison.drift
+    if drift:
+        lines += [
+            "| prompt group | samples | KL(base ‖ candidate), nats/token | log-likelihood drop, nats/token |",
+            "|---|---:|---:|---:|",
+        ]
+        for group in [drift["overall"], *drift["groups"]]:
+            name = "**all**" if group is drift["overall"] else _name(group["name"])
+            lines.append(
+                f"| {name} | {group['n']} | {group['kl']:.4f} [{group['kl_ci_low']:.4f}, {group['kl_ci_high']:.4f}] "
+                f"| {group['logprob_drop']:+.4f} [{group['logprob_drop_ci_low']:+.4f}, "
+                f"{group['logprob_drop_ci_high']:+.4f}] |"
+            )
+        lines += ["", (
+            f"<sub>{drift['overall']['n']} sequences sampled from the base (temperature "
+            f"{drift.get('temperature', 1):g}, seed {drift.get('seed', 0)}), scored under both models: no labels "
+            "needed, and it sees what the probes do not ask. 0 means the candidate predicts the base's own text "
+            "exactly as the base does.</sub>")]
+    ratios = [
+        f"- **{_name(cap.name)}**: perplexity ×{math.exp(cap.drop):.3f} "
+        f"[×{math.exp(cap.ci_low):.3f}, ×{math.exp(cap.ci_high):.3f}]"
+        for cap in comparison.capabilities if is_perplexity(cap)
+    ]
+    if ratios:
+        lines += ["", "Perplexity drift on reference text (candidate / base):", "", *ratios]
+    if not lines:
+        return ""
+    return "#### Drift without labels\n\n" + "\n".join(lines).strip()
 
 
 def _chance_adjusted(comparison: Comparison) -> str:

@@ -177,7 +177,16 @@ def render_text(comparison: Comparison) -> str:
             cell = _clip(cell, widths[i])
             cells.append(cell.rjust(widths[i]) if i in right_aligned else cell.ljust(widths[i]))
         lines.append(GAP.join(cells).rstrip())
-    return "\n".join([*lines, "", summary_line(comparison)]) + "\n"
+    return "\n".join([*lines, "", *drift_lines(comparison), summary_line(comparison)]) + "\n"
+
+
+def drift_lines(comparison: Comparison) -> list[str]:
+    """One line on label-free drift, when the run measured it."""
+    if not comparison.drift:
+        return []
+    d = comparison.drift["overall"]
+    return [f"drift on {d['n']} base samples: KL {d['kl']:.4f} nat/token [{d['kl_ci_low']:.4f}, "
+            f"{d['kl_ci_high']:.4f}] · log-lik drop {d['logprob_drop']:+.4f} nat/token"]
 
 
 def summary_line(comparison: Comparison) -> str:
