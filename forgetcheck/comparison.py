@@ -147,7 +147,7 @@ class Settings:
 class Comparison:
     """A finished comparison of a candidate with its base.
 
-    drift: label-free drift on the base's own samples (``forgetcheck.drift``):
+    drift: label-free drift on the base's own samples (``forgetcheck.sample_drift``):
     settings, ``overall`` and per-``groups`` KL and log-likelihood drop with
     intervals; None when the run skipped it (``--kl-samples 0``).
     """

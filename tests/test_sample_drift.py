@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from peft.helpers import rescale_adapter_scale
 
-from forgetcheck.drift import drift_prompts, sample_from_base, score_drift, summarise
+from forgetcheck.sample_drift import drift_prompts, sample_from_base, score_drift, summarise
 from forgetcheck.loading import attach_adapter, load_model
 from forgetcheck.probing import render_prompt
 from forgetcheck.scoring.hf import HFScorer
