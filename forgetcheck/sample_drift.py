@@ -44,6 +44,7 @@ NEUTRAL_PROMPTS = (
 SAMPLE_BATCH = 8
 DEFAULT_SAMPLES = 64
 DEFAULT_NEW_TOKENS = 48
+TOP_K = 256
 
 
 @dataclass
@@ -101,38 +102,82 @@ def sample_from_base(model, scorer, prompts: list[tuple[str, str]], *, seed: int
                        [texts[k] for k in keep])
 
 
-@torch.no_grad()
-def score_drift(samples: SelfSamples, base_forward, candidate_forward, pad_id: int = 0,
-                batch_size: int = SAMPLE_BATCH, device: str = "cpu") -> tuple[list[float], list[float]]:
-    """Per sequence: mean KL(base ‖ candidate) and mean log-likelihood drop over its sampled tokens.
+@dataclass
+class BaseReference:
+    """What the candidate is measured against, per sequence: the base's top-k next-token
+    log-probabilities at every sampled position, and its log-probability of each sampled token.
 
-    ``*_forward(input_ids, attention_mask)`` return logits; for an adapter they are
-    the same model with the adapter off and on.
+    Small enough to keep while the base is unloaded (or to cache): k values per position
+    instead of the whole vocabulary.
     """
-    kls, drops = [], []
+
+    top_ids: list[torch.Tensor]  # [T, k] int
+    top_logprobs: list[torch.Tensor]  # [T, k] float32
+    sampled_logprobs: list[torch.Tensor]  # [T] float32
+
+
+def _batches(samples: SelfSamples, forward, pad_id: int, batch_size: int, device: str):
+    """(sequence index, log-probs at its sampled positions [T, V]) in a fixed batch order."""
     sequences = [p + s for p, s in zip(samples.prompt_ids, samples.sample_ids)]
     for start in range(0, len(sequences), batch_size):
         batch = sequences[start:start + batch_size]
-        width = max(len(s) for s in batch)
+        width = max(len(seq) for seq in batch)
         ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
         mask = torch.zeros_like(ids)
         for row, seq in enumerate(batch):
             ids[row, :len(seq)] = torch.tensor(seq)
             mask[row, :len(seq)] = 1
-        ids, mask = ids.to(device), mask.to(device)
-        base = torch.log_softmax(base_forward(ids, mask).float(), dim=-1)
-        cand = torch.log_softmax(candidate_forward(ids, mask).float(), dim=-1)
-        for row, k in enumerate(range(start, start + len(batch))):
+        logprobs = torch.log_softmax(forward(ids.to(device), mask.to(device)).float(), dim=-1)
+        for row in range(len(batch)):
+            k = start + row
             n_prompt, n_sample = len(samples.prompt_ids[k]), len(samples.sample_ids[k])
             # Position t predicts token t+1: the sampled tokens are predicted from n_prompt-1 on.
-            span = slice(n_prompt - 1, n_prompt - 1 + n_sample)
-            lb, lc = base[row, span], cand[row, span]
-            kl = (lb.exp() * (lb - lc)).sum(-1)
-            target = torch.tensor(samples.sample_ids[k], device=lb.device)[:, None]
-            drop = lb.gather(-1, target)[:, 0] - lc.gather(-1, target)[:, 0]
-            kls.append(float(kl.mean()))
-            drops.append(float(drop.mean()))
+            yield k, logprobs[row, n_prompt - 1: n_prompt - 1 + n_sample]
+
+
+@torch.no_grad()
+def base_reference(samples: SelfSamples, base_forward, *, top_k: int = TOP_K, pad_id: int = 0,
+                   batch_size: int = SAMPLE_BATCH, device: str = "cpu") -> BaseReference:
+    """Score the samples under the base once; ``base_forward(input_ids, attention_mask)`` returns logits."""
+    top_ids, top_lps, sampled = [], [], []
+    for k, lp in _batches(samples, base_forward, pad_id, batch_size, device):
+        values, index = lp.topk(min(top_k, lp.shape[-1]), dim=-1)
+        top_ids.append(index.cpu())
+        top_lps.append(values.cpu())
+        sampled.append(lp.gather(-1, torch.tensor(samples.sample_ids[k], device=lp.device)[:, None])[:, 0].cpu())
+    return BaseReference(top_ids, top_lps, sampled)
+
+
+@torch.no_grad()
+def score_drift(samples: SelfSamples, reference: BaseReference, candidate_forward, *, pad_id: int = 0,
+                batch_size: int = SAMPLE_BATCH, device: str = "cpu") -> tuple[list[float], list[float]]:
+    """Per sequence: mean KL(base ‖ candidate) and mean log-likelihood drop over its sampled tokens.
+
+    The KL runs over the whole vocabulary with the base's tokens outside its top k
+    pooled into one "rest" bucket on both sides. Pooling can only lower a KL (the
+    log-sum inequality), by at most what the rest bucket holds; with k = 256 the
+    base's top tokens carry nearly all its mass. A model against itself gives 0 exactly.
+    """
+    kls, drops = [], []
+    for k, lc in _batches(samples, candidate_forward, pad_id, batch_size, device):
+        lc = lc.cpu()
+        lb_top = reference.top_logprobs[k]
+        lc_top = lc.gather(-1, reference.top_ids[k])
+        lb_rest = _log_rest(lb_top)
+        lc_rest = _log_rest(lc_top)
+        kl = (lb_top.exp() * (lb_top - lc_top)).sum(-1) + lb_rest.exp() * (lb_rest - lc_rest)
+        target = torch.tensor(samples.sample_ids[k])[:, None]
+        drop = reference.sampled_logprobs[k] - lc.gather(-1, target)[:, 0]
+        kls.append(float(kl.mean()))
+        drops.append(float(drop.mean()))
     return kls, drops
+
+
+def _log_rest(top: torch.Tensor) -> torch.Tensor:
+    """log of the probability outside the top tokens, log(1 − Σ exp(top)), kept finite."""
+    covered = torch.logsumexp(top, dim=-1).clamp(max=0.0)
+    # log(1 - e^x) computed stably; a fully covered distribution leaves a rest of ~0.
+    return torch.log((-torch.expm1(covered)).clamp(min=1e-30))
 
 
 def summarise(groups: list[str], kls: list[float], drops: list[float], confidence: float = 0.95) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from peft.helpers import rescale_adapter_scale
 
-from forgetcheck.sample_drift import drift_prompts, sample_from_base, score_drift, summarise
+from forgetcheck.sample_drift import base_reference, drift_prompts, sample_from_base, score_drift, summarise
 from forgetcheck.loading import attach_adapter, load_model
 from forgetcheck.probing import render_prompt
 from forgetcheck.scoring.hf import HFScorer
@@ -34,18 +34,19 @@ def _forward(model, context=None):
 def test_kl_of_a_model_with_itself_is_exactly_zero(tiny_base, forgetful_adapter, tiny_suite):
     wrapped, scorer, samples = _setup(tiny_base, forgetful_adapter, tiny_suite)
     base = _forward(wrapped, wrapped.disable_adapter)
-    kls, drops = score_drift(samples, base, base, pad_id=scorer.pad_id)
+    reference = base_reference(samples, base, pad_id=scorer.pad_id)
+    kls, drops = score_drift(samples, reference, base, pad_id=scorer.pad_id)
     assert len(kls) == len(samples.sample_ids) > 0
     assert all(k == 0.0 for k in kls) and all(d == 0.0 for d in drops)
 
 
 def test_kl_rises_with_the_adapter_scale(tiny_base, forgetful_adapter, tiny_suite):
     wrapped, scorer, samples = _setup(tiny_base, forgetful_adapter, tiny_suite)
-    base = _forward(wrapped, wrapped.disable_adapter)
+    reference = base_reference(samples, _forward(wrapped, wrapped.disable_adapter), pad_id=scorer.pad_id)
     means = []
     for scale in (0.0, 0.25, 0.5, 1.0):
         with rescale_adapter_scale(wrapped, scale):
-            kls, _ = score_drift(samples, base, _forward(wrapped), pad_id=scorer.pad_id)
+            kls, _ = score_drift(samples, reference, _forward(wrapped), pad_id=scorer.pad_id)
         means.append(sum(kls) / len(kls))
     assert means[0] < 1e-9
     assert means[0] < means[1] < means[2] < means[3]
@@ -53,8 +54,13 @@ def test_kl_rises_with_the_adapter_scale(tiny_base, forgetful_adapter, tiny_suit
 
 def test_kl_matches_a_direct_computation(tiny_base, forgetful_adapter, tiny_suite):
     wrapped, scorer, samples = _setup(tiny_base, forgetful_adapter, tiny_suite, n=3)
-    kls, drops = score_drift(samples, _forward(wrapped, wrapped.disable_adapter), _forward(wrapped),
-                             pad_id=scorer.pad_id, batch_size=2)
+    # The tiny vocabulary (400) is larger than k=64 here, so the pooled "rest" bucket matters:
+    # exact when k covers the vocabulary, a close lower bound otherwise.
+    base = _forward(wrapped, wrapped.disable_adapter)
+    whole = base_reference(samples, base, top_k=10_000, pad_id=scorer.pad_id, batch_size=2)
+    pooled = base_reference(samples, base, top_k=64, pad_id=scorer.pad_id, batch_size=3)
+    kls, drops = score_drift(samples, whole, _forward(wrapped), pad_id=scorer.pad_id, batch_size=2)
+    pooled_kls, _ = score_drift(samples, pooled, _forward(wrapped), pad_id=scorer.pad_id)
     for k in range(3):
         ids = torch.tensor([samples.prompt_ids[k] + samples.sample_ids[k]])
         n_prompt, n_sample = len(samples.prompt_ids[k]), len(samples.sample_ids[k])
@@ -65,6 +71,7 @@ def test_kl_matches_a_direct_computation(tiny_base, forgetful_adapter, tiny_suit
         span = slice(n_prompt - 1, n_prompt - 1 + n_sample)
         direct = torch.nn.functional.kl_div(lc[span], lb[span], log_target=True, reduction="none").sum(-1).mean()
         assert abs(kls[k] - float(direct)) < 1e-5
+        assert float(direct) * 0.9 <= pooled_kls[k] <= float(direct) + 1e-6
         targets = torch.tensor(samples.sample_ids[k])
         direct_drop = (lb[span].gather(-1, targets[:, None]) - lc[span].gather(-1, targets[:, None])).mean()
         assert abs(drops[k] - float(direct_drop)) < 1e-5
