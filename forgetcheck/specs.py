@@ -45,7 +45,9 @@ def resolve(spec: str, *, allow_pickle: bool = False) -> ModelSpec:
     path = Path(spec).expanduser()
     if path.exists():
         return _resolve_local(spec, path)
-    looks_local = spec.startswith((".", "/", "~")) or spec.endswith(".gguf") or spec.count("/") > 1
+    # Only the repo part counts: a revision like refs/pr/3 has slashes of its own.
+    repo = spec.split("@", 1)[0]
+    looks_local = spec.startswith((".", "/", "~")) or spec.endswith(".gguf") or repo.count("/") > 1
     if looks_local or not HUB_ID.match(spec):
         raise ModelNotFound(f"model {spec!r}: no such file or folder (give a local folder, a .gguf file, or a Hub id like org/name@revision)")
     return _resolve_hub(spec, allow_pickle)

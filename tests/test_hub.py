@@ -47,9 +47,10 @@ class FakeHub(BaseHTTPRequestHandler):
     """Answers from ``self.server.repos``: repo id -> folder, at commit ``fake_sha(repo id)``."""
 
     def do_GET(self):  # noqa: N802
-        path = unquote(urlsplit(self.path).path)
+        # Match before unquoting: a revision such as refs/pr/3 arrives as refs%2Fpr%2F3.
+        path = urlsplit(self.path).path
         if match := API.match(path):
-            folder, sha = self._lookup(match["repo"], match["rev"] or match["tree"] or "main")
+            folder, sha = self._lookup(match["repo"], unquote(match["rev"] or match["tree"] or "main"))
             if folder is None:
                 return
             files = sorted(p for p in folder.rglob("*") if p.is_file())
@@ -62,10 +63,10 @@ class FakeHub(BaseHTTPRequestHandler):
                         "siblings": [{"rfilename": name} for name in names]}
             return self._send(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
         if match := RESOLVE.match(path):
-            folder, sha = self._lookup(match["repo"], match["rev"])
+            folder, sha = self._lookup(match["repo"], unquote(match["rev"]))
             if folder is None:
                 return
-            file = folder / match["path"]
+            file = folder / unquote(match["path"])
             if not file.is_file():
                 return self._send(404, b"", {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": sha})
             data = file.read_bytes()
@@ -80,7 +81,7 @@ class FakeHub(BaseHTTPRequestHandler):
         folder, sha = self.server.repos.get(repo_id), fake_sha(repo_id)
         if folder is None:
             self._send(404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"})
-        elif revision not in ("main", sha):
+        elif revision not in ("main", sha, "refs/pr/1"):
             self._send(404, b'{"error": "Invalid rev id"}', {"X-Error-Code": "RevisionNotFound"})
             folder = None
         return folder, sha
@@ -140,6 +141,15 @@ def test_hub_adapter_against_base_pinned_by_sha(hub, tiny_base, forgetful_adapte
     assert report["candidate"]["adapter"] is True
     assert report["candidate"]["resolved"] == fake_sha("fake-org/tiny-adapter")
     assert report["base"]["resolved"] == fake_sha("fake-org/tiny")
+
+
+def test_hub_pull_request_revision(hub, tiny_base, tmp_path):
+    repos, env = hub
+    repos["fake-org/tiny"] = tiny_base
+    result = compare(env, "fake-org/tiny@main", "fake-org/tiny@refs/pr/1", tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["candidate"]["spec"] == "fake-org/tiny@refs/pr/1"
 
 
 def test_unknown_hub_id_is_one_line(hub, tiny_base, tmp_path):
