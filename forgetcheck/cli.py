@@ -76,8 +76,15 @@ def judging_options(func):
 @click.option("--allow-pickle", is_flag=True, help="Allow .bin/.pt weights (loading them can run code).")
 @click.option("--trust-remote-code", is_flag=True, help="Allow models that ship their own Python code.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--no-cache", is_flag=True, help="Score every item afresh; neither read nor write the result cache.")
+@click.option("--device-map", type=click.Choice(["auto"]), default=None,
+              help="Spread a model too large for one GPU over all GPUs (CUDA only).")
+@click.option("--kl-samples", type=click.IntRange(min=0), default=64, show_default=True,
+              help="Sequences the base samples for label-free drift (KL on its own text); 0 turns it off.")
+@click.option("--recovery-shots", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Examples given when forgotten answers are asked again (format or knowledge?); 0 turns it off.")
 def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dtype, device, chat_template,
-            batch_tokens, allow_pickle, trust_remote_code, quiet):
+            batch_tokens, allow_pickle, trust_remote_code, quiet, no_cache, device_map, kl_samples, recovery_shots):
     """Compare CANDIDATE (full model or PEFT adapter) with BASE on a probe suite.
 
     BASE and CANDIDATE are local folders, .gguf files, or Hub ids like org/name@revision.
@@ -89,8 +96,14 @@ def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dty
         base, candidate, suite, tolerance=0.02 if tolerance is None else tolerance,
         confidence=0.95 if confidence is None else confidence, dtype=dtype, device=device,
         chat_template=chat_template, batch_tokens=batch_tokens, allow_pickle=allow_pickle,
-        trust_remote_code=trust_remote_code, progress=not quiet,
-        warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
+        trust_remote_code=trust_remote_code, progress=not quiet, cache=not no_cache, device_map=device_map,
+        kl_samples=kl_samples, recovery_shots=recovery_shots, warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
+    from forgetcheck import parallel
+
+    if not parallel.is_main():
+        # Under torchrun every process holds the result; rank 0 reports it and gives the exit code
+        # (a non-zero exit here would make the launcher stop rank 0 before it writes the report).
+        sys.exit(0)
     finish(comparison, out_dir, fail_on)
 
 
@@ -151,6 +164,17 @@ def demo(out_dir, quiet):
     comparison = run_compare(str(base), str(adapter), "core", progress=not quiet,
                              warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
     finish(comparison, out_dir, "never")
+
+
+# Each further command lives in its own module under forgetcheck/commands.
+from forgetcheck.commands.cache import cache as cache_command  # noqa: E402
+from forgetcheck.commands.drift import drift_command  # noqa: E402
+from forgetcheck.commands.overlap import overlap_command  # noqa: E402
+from forgetcheck.commands.probes import probes as probes_command  # noqa: E402
+from forgetcheck.commands.share import card, comment, serve_webhook  # noqa: E402
+
+for command in (probes_command, cache_command, overlap_command, drift_command, comment, card, serve_webhook):
+    main.add_command(command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,16 +8,32 @@ other thresholds without loading a model.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
-from forgetcheck import __version__
+import torch
+
+from forgetcheck import __version__, parallel
+from forgetcheck.cache import ResultCache, SuiteCounts, content_hash, model_key, score_suite
 from forgetcheck.comparison import CapabilityResult, Comparison, ItemResult, ModelInfo, Settings, overall_verdict
+from forgetcheck.diagnosis import classify_forgotten, diagnose
 from forgetcheck.errors import BadInput
-from forgetcheck.loading import attach_adapter, choose_device, choose_dtype, load_model
-from forgetcheck.probing import BINARY_METRICS, expected_text, score_probe
+from forgetcheck.loading import attach_adapter, check_device_map, choose_device, choose_dtype, load_model
+from forgetcheck.probing import BINARY_METRICS, expected_text, render_prompt, use_chat
+from forgetcheck.recovery import recover
+from forgetcheck.sample_drift import (
+    DEFAULT_SAMPLES,
+    base_reference,
+    cached_samples,
+    drift_prompts,
+    sample_from_base,
+    score_drift,
+    settings_for,
+    summarise,
+)
 from forgetcheck.scoring.hf import HFScorer
 from forgetcheck.specs import ModelSpec, resolve, same_model_name
 from forgetcheck.stats import chance_adjusted, judge, measures_nothing, paired_drop
@@ -36,7 +52,7 @@ class CapabilityInfo:
 
 
 def judge_items(items: list[ItemResult], capabilities: list[CapabilityInfo], tolerance: float,
-                confidence: float) -> list[CapabilityResult]:
+                confidence: float, recovery_shots: int | None = None) -> list[CapabilityResult]:
     """Per-capability paired drop, Holm correction and verdict; flips set on the items.
 
     Also the chance level (a base at chance turns the verdict to ``at-chance``
@@ -56,6 +72,7 @@ def judge_items(items: list[ItemResult], capabilities: list[CapabilityInfo], tol
         groups.append(mine)
         drops.append(paired_drop([i.base_score for i in mine], [i.candidate_score for i in mine],
                                  binary=binary, confidence=confidence))
+    classify_forgotten(items)
     results = []
     for cap, mine, j in zip(capabilities, groups, judge(drops, tolerance, confidence)):
         d = j.drop
@@ -70,7 +87,8 @@ def judge_items(items: list[ItemResult], capabilities: list[CapabilityInfo], tol
             p_value=d.p_value, p_adjusted=j.p_adjusted, verdict=verdict, forgotten=d.forgotten,
             learned=d.learned, items_needed=j.items_needed if verdict == "inconclusive" else None, note=cap.note,
             extra=cap.extra, chance=chance, at_chance=at_chance, chance_adjusted=_chance_adjusted(mine),
-            subcategories=_subcategories(mine, binary, confidence)))
+            subcategories=_subcategories(mine, binary, confidence), detectable_drop=j.detectable,
+            diagnosis=diagnose(mine, recovery_shots)))
     return results
 
 
@@ -120,7 +138,7 @@ def rejudge(comparison: Comparison, tolerance: float | None = None, confidence: 
     tolerance = comparison.settings.tolerance if tolerance is None else tolerance
     confidence = comparison.settings.confidence if confidence is None else confidence
     infos = [CapabilityInfo(c.name, c.kind, c.metric, c.extra, c.note) for c in comparison.capabilities]
-    capabilities = judge_items(comparison.items, infos, tolerance, confidence)
+    capabilities = judge_items(comparison.items, infos, tolerance, confidence, comparison.settings.recovery_shots)
     settings = replace(comparison.settings, tolerance=tolerance, confidence=confidence)
     return replace(comparison, capabilities=capabilities, settings=settings, verdict=overall_verdict(capabilities))
 
@@ -128,11 +146,18 @@ def rejudge(comparison: Comparison, tolerance: float | None = None, confidence: 
 def compare(base: str, candidate: str, suite: str | Suite = "core", *, tolerance: float = 0.02,
             confidence: float = 0.95, dtype: str = "auto", device: str = "auto", chat_template: str | None = None,
             batch_tokens: int | None = None, allow_pickle: bool = False, trust_remote_code: bool = False,
-            progress: bool = True, warn: Callable[[str], None] | None = None) -> Comparison:
+            progress: bool = True, warn: Callable[[str], None] | None = None,
+            cache: bool | str | ResultCache = True, device_map: str | None = None,
+            kl_samples: int = DEFAULT_SAMPLES, recovery_shots: int = 3) -> Comparison:
     """Compare CANDIDATE with BASE on a suite; see the README for the options.
 
     When the candidate is a PEFT adapter, the base is loaded once and scored with
     the adapter disabled. Both sides use the same dtype, prompts and batches.
+    ``cache``: True keeps per-item results in the default result cache
+    (``FORGETCHECK_CACHE``), a path or :class:`ResultCache` picks another, False
+    scores everything afresh and stores nothing.
+    ``kl_samples``: sequences the base samples for label-free drift (0 skips it).
+    ``recovery_shots``: examples given when forgotten answers are asked again (0 skips it).
     """
     timings: dict[str, float] = {}
     warnings: list[str] = []
@@ -151,8 +176,22 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", *, tolerance
     if cand_spec.adapter and cand_spec.adapter_base and not same_model_name(cand_spec.adapter_base, base_spec):
         note(f"the adapter {candidate!r} was trained on {cand_spec.adapter_base!r}, but BASE is {base!r}; "
              "if that is not the same model, this comparison means little")
-    device_name = choose_device(device)
+    device_name = parallel.start(choose_device(device))
     torch_dtype = choose_dtype(dtype, device_name)
+    placement = check_device_map(device_map, device_name)
+    if device_map and not placement:
+        note(f"--device-map {device_map} only spreads a model over GPUs; on {device_name} it is ignored")
+    store = _result_cache(cache, note)
+    dtype_name = str(torch_dtype).replace("torch.", "")
+    base_key = model_key(base_spec.resolved, adapter=cand_spec.resolved if cand_spec.adapter else None,
+                         adapter_disabled=cand_spec.adapter, dtype=dtype_name, device=device_name, label=base)
+    cand_key = model_key(base_spec.resolved if cand_spec.adapter else cand_spec.resolved,
+                         adapter=cand_spec.resolved if cand_spec.adapter else None, adapter_disabled=False,
+                         dtype=dtype_name, device=device_name, label=candidate)
+    counts = SuiteCounts()
+    # Label-free drift runs once, in the process that writes the report.
+    drifter = _Drift(suite_obj, chat_template, store, base_key, cand_key,
+                     kl_samples if parallel.is_main() else 0, confidence, timings)
     timings["resolve_s"] = time.perf_counter() - started
 
     def scorer_for(model, tokenizer, label, context=None):
@@ -161,29 +200,42 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", *, tolerance
 
     t = time.perf_counter()
     base_model, base_tok = load_model(base_spec, dtype=torch_dtype, device=device_name, allow_pickle=allow_pickle,
-                                      trust_remote_code=trust_remote_code)
+                                      trust_remote_code=trust_remote_code, device_map=placement)
     timings["load_s"] = time.perf_counter() - t
     if cand_spec.adapter:
         wrapped = attach_adapter(base_model, cand_spec, allow_pickle=allow_pickle)
         # One loaded model: the base pass runs with the adapter switched off.
         base_scorer = scorer_for(wrapped, base_tok, "base", wrapped.disable_adapter)
-        base_scores = _score_suite(suite_obj, base_scorer, chat_template, timings, "base_s")
-        cand_scores = _score_suite(suite_obj, scorer_for(wrapped, base_tok, "candidate"), chat_template, timings,
-                                   "candidate_s")
+        base_scores = _score_suite(suite_obj, base_scorer, chat_template, timings, "base_s", store, base_key, counts)
+        cand_scorer = scorer_for(wrapped, base_tok, "candidate")
+        cand_scores = _score_suite(suite_obj, cand_scorer, chat_template, timings, "candidate_s", store, cand_key,
+                                   counts)
+        drift = drifter.measure(lambda: (base_scorer, wrapped.disable_adapter), cand_scorer)
     else:
         base_scorer = scorer_for(base_model, base_tok, "base")
-        base_scores = _score_suite(suite_obj, base_scorer, chat_template, timings, "base_s")
+        base_scores = _score_suite(suite_obj, base_scorer, chat_template, timings, "base_s", store, base_key, counts)
+        drifter.prepare(base_scorer, contextlib.nullcontext)  # the base's side, before the base is freed
+        # Free the base before loading the candidate: the scorer holds it too, so one model is in memory at a time.
         del base_model
+        base_scorer.model = None
         t = time.perf_counter()
         cand_model, cand_tok = load_model(cand_spec, dtype=torch_dtype, device=device_name,
-                                          allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+                                          allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
+                                          device_map=placement)
         timings["load_s"] += time.perf_counter() - t
         if cand_tok.get_vocab() != base_tok.get_vocab():
             note("the candidate's tokenizer differs from the base's; scores are comparable only per item text")
-        cand_scores = _score_suite(suite_obj, scorer_for(cand_model, cand_tok, "candidate"), chat_template, timings,
-                                   "candidate_s")
-    if base_scorer.padded_tokens:
-        timings["padding_efficiency"] = base_scorer.real_tokens / base_scorer.padded_tokens
+        cand_scorer = scorer_for(cand_model, cand_tok, "candidate")
+        cand_scores = _score_suite(suite_obj, cand_scorer, chat_template, timings, "candidate_s", store, cand_key,
+                                   counts)
+        drift = drifter.measure(None, cand_scorer)
+    padded = base_scorer.padded_tokens + cand_scorer.padded_tokens
+    if padded:
+        timings["padding_efficiency"] = (base_scorer.real_tokens + cand_scorer.real_tokens) / padded
+    timings["cached_items"] = counts.cached
+    timings["scored_items"] = counts.scored
+    if parallel.launched():
+        timings["scored_items_this_process"] = counts.scored_here
 
     items, infos = [], []
     for probe in suite_obj.probes:
@@ -197,24 +249,106 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", *, tolerance
         extra = {key: {"base": b.extra[key], "candidate": c.extra[key]} for key in b.extra}
         infos.append(CapabilityInfo(probe.name, probe.kind, probe.metric, extra))
     capabilities = judge_items(items, infos, tolerance, confidence)
+    if recovery_shots:
+        # Every process takes part: the re-asked items are scored (and sharded) like the suite's.
+        t = time.perf_counter()
+        if recover(suite_obj, items, cand_scorer, shots=recovery_shots, chat_override=chat_template, cache=store,
+                   model=cand_key):
+            # Judge again so each capability's diagnosis counts the recovered answers.
+            capabilities = judge_items(items, infos, tolerance, confidence, recovery_shots)
+        timings["recovery_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - started
     settings = Settings(
         dtype=str(torch_dtype).replace("torch.", ""), device=device_name, tolerance=tolerance, confidence=confidence,
         suites=[{"name": suite_obj.name, "hash": suite_obj.fingerprint(), "source": suite_obj.source}],
         chat_template=chat_template or "per probe", batch_tokens=base_scorer.batch_tokens,
         probes=[{"name": p.name, "kind": p.kind, "metric": p.metric, "items": len(p.items), "hash": p.fingerprint(),
-                 **p.info} for p in suite_obj.probes])
+                 **p.info} for p in suite_obj.probes], recovery_shots=recovery_shots, kl_samples=kl_samples)
     return Comparison(
         base=_model_info(base_spec), candidate=_model_info(cand_spec), settings=settings, capabilities=capabilities,
-        verdict=overall_verdict(capabilities), items=items, timings=timings, warnings=warnings,
+        verdict=overall_verdict(capabilities), items=items, timings=timings, warnings=warnings, drift=drift,
         forgetcheck_version=__version__, created_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
-def _score_suite(suite: Suite, scorer: HFScorer, chat_template, timings, key):
+class _Drift:
+    """Label-free drift inside a comparison (see forgetcheck.sample_drift), cached like any score.
+
+    The base's samples are cached under the base's key; the KL results under the pair
+    of keys. With two full models the base's side (samples and its compact reference)
+    is taken in :meth:`prepare` while the base is loaded, the candidate's in :meth:`measure`.
+    """
+
+    def __init__(self, suite, chat_override, store, base_key, cand_key, n, confidence, timings):
+        self.suite, self.chat_override, self.store, self.n = suite, chat_override, store, n
+        self.base_key, self.confidence, self.timings = base_key, confidence, timings
+        self.settings = settings_for(n)
+        self.sample_key = content_hash(["self-samples", self.settings, suite.fingerprint(), chat_override])
+        self.pair = {**cand_key, "key": content_hash([base_key["key"], cand_key["key"]]),
+                     "label": f"{cand_key['label']} vs {base_key['label']}"}
+        self.samples = self.reference = self.result = None
+
+    def prepare(self, base_scorer, context) -> None:
+        if not self.n:
+            return
+        t = time.perf_counter()
+        found = self.store.get_many(self.pair["key"], [self.sample_key], "drift") if self.store else {}
+        if found:
+            self.result = found[self.sample_key]["values"]
+        else:
+            def render(probe, text):
+                chat = base_scorer.has_chat_template if probe is None else use_chat(probe, base_scorer,
+                                                                                    self.chat_override)
+                return render_prompt(text, chat, base_scorer)
+
+            def make():
+                prompts = drift_prompts(self.suite, render, self.n, self.settings["seed"])
+                return sample_from_base(base_scorer.model, base_scorer, prompts, seed=self.settings["seed"],
+                                        context=context)
+
+            self.samples = cached_samples(self.store, self.base_key, self.sample_key, make)
+            self.reference = base_reference(self.samples, _forward(base_scorer.model, context),
+                                            pad_id=base_scorer.pad_id, device=base_scorer.device)
+        self.timings["drift_s"] = time.perf_counter() - t
+
+    def measure(self, base_side, cand_scorer) -> dict | None:
+        """The drift section of the report; ``base_side`` gives (scorer, context) when prepare has not run."""
+        if not self.n:
+            return None
+        if self.result is None and self.samples is None:
+            self.prepare(*base_side())
+        t = time.perf_counter()
+        if self.result is None:
+            kls, drops = score_drift(self.samples, self.reference, _forward(cand_scorer.model),
+                                     pad_id=cand_scorer.pad_id, device=cand_scorer.device)
+            self.result = {"groups": self.samples.groups, "kls": kls, "drops": drops}
+            if self.store:
+                self.store.put_many(self.pair, {self.sample_key: {"score": sum(kls) / len(kls), "answer": None,
+                                                                  "values": self.result}})
+        self.timings["drift_s"] = self.timings.get("drift_s", 0.0) + time.perf_counter() - t
+        return {**self.settings, **summarise(self.result["groups"], self.result["kls"], self.result["drops"],
+                                             self.confidence)}
+
+
+def _forward(model, context=contextlib.nullcontext):
+    def run(ids, mask):
+        with torch.no_grad(), context():
+            return model(input_ids=ids, attention_mask=mask).logits
+    return run
+
+
+def _score_suite(suite: Suite, scorer: HFScorer, chat_template, timings, key, store, model, counts):
     t = time.perf_counter()
-    scores = {p.name: score_probe(p, scorer, chat_template) for p in suite.probes}
+    scores = score_suite(suite, scorer, chat_template, store, model, counts)
     timings[key] = time.perf_counter() - t
     return scores
+
+
+def _result_cache(cache: bool | str | ResultCache, warn: Callable[[str], None]) -> ResultCache | None:
+    if isinstance(cache, ResultCache):
+        return cache
+    if cache is False or cache is None:
+        return None
+    return ResultCache(None if cache is True else cache, warn=warn)
 
 
 def _model_info(spec: ModelSpec) -> ModelInfo:

@@ -58,7 +58,9 @@ class ItemResult:
     flip is ``forgotten`` / ``learned`` / ``same`` for 0/1 metrics, None otherwise.
     n_options: k for a k-option choice item. pair: the id of the same fact asked in
     the other kind. forgetting: for a forgotten generation item with a choice twin,
-    ``knowledge kept`` or ``knowledge lost`` (``forgetcheck.diagnosis``).
+    ``knowledge kept`` or ``knowledge lost`` (``forgetcheck.diagnosis``). recovered:
+    for a forgotten generation item re-asked with a few examples, whether the
+    candidate then answered right (``forgetcheck.recovery``).
     """
 
     capability: str
@@ -74,6 +76,7 @@ class ItemResult:
     n_options: int | None = None
     pair: str | None = None
     forgetting: str | None = None
+    recovered: bool | None = None
 
 
 @dataclass
@@ -141,6 +144,8 @@ class Settings:
     chat_template: str = "auto"
     batch_tokens: int | None = None
     probes: list[dict[str, Any]] = field(default_factory=list)
+    recovery_shots: int = 0
+    kl_samples: int = 0
 
 
 @dataclass

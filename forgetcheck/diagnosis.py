@@ -34,19 +34,29 @@ def classify_forgotten(items: list[ItemResult]) -> None:
             item.forgetting = KEPT if twin.candidate_score >= 0.5 else LOST
 
 
-def diagnose(items: list[ItemResult]) -> str | None:
-    """One line on a capability's forgotten answers, when enough of them have a twin.
+def diagnose(items: list[ItemResult], shots: int | None = None) -> str | None:
+    """One line on a capability's forgotten answers: twins still ranked first, answers recovered by examples.
 
     >>> a = [ItemResult("recall", f"r{i}", 1, 0, "forgotten", forgetting="knowledge kept") for i in range(8)]
     >>> b = [ItemResult("recall", f"s{i}", 1, 0, "forgotten", forgetting="knowledge lost") for i in range(2)]
     >>> diagnose(a + b)
     'mostly format: 8 of 10 forgotten answers with a multiple-choice twin are still ranked first there'
+    >>> for i in a[:5]: i.recovered = True
+    >>> for i in a[5:] + b: i.recovered = False
+    >>> diagnose(a + b, shots=3)
+    'mostly format: 8 of 10 forgotten answers with a multiple-choice twin are still ranked first there; 5 of 10 recover with 3 examples'
     """
+    parts = []
     told = [i for i in items if i.forgetting in (KEPT, LOST)]
-    if not told:
-        return None
-    kept = sum(i.forgetting == KEPT for i in told)
-    share = kept / len(told)
-    label = "mostly format" if share >= 2 / 3 else "mostly knowledge" if share <= 1 / 3 else "format and knowledge"
-    return (f"{label}: {kept} of {len(told)} forgotten answers with a multiple-choice twin "
-            "are still ranked first there")
+    if told:
+        kept = sum(i.forgetting == KEPT for i in told)
+        share = kept / len(told)
+        label = "mostly format" if share >= 2 / 3 else "mostly knowledge" if share <= 1 / 3 else "format and knowledge"
+        parts.append(f"{label}: {kept} of {len(told)} forgotten answers with a multiple-choice twin "
+                     "are still ranked first there")
+    asked = [i for i in items if i.recovered is not None]
+    if asked:
+        recovered = sum(bool(i.recovered) for i in asked)
+        examples = f"{shots} examples" if shots else "a few examples"
+        parts.append(f"{recovered} of {len(asked)} recover with {examples}")
+    return "; ".join(parts) or None

@@ -36,6 +36,17 @@ def choose_dtype(dtype: str, device: str) -> torch.dtype:
     return DTYPES[dtype]
 
 
+def check_device_map(device_map: str | None, device: str) -> str | None:
+    """The device map to load with: ``auto`` needs CUDA; None when it does not apply."""
+    if device_map in (None, "", "none"):
+        return None
+    if device_map != "auto":
+        raise BadInput(f"--device-map {device_map!r}: only 'auto' is supported")
+    if not device.startswith("cuda"):
+        return None
+    return device_map
+
+
 def check_loadable(spec: ModelSpec, *, allow_pickle: bool, trust_remote_code: bool) -> None:
     """Refuse folders without weights, pickle-only weights and remote code, in one line each."""
     if spec.gguf_file:
@@ -60,25 +71,32 @@ def check_loadable(spec: ModelSpec, *, allow_pickle: bool, trust_remote_code: bo
 
 
 def load_model(spec: ModelSpec, *, dtype: torch.dtype, device: str, allow_pickle: bool = False,
-               trust_remote_code: bool = False):
-    """Load a full model and its tokenizer from a resolved (non-adapter) spec."""
+               trust_remote_code: bool = False, device_map: str | None = None):
+    """Load a full model and its tokenizer from a resolved (non-adapter) spec.
+
+    ``device_map="auto"`` lets accelerate spread a model too large for one GPU over
+    all visible GPUs (and CPU memory); see :func:`check_device_map`.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     check_loadable(spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
     kwargs = {"trust_remote_code": trust_remote_code}
+    placement = {"device_map": device_map} if device_map else {}
     if spec.gguf_file:
         kwargs["gguf_file"] = spec.gguf_file
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec.path, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(
-            spec.path, dtype=dtype, use_safetensors=None if allow_pickle else (None if spec.gguf_file else True), **kwargs)
+            spec.path, dtype=dtype, use_safetensors=None if allow_pickle else (None if spec.gguf_file else True), **kwargs,
+            **placement)
     except (OSError, ValueError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BadInput(f"model {spec.spec!r}: transformers cannot load it ({first[:300]})") from None
     if spec.gguf_file and getattr(model, "hf_quantizer", None) is not None:
         # GGUF weights arrive dequantized; drop the quantizer marker so the model acts plain.
         model.hf_quantizer.remove_quantization_config(model)
-    model.to(device)
+    if not device_map:  # with a device map, accelerate has already placed every layer
+        model.to(device)
     model.eval()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token

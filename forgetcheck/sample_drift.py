@@ -193,3 +193,22 @@ def summarise(groups: list[str], kls: list[float], drops: list[float], confidenc
     order = list(dict.fromkeys(groups))
     return {"overall": block("all", list(range(len(groups)))),
             "groups": [block(g, [i for i, x in enumerate(groups) if x == g]) for g in order]}
+
+
+def settings_for(n: int, seed: int = 0) -> dict:
+    """Everything that decides the samples and the drift numbers, as stored in the report."""
+    return {"samples": n, "seed": seed, "temperature": 1.0, "max_new_tokens": DEFAULT_NEW_TOKENS, "top_k": TOP_K}
+
+
+def cached_samples(store, base_key: dict, key: str, make: Callable[[], SelfSamples]) -> SelfSamples:
+    """The base's samples from the result cache, or made now and stored (they depend only on the base)."""
+    found = store.get_many(base_key["key"], [key], "samples").get(key) if store else None
+    if found:
+        v = found["values"]
+        return SelfSamples(v["groups"], v["prompt_ids"], v["sample_ids"], v.get("texts", []))
+    samples = make()
+    if store:
+        store.put_many(base_key, {key: {"score": float(len(samples.groups)), "answer": None, "values": {
+            "groups": samples.groups, "prompt_ids": samples.prompt_ids, "sample_ids": samples.sample_ids,
+            "texts": samples.texts}}})
+    return samples

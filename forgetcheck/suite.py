@@ -4,10 +4,14 @@ A suite is a YAML file naming probes; a probe is a JSONL file of items with stab
 ids. Each probe is one capability and one kind (``choice``, ``generate`` or
 ``perplexity``). Nothing here knows about models: probes become scorer requests in
 :mod:`forgetcheck.probing`. Every error names the file (and line) and what to do.
+Items may also come from a dataset or an lm-eval task (:mod:`forgetcheck.probe_sources`).
+Loading stops at the first problem; :func:`validate_suite` walks the same code and
+collects them all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.resources
 import json
@@ -15,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
+from forgetcheck.checkers import check_problem, describe
 from forgetcheck.errors import BadInput
 
 KINDS = ("choice", "generate", "perplexity")
@@ -35,6 +39,10 @@ class Item:
     regex: str | None = None
     text: str = ""
     subcategory: str | None = None
+    n_options: int | None = None  # choice items: len(choices), checked at load time
+    difficulty: str | None = None  # a free-text note, e.g. "two-digit operands"
+    pair: str | None = None  # id of the same fact asked in the other kind (choice <-> generate)
+    check: dict[str, Any] | None = None  # generate items under `match: check`; see forgetcheck.checkers
 
 
 @dataclass
@@ -51,12 +59,17 @@ class Probe:
     match: str = "exact"
     source: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    # Text between a choice prompt and each choice; None: a space unless the prompt
+    # ends in whitespace, nothing after a chat template. lm-eval tasks set it.
+    target_delimiter: str | None = None
 
     def fingerprint(self) -> str:
         """Hash of everything that decides this probe's scores (items and settings)."""
+        # target_delimiter joins the hash only when set, so older probes keep their hashes.
+        delimiter = [] if self.target_delimiter is None else [self.target_delimiter]
         payload = json.dumps(
             [self.kind, self.metric, self.chat_template, self.max_tokens, list(self.stop), self.match,
-             [item.__dict__ for item in self.items]],
+             [item.__dict__ for item in self.items], *delimiter],
             sort_keys=True, ensure_ascii=False, default=list,
         )
         return hashlib.sha256(payload.encode()).hexdigest()
@@ -79,7 +92,33 @@ def builtin_suites() -> dict[str, Path]:
 
 
 def load_suite(name_or_path: str) -> Suite:
-    """A built-in suite by name (``core``) or a suite YAML / single probe JSONL by path."""
+    """A built-in suite by name (``core``) or a suite YAML / lm-eval task YAML by path."""
+    return _read_suite_yaml(suite_path(name_or_path))
+
+
+def validate_suite(name_or_path: str) -> tuple[Suite | None, list[str]]:
+    """Read a suite the way :func:`load_suite` does, but note every problem instead of stopping at the first."""
+    problems: list[str] = []
+    try:
+        suite = _read_suite_yaml(suite_path(name_or_path), problems)
+    except BadInput as exc:  # a problem that leaves nothing further to check (unreadable YAML, ...)
+        return None, problems + [str(exc)]
+    return suite, problems
+
+
+@contextlib.contextmanager
+def collecting(problems: list[str] | None):
+    """Loading raises the first problem; validating (a ``problems`` list) notes it and goes on."""
+    try:
+        yield
+    except BadInput as exc:
+        if problems is None:
+            raise
+        problems.append(str(exc))
+
+
+def suite_path(name_or_path: str) -> Path:
+    """The suite YAML a name or path stands for."""
     path = Path(name_or_path)
     if path.is_dir() and (path / "suite.yaml").exists():
         path = path / "suite.yaml"
@@ -92,37 +131,47 @@ def load_suite(name_or_path: str) -> Suite:
             raise BadInput(f"suite {name_or_path!r}: no such built-in suite or file (built-in suites: {known})")
     if path.suffix == ".jsonl":
         raise BadInput(f"{path}: a probe file needs a suite YAML naming its kind; see probes/core/suite.yaml")
-    return _read_suite_yaml(path)
+    return path
 
 
-def _read_suite_yaml(path: Path) -> Suite:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise BadInput(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', None) or exc}); fix the file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path}: cannot read suite ({exc})") from None
+def _read_suite_yaml(path: Path, problems: list[str] | None = None) -> Suite:
+    from forgetcheck.probe_sources import read_yaml
+
+    data, lines = read_yaml(path)
+    if isinstance(data, dict) and "probes" not in data and ("doc_to_text" in data or "output_type" in data):
+        # An lm-eval task YAML given as the suite: a one-probe suite importing it.
+        data, lines = {"name": path.stem, "probes": [{"lm_eval_task": path.name}]}, {}
     if not isinstance(data, dict) or not isinstance(data.get("probes"), list):
         raise BadInput(f"{path}: a suite needs a 'probes:' list; see probes/core/suite.yaml for the format")
     if not data["probes"]:
         raise BadInput(f"{path}: the suite is empty; add at least one probe under 'probes:'")
-    probes = [_read_probe(path, i, entry) for i, entry in enumerate(data["probes"])]
+    probes = []
+    for i, entry in enumerate(data["probes"]):
+        with collecting(problems):
+            line = lines.get(f"probes[{i}]")
+            where = f"{path}:{line}: probes[{i}]" if line else f"{path}: probes[{i}]"
+            probes.append(_read_probe(path, where, entry, problems))
     names = [p.name for p in probes]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise BadInput(f"{path}: probe names must be unique; repeated: {', '.join(dupes)}")
+        with collecting(problems):
+            raise BadInput(f"{path}: probe names must be unique; repeated: {', '.join(dupes)}")
     return Suite(name=str(data.get("name") or path.parent.name), probes=probes, source=str(path))
 
 
-def _read_probe(suite_path: Path, index: int, entry: Any) -> Probe:
-    where = f"{suite_path}: probes[{index}]"
+def _read_probe(suite_path: Path, where: str, entry: Any, problems: list[str] | None = None) -> Probe:
     if not isinstance(entry, dict):
         raise BadInput(f"{where}: each probe is a mapping with name, file and kind")
-    for key in ("name", "file", "kind"):
+    if entry.get("lm_eval_task"):
+        from forgetcheck.probe_sources import lm_eval_entry
+
+        entry = lm_eval_entry(entry, suite_path, where, problems)
+    for key in ("name", "kind"):
         if not entry.get(key):
             raise BadInput(f"{where}: missing field '{key}'")
+    if bool(entry.get("file")) == bool(entry.get("dataset")):
+        raise BadInput(f"{where}: give the items as 'file:' (a JSONL file) or 'dataset:' (a Hugging Face dataset), "
+                       "or import them with 'lm_eval_task:'")
     kind = entry["kind"]
     if kind not in KINDS:
         raise BadInput(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
@@ -132,48 +181,81 @@ def _read_probe(suite_path: Path, index: int, entry: Any) -> Probe:
     default_metric = {"choice": "acc", "generate": "exact_match", "perplexity": "loglik_per_token"}[kind]
     match = str(entry.get("match", "exact"))
     if kind == "generate":
-        if match not in ("exact", "regex"):
-            raise BadInput(f"{where}: match {match!r} is not one of exact, regex")
-        default_metric = "regex_match" if match == "regex" else "exact_match"
+        if match not in ("exact", "regex", "check"):
+            raise BadInput(f"{where}: match {match!r} is not one of exact, regex, check")
+        default_metric = {"regex": "regex_match", "check": "check_pass"}.get(match, "exact_match")
     metric = str(entry.get("metric", default_metric))
     if kind == "choice" and metric not in ("acc", "acc_norm"):
         raise BadInput(f"{where}: metric {metric!r} is not one of acc, acc_norm")
     stop = entry.get("stop", ["\n"])
     if isinstance(stop, str):
         stop = [stop]
-    file = suite_path.parent / entry["file"]
-    items = read_items(file, kind, match)
+    delimiter = entry.get("target_delimiter")
+    if delimiter is not None and not isinstance(delimiter, str):
+        raise BadInput(f"{where}: target_delimiter must be text, e.g. \" \"")
+    if entry.get("file"):
+        file = suite_path.parent / entry["file"]
+        items = read_items(file, kind, match, problems)
+    else:
+        from forgetcheck.probe_sources import dataset_items
+
+        items, origin = dataset_items(entry, kind, match, suite_path, where, problems)
+        file = Path(origin)
+    if "ids" in entry:
+        items = _select_items(items, entry["ids"], where, file)
     info = {k: entry[k] for k in ("description", "provenance", "license") if k in entry}
     return Probe(name=str(entry["name"]), kind=kind, items=items, metric=metric, chat_template=chat,
                  max_tokens=int(entry.get("max_tokens", 32)), stop=tuple(stop), match=match,
-                 source=str(file), info=info)
+                 source=str(file), info=info, target_delimiter=delimiter)
 
 
-def read_items(path: Path, kind: str, match: str = "exact") -> list[Item]:
+def _select_items(items: list[Item], ids: Any, where: str, file: Path) -> list[Item]:
+    """A fixed subset of a probe file's items, in the file's order (how core-quick reuses core's files)."""
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, (str, int)) for i in ids):
+        raise BadInput(f"{where}: 'ids' must be a non-empty list of item ids from {file.name}")
+    wanted = [str(i) for i in ids]
+    known = {item.id for item in items}
+    missing = [i for i in wanted if i not in known]
+    if missing:
+        raise BadInput(f"{where}: ids not found in {file}: {', '.join(missing[:5])}; pick ids that the file has")
+    if len(set(wanted)) != len(wanted):
+        raise BadInput(f"{where}: 'ids' lists an id twice; list each once")
+    chosen = set(wanted)
+    return [item for item in items if item.id in chosen]
+
+
+def read_items(path: Path, kind: str, match: str = "exact", problems: list[str] | None = None) -> list[Item]:
     """Read and check a probe's JSONL file; errors name the file and line."""
     if not path.exists():
         raise BadInput(f"{path}: probe file not found; check the 'file:' entry in the suite")
     items: list[Item] = []
     seen: set[str] = set()
+    noted = len(problems or [])
     with path.open(encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, 1):
             if not line.strip():
                 continue
             where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BadInput(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); fix that line") from None
-            if not isinstance(row, dict):
-                raise BadInput(f"{where}: each line must be a JSON object")
-            item = _check_item(row, kind, match, where)
-            if item.id in seen:
-                raise BadInput(f"{where}: id {item.id!r} is used twice; ids must be unique and stable")
-            seen.add(item.id)
-            items.append(item)
-    if not items:
+            with collecting(problems):
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise BadInput(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); fix that line") from None
+                if not isinstance(row, dict):
+                    raise BadInput(f"{where}: each line must be a JSON object")
+                add_item(items, seen, row, kind, match, where)
+    if not items and len(problems or []) == noted:
         raise BadInput(f"{path}: the probe has no items; add one JSON object per line")
     return items
+
+
+def add_item(items: list[Item], seen: set[str], row: dict[str, Any], kind: str, match: str, where: str) -> None:
+    """Check one item row (from a JSONL line or a dataset row) and add it; ids must be unique."""
+    item = _check_item(row, kind, match, where)
+    if item.id in seen:
+        raise BadInput(f"{where}: id {item.id!r} is used twice; ids must be unique and stable")
+    seen.add(item.id)
+    items.append(item)
 
 
 def _check_item(row: dict[str, Any], kind: str, match: str, where: str) -> Item:
@@ -183,6 +265,11 @@ def _check_item(row: dict[str, Any], kind: str, match: str, where: str) -> Item:
         if key not in row:
             raise BadInput(f"{where}: missing field '{key}' (a {kind} item needs {', '.join(REQUIRED[kind])})")
     common = {"id": str(row["id"]), "subcategory": row.get("subcategory")}
+    for key in ("subcategory", "difficulty", "pair"):
+        if row.get(key) is not None and not isinstance(row[key], (str, int)):
+            raise BadInput(f"{where}: field '{key}' must be text")
+        if row.get(key) is not None:
+            common[key] = str(row[key])
     if kind == "perplexity":
         if not isinstance(row["text"], str) or not row["text"].strip():
             raise BadInput(f"{where}: field 'text' must be non-empty text")
@@ -200,8 +287,17 @@ def _check_item(row: dict[str, Any], kind: str, match: str, where: str) -> Item:
             target = choices.index(target)
         elif not isinstance(target, int) or isinstance(target, bool) or not 0 <= target < len(choices):
             raise BadInput(f"{where}: target {target!r} is not among the choices (use an index 0..{len(choices) - 1} or the choice text)")
-        return Item(prompt=row["prompt"], choices=tuple(choices), target=target, **common)
+        n_options = row.get("n_options", len(choices))
+        if n_options != len(choices) or isinstance(n_options, bool):
+            raise BadInput(f"{where}: n_options is {n_options!r} but the item has {len(choices)} choices; fix one or drop n_options")
+        return Item(prompt=row["prompt"], choices=tuple(choices), target=target, n_options=len(choices), **common)
     regex = row.get("regex")
+    if match == "check":
+        problem = check_problem(row.get("check"))
+        if problem:
+            raise BadInput(f"{where}: {problem}; see forgetcheck/checkers.py for the check types")
+        target = row.get("target", describe(row["check"]))
+        return Item(prompt=row["prompt"], target=str(target), check=dict(row["check"]), **common)
     if match == "regex":
         if not isinstance(regex, str):
             raise BadInput(f"{where}: missing field 'regex' (the probe checks answers with match: regex)")

@@ -107,6 +107,12 @@ probes:
     return folder / "suite.yaml"
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Each test gets its own result cache, so no test reads another's scores or the user's."""
+    monkeypatch.setenv("FORGETCHECK_CACHE", str(tmp_path / "forgetcheck-cache"))
+
+
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory) -> Path:
     """A tiny Llama that knows the synthetic facts, saved as a safetensors folder."""

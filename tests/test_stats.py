@@ -238,3 +238,10 @@ def test_forgotten_answers_are_told_format_from_knowledge():
     assert caps[1].diagnosis == ("mostly format: 7 of 10 forgotten answers with a multiple-choice twin are "
                                  "still ranked first there")
     assert caps[0].diagnosis is None
+
+
+def test_a_generous_tolerance_does_not_make_a_known_skill_at_chance():
+    from forgetcheck.stats import measures_nothing
+
+    assert measures_nothing([1] * 99 + [0], 0.25, tolerance=0.99) is None
+    assert "beyond guessing" in measures_nothing([1] * 12 + [0] * 288, 0.0, tolerance=0.5)  # 4% known

@@ -1,0 +1,193 @@
+"""Commands that take a saved report to where people decide: PR comments, model cards, a webhook.
+
+``comment github`` / ``comment hub`` and ``card`` read a ``report.json`` and never
+run a model; ``serve-webhook`` runs a comparison for each Hub pull request it hears of.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from forgetcheck.errors import BadInput
+
+REPORT = click.argument("report_json", metavar="REPORT", type=click.Path(dir_okay=True))
+
+
+@click.group("comment")
+def comment() -> None:
+    """Post a saved report as the one sticky comment on a pull request."""
+
+
+@comment.command("github")
+@REPORT
+@click.option("--repo", envvar="GITHUB_REPOSITORY", show_envvar=True, help="OWNER/NAME of the repository.")
+@click.option("--pr", type=int, default=None,
+              help="The pull request's number [default: read from the event in GITHUB_EVENT_PATH].")
+@click.option("--api-url", envvar="GITHUB_API_URL", default="https://api.github.com", show_default=True,
+              show_envvar=True, help="The GitHub API root (GitHub Enterprise has its own).")
+@click.option("--token-env", default="GITHUB_TOKEN", show_default=True,
+              help="The environment variable holding the token (GH_TOKEN is tried next). Tokens are "
+                   "not taken as options, which would show them in process lists and logs.")
+@click.option("--key", default="", help="Tells apart several forgetcheck comments on one pull request.")
+@click.option("--details-url", default=None,
+              help="Where the full report is, named if the comment has to be cut "
+                   "[default: this Actions run, whose artifacts hold it].")
+@click.option("--summary-fallback/--no-summary-fallback", default=True, show_default=True,
+              help="When the token may not comment (a fork's pull request), append the report to "
+                   "GITHUB_STEP_SUMMARY instead.")
+def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, summary_fallback):
+    """Create or update forgetcheck's comment on a GitHub pull request.
+
+    Reads GITHUB_REPOSITORY, GITHUB_EVENT_PATH, GITHUB_API_URL and the token from the
+    environment a GitHub Actions step has, so in a workflow it needs only REPORT.
+    """
+    from forgetcheck.integrations.github import (
+        GitHub,
+        ReadOnlyToken,
+        post_sticky_comment,
+        pull_request_from_event,
+        run_url,
+    )
+    from forgetcheck.report.comment import comment_body, marker
+    from forgetcheck.report.files import read_report
+
+    comparison = read_report(report_json)
+    if not repo:
+        raise BadInput("no repository: pass --repo OWNER/NAME (GitHub Actions sets GITHUB_REPOSITORY)")
+    pr = pr if pr is not None else pull_request_from_event(os.environ.get("GITHUB_EVENT_PATH"))
+    if pr is None:
+        raise BadInput("no pull request: this event is not a pull request; pass --pr N")
+    token = os.environ.get(token_env) or os.environ.get("GH_TOKEN")
+    if not token:
+        raise BadInput(f"no token: set {token_env} (in a workflow: env: {token_env}: ${{{{ github.token }}}})")
+    body = comment_body(comparison, key=key, details=details_url or run_url())
+    try:
+        done, url = post_sticky_comment(GitHub(api_url, token), repo, pr, body, marker(key))
+    except ReadOnlyToken as exc:
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        where = "the job's step summary" if summary else "nowhere else (no GITHUB_STEP_SUMMARY)"
+        click.echo(f"forgetcheck: cannot comment on {repo}#{pr}: {exc}; a pull request from a fork gets a "
+                   f"read-only token, so the report is in {where}. To comment on forks' pull requests, "
+                   "post from a workflow_run workflow: see action/README.md", err=True)
+        if summary and summary_fallback:
+            with open(summary, "a", encoding="utf-8") as file:
+                file.write(body + "\n")
+        return
+    click.echo(f"forgetcheck: comment {done} on {repo}#{pr}" + (f": {url}" if url else ""))
+
+
+@comment.command("hub")
+@REPORT
+@click.option("--repo-id", required=True, help="ORG/NAME of the model repository on the Hub.")
+@click.option("--pr", type=int, required=True, help="The Hub discussion or pull request number.")
+@click.option("--key", default="", help="Tells apart several forgetcheck comments on one pull request.")
+def comment_hub(report_json, repo_id, pr, key):
+    """Create or update forgetcheck's comment on a Hub pull request (token: HF_TOKEN)."""
+    from forgetcheck.integrations.hub import post_hub_comment
+    from forgetcheck.report.comment import comment_body, marker
+    from forgetcheck.report.files import read_report
+
+    body = comment_body(read_report(report_json), key=key)
+    done, url = post_hub_comment(repo_id, pr, body, marker(key))
+    click.echo(f"forgetcheck: comment {done} on {repo_id} #{pr}" + (f": {url}" if url else ""))
+
+
+@click.command("card")
+@REPORT
+@click.option("--readme", type=click.Path(dir_okay=False), default=None, help="A local model card to update.")
+@click.option("--repo-id", default=None, help="ORG/NAME: update the card of this Hub repository instead.")
+@click.option("--revision", default=None, help="The Hub branch to read and commit to [default: main].")
+@click.option("--create-pr", is_flag=True, help="Open a Hub pull request instead of committing.")
+@click.option("--with-chart", is_flag=True, help="Show the chart in the card, saved next to the README.")
+def card(report_json, readme, repo_id, revision, create_pr, with_chart):
+    """Write the report into a model card, between forgetcheck's markers.
+
+    Nothing else in the card changes but its model-index (forgetcheck's eval results)
+    and base_model (added if missing); running it twice changes nothing.
+    """
+    from forgetcheck.integrations.card import CHART_NAME, update_card
+    from forgetcheck.report.files import read_report, write_atomic
+
+    if (readme is None) == (repo_id is None):
+        raise BadInput("give one of --readme PATH (a local card) or --repo-id ORG/NAME (a card on the Hub)")
+    if readme and (revision or create_pr):
+        raise BadInput("--revision and --create-pr are for --repo-id; a local card is written in place")
+    comparison = read_report(report_json)
+    if repo_id:
+        from forgetcheck.integrations.hub import push_card
+
+        done, url = push_card(comparison, repo_id, revision=revision, create_pr=create_pr, with_chart=with_chart)
+        click.echo(f"forgetcheck: {repo_id} card {done}" + (f": {url}" if url else ""))
+        return
+    path = Path(readme)
+    try:
+        old = path.read_bytes().decode("utf-8") if path.exists() else ""
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}); a model card must be UTF-8") from None
+    # The card describes the model in its folder, so that folder names it in model-index.
+    new = update_card(old, comparison, chart=CHART_NAME if with_chart else None,
+                      model_name=path.resolve().parent.name, source=str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if with_chart:
+        from forgetcheck.report.chart import write_chart
+
+        write_chart(comparison, path.parent / CHART_NAME)
+    if new == old:
+        click.echo(f"forgetcheck: {path} already holds this report; unchanged")
+        return
+    write_atomic(path, new)
+    click.echo(f"forgetcheck: wrote the forgetcheck section of {path}" + (" and its chart" if with_chart else ""))
+
+
+@click.command("serve-webhook")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all).")
+@click.option("--port", type=int, default=8080, show_default=True, help="Port to listen on (0 picks a free one).")
+@click.option("--secret-env", default="FORGETCHECK_WEBHOOK_SECRET", show_default=True,
+              help="The environment variable holding the webhook's secret (X-Webhook-Secret).")
+@click.option("--watch", multiple=True, metavar="ORG/NAME",
+              help="Only these model repos (repeat it); by default, every repo the webhook sends.")
+@click.option("--suite", default="core", show_default=True, help="Built-in suite name or path to a suite YAML.")
+@click.option("--tolerance", type=float, default=0.02, show_default=True)
+@click.option("--confidence", type=float, default=0.95, show_default=True)
+@click.option("--dtype", default="auto", show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--batch-tokens", type=int, default=None)
+@click.option("--out", "out_dir", default="forgetcheck-webhook", show_default=True,
+              type=click.Path(file_okay=False), help="Where each pull request's report folder is kept.")
+@click.option("--key", default="", help="Tells apart several forgetcheck comments on one pull request.")
+def serve_webhook(host, port, secret_env, watch, suite, tolerance, confidence, dtype, device, batch_tokens,
+                  out_dir, key):
+    """Compare every new or updated pull request of a Hub model repo and comment on it.
+
+    Point a Hub webhook (scopes: repo.content and discussion) at this server, with a
+    secret; HF_TOKEN must be able to comment on the repos' discussions.
+    """
+    from forgetcheck.integrations.webhook import WebhookSettings, make_server
+    from forgetcheck.report.comment import marker
+    from forgetcheck.suite import load_suite
+
+    secret = os.environ.get(secret_env)
+    if not secret:
+        raise BadInput(f"no webhook secret: set {secret_env} to the secret configured on the Hub webhook")
+    marker(key)  # checks the key before the server starts
+    load_suite(suite)  # a wrong suite is a one-line error now, not a failed comment later
+    settings = WebhookSettings(suite=suite, tolerance=tolerance, confidence=confidence, dtype=dtype,
+                               device=device, batch_tokens=batch_tokens, out_dir=Path(out_dir), key=key)
+    try:
+        server = make_server(host, port, secret, set(watch), settings)
+    except OSError as exc:
+        raise BadInput(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
+    watched = ", ".join(watch) if watch else "every repo the webhook sends"
+    click.echo(f"forgetcheck: serving Hub webhooks on http://{host}:{server.server_port} for {watched}",
+               err=True)
+    sys.stderr.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

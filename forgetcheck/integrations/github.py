@@ -1,0 +1,222 @@
+"""A small GitHub REST client for one job: keep one forgetcheck comment per pull request.
+
+It speaks to the REST API with the standard library (no new dependency) and does
+what a comment bot in CI needs to do reliably:
+
+* **Sticky.** ``post_sticky_comment`` looks through every comment on the pull
+  request for forgetcheck's hidden marker, following the ``Link: rel="next"``
+  pages, and edits that comment in place; only when there is none does it add one.
+* **Retries.** 5xx answers, network errors, 429 and the 403s GitHub uses for
+  rate limits (primary: ``x-ratelimit-remaining: 0``; secondary: ``retry-after``
+  or a message naming the rate limit) are retried with backoff, honouring
+  ``retry-after`` and ``x-ratelimit-reset`` up to a minute.
+* **Forks.** On a pull request from a fork the workflow token is read-only and a
+  write answers 403; that becomes :class:`ReadOnlyToken`, which the command turns
+  into one line and a step-summary fallback.
+
+The token goes only into the ``Authorization`` header, and only to the API host
+it was given for: a pagination link to another host is refused, not followed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from forgetcheck import __version__
+from forgetcheck.errors import BadInput, ForgetcheckError
+from forgetcheck.report.comment import is_ours
+
+DEFAULT_API_URL = "https://api.github.com"
+ATTEMPTS = 5
+BACKOFF_S = 1.0
+LONGEST_WAIT_S = 60.0
+_NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
+
+
+class GitHubError(ForgetcheckError):
+    """GitHub refused or failed a request; the message says which and what to do."""
+
+
+class ReadOnlyToken(GitHubError):
+    """The token may read but not write here: typically a pull request from a fork."""
+
+
+class GitHub:
+    """Requests to one GitHub API root with one token, retried where retrying helps."""
+
+    def __init__(self, api_url: str = DEFAULT_API_URL, token: str | None = None, *,
+                 attempts: int = ATTEMPTS, backoff_s: float | None = None,
+                 sleep: Callable[[float], None] = time.sleep, timeout_s: float = 30.0):
+        parts = urlsplit(api_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise BadInput(f"--api-url {api_url!r}: give the API root, like {DEFAULT_API_URL}")
+        self.api_url = api_url.rstrip("/")
+        self._origin = (parts.scheme, parts.netloc)
+        self._token = token
+        self.attempts, self.sleep, self.timeout_s = attempts, sleep, timeout_s
+        self.backoff_s = BACKOFF_S if backoff_s is None else backoff_s
+
+    def request(self, method: str, url: str, payload: Any = None) -> tuple[Any, dict[str, str]]:
+        """One API call; ``url`` is a path under the API root or a full URL on its host."""
+        url = url if "://" in url else self.api_url + url
+        if (urlsplit(url).scheme, urlsplit(url).netloc) != self._origin:
+            raise GitHubError(f"GitHub answered with a link to another host ({urlsplit(url).netloc}); "
+                              "not following it with the token")
+        data = None if payload is None else json.dumps(payload).encode()
+        for attempt in range(1, self.attempts + 1):
+            status, headers, body = self._send(method, url, data)
+            if status < 300:
+                return (json.loads(body) if body.strip() else None), headers
+            wait = self._retry_wait(status, headers, body, attempt)
+            if wait is None or attempt == self.attempts:
+                raise self._error(method, url, status, headers, body)
+            self.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def paginate(self, path: str) -> Iterator[Any]:
+        """Every item of a list endpoint, page after page, by the ``Link`` header."""
+        url: str | None = path
+        while url:
+            items, headers = self.request("GET", url)
+            yield from items or []
+            found = _NEXT_LINK.search(headers.get("link", ""))
+            url = found.group(1) if found else None
+
+    def _send(self, method: str, url: str, data: bytes | None) -> tuple[int, dict[str, str], str]:
+        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
+                   "User-Agent": f"forgetcheck/{__version__}"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with _OPENER.open(request, timeout=self.timeout_s) as response:
+                return response.status, _lower(response.headers), response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            return exc.code, _lower(exc.headers), exc.read().decode("utf-8", "replace")
+        except (urllib.error.URLError, OSError) as exc:
+            # Status 0: the network failed; retried like a 5xx.
+            reason = getattr(exc, "reason", exc)
+            return 0, {}, json.dumps({"message": f"{type(exc).__name__}: {reason}"})
+
+    def _retry_wait(self, status: int, headers: dict[str, str], body: str, attempt: int) -> float | None:
+        """Seconds to wait before trying again, or None when another try cannot help."""
+        backoff = self.backoff_s * 2 ** (attempt - 1)
+        rate_limited = status == 429 or (status == 403 and (
+            headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers
+            or "rate limit" in _message(body).lower()))
+        if not (status == 0 or status >= 500 or rate_limited):
+            return None
+        if "retry-after" in headers:
+            wait = _number(headers["retry-after"], backoff)
+        elif rate_limited and headers.get("x-ratelimit-remaining") == "0":
+            wait = _number(headers.get("x-ratelimit-reset", ""), time.time() + backoff) - time.time()
+        else:
+            wait = backoff
+        # Waiting out a long rate limit blocks CI for nothing; better to fail and say so.
+        return max(wait, 0.0) if wait <= LONGEST_WAIT_S else None
+
+    def _error(self, method: str, url: str, status: int, headers: dict[str, str], body: str) -> GitHubError:
+        path = urlsplit(url).path
+        message = _message(body)
+        if status == 0:
+            return GitHubError(f"cannot reach GitHub at {self.api_url} ({message}); check --api-url and the network")
+        if status == 401:
+            return GitHubError(f"GitHub refused the token (401 on {method} {path}); check GITHUB_TOKEN")
+        if status == 403 and method != "GET" and "rate limit" not in message.lower():
+            return ReadOnlyToken(f"the token may not write here (403 on {method} {path}: {message})")
+        if status == 404:
+            return GitHubError(f"GitHub found no {path} (404); check --repo and --pr, and that the token "
+                               "can see the repository")
+        retried = f" after {self.attempts} tries" if status >= 500 or status in (403, 429) else ""
+        return GitHubError(f"GitHub answered {status} to {method} {path}{retried}: {message}")
+
+
+def post_sticky_comment(github: GitHub, repo: str, number: int, body: str, comment_marker: str) -> tuple[str, str]:
+    """Create or update forgetcheck's one comment on a pull request.
+
+    Returns ``(what, url)``: what is ``created``, ``updated`` or ``unchanged``.
+    """
+    if not _REPO.match(repo):
+        raise BadInput(f"--repo {repo!r}: give it as OWNER/NAME")
+    if number <= 0:
+        raise BadInput(f"--pr {number}: give the pull request's number, like 12")
+    earlier = None
+    for comment in github.paginate(f"/repos/{repo}/issues/{number}/comments?per_page=100"):
+        if is_ours(comment.get("body"), comment_marker):
+            earlier = comment
+            break
+    if earlier is None:
+        made, _ = github.request("POST", f"/repos/{repo}/issues/{number}/comments", {"body": body})
+        return "created", made.get("html_url", "")
+    if earlier.get("body") == body:
+        return "unchanged", earlier.get("html_url", "")
+    edited, _ = github.request("PATCH", f"/repos/{repo}/issues/comments/{earlier['id']}", {"body": body})
+    return "updated", edited.get("html_url", "")
+
+
+def pull_request_from_event(event_path: str | None) -> int | None:
+    """The pull request number in a GitHub event payload (``GITHUB_EVENT_PATH``), if any."""
+    if not event_path:
+        return None
+    try:
+        event = json.loads(open(event_path, encoding="utf-8").read())
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{event_path}: cannot read the GitHub event ({exc}); pass --pr N") from None
+    if not isinstance(event, dict):
+        return None
+    candidates = [
+        (event.get("pull_request") or {}).get("number"),
+        # issue_comment events on a pull request
+        (event.get("issue") or {}).get("number") if (event.get("issue") or {}).get("pull_request") else None,
+        # workflow_run: only set for pull requests from the same repository, never from forks
+        next(iter((event.get("workflow_run") or {}).get("pull_requests") or []), {}).get("number"),
+    ]
+    return next((n for n in candidates if isinstance(n, int)), None)
+
+
+def run_url(env: dict[str, str] | os._Environ = os.environ) -> str | None:
+    """The web address of the current Actions run, where its artifacts are listed."""
+    server, repo, run_id = (env.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    return f"{server.rstrip('/')}/{repo}/actions/runs/{run_id}" if server and repo and run_id else None
+
+
+class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib would carry the Authorization header along a redirect to any host; stop that."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if urlsplit(newurl).netloc != urlsplit(req.full_url).netloc:
+            return None  # the 3xx comes back as an error instead
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_SameHostRedirects)
+
+
+def _lower(headers) -> dict[str, str]:
+    return {k.lower(): v for k, v in (headers or {}).items()}
+
+
+def _message(body: str) -> str:
+    try:
+        message = json.loads(body).get("message", "")
+    except (ValueError, AttributeError):
+        message = body
+    return " ".join(str(message).split())[:300] or "no message"
+
+
+def _number(text: str, default: float) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return default

@@ -1,0 +1,145 @@
+"""The Hugging Face Hub side: a sticky comment on a Hub pull request, the card on the Hub.
+
+Both go through ``huggingface_hub``'s own client (``HfApi``), so ``HF_TOKEN`` and
+``HF_ENDPOINT`` work as they do everywhere else:
+
+* ``post_hub_comment`` reads the discussion (``get_discussion_details``), edits
+  forgetcheck's earlier comment if there is one (``edit_discussion_comment``) and
+  adds one otherwise (``comment_discussion``).
+* ``push_card`` downloads the repository's README.md, writes forgetcheck's section
+  and metadata into it (:mod:`forgetcheck.integrations.card`) and commits it, with
+  the chart if asked, as a commit or as a Hub pull request (``create_commit``).
+
+Hub errors become one-line :class:`ForgetcheckError`s; the token is never shown.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from forgetcheck.comparison import Comparison
+from forgetcheck.errors import BadInput, ForgetcheckError
+from forgetcheck.integrations.card import CHART_NAME, update_card
+from forgetcheck.report.comment import is_ours
+
+
+class HubError(ForgetcheckError):
+    """The Hub refused or failed a request; the message says which and what to do."""
+
+
+def post_hub_comment(repo_id: str, number: int, body: str, comment_marker: str,
+                     repo_type: str = "model") -> tuple[str, str]:
+    """Create or update forgetcheck's one comment on Hub discussion/PR ``number``.
+
+    Returns ``(what, url)``: what is ``created``, ``updated`` or ``unchanged``.
+    """
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    where = f"{repo_id} discussion #{number}"
+    with hub_errors(where):
+        details = api.get_discussion_details(repo_id, number, repo_type=repo_type)
+        url = details.url
+        earlier = next((e for e in details.events if e.type == "comment" and not getattr(e, "hidden", False)
+                        and is_ours(getattr(e, "content", None), comment_marker)), None)
+        if earlier is None:
+            api.comment_discussion(repo_id, number, body, repo_type=repo_type)
+            return "created", url
+        if earlier.content == body:
+            return "unchanged", url
+        api.edit_discussion_comment(repo_id, number, earlier.id, body, repo_type=repo_type)
+        return "updated", url
+
+
+def push_card(comparison: Comparison, repo_id: str, *, revision: str | None = None, create_pr: bool = False,
+              with_chart: bool = False) -> tuple[str, str]:
+    """Write forgetcheck's section into ``repo_id``'s README.md on the Hub.
+
+    Returns ``(what, url)``: what is ``committed``, ``opened a pull request`` or
+    ``unchanged`` (nothing to commit: the card already says this).
+    """
+    from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
+    # Not EntryNotFoundError: its subclass LocalEntryNotFoundError means the Hub was
+    # unreachable, and treating that as "no README" would overwrite the card.
+    from huggingface_hub.errors import RemoteEntryNotFoundError
+
+    api = HfApi()
+    with hub_errors(repo_id + (f"@{revision}" if revision else "")):
+        try:
+            path = hf_hub_download(repo_id, "README.md", revision=revision)
+            old = Path(path).read_bytes().decode("utf-8")  # bytes: keep its line endings
+        except RemoteEntryNotFoundError:
+            old = ""
+        new = update_card(old, comparison, chart=CHART_NAME if with_chart else None,
+                          model_name=repo_id.split("/")[-1], source=f"{repo_id}/README.md")
+        operations = []
+        if new != old:
+            operations.append(CommitOperationAdd("README.md", new.encode("utf-8")))
+        if with_chart:
+            chart = chart_png(comparison)
+            try:
+                same = Path(hf_hub_download(repo_id, CHART_NAME, revision=revision)).read_bytes() == chart
+            except RemoteEntryNotFoundError:
+                same = False
+            if not same:
+                operations.append(CommitOperationAdd(CHART_NAME, chart))
+        if not operations:
+            return "unchanged", ""
+        info = api.create_commit(repo_id, operations, commit_message="forgetcheck: update the forgetting check",
+                                 commit_description="Written by `forgetcheck card` from a saved report.json.",
+                                 revision=revision, create_pr=create_pr)
+    if create_pr:
+        return "opened a pull request", info.pr_url or ""
+    return "committed", info.commit_url
+
+
+def chart_png(comparison: Comparison) -> bytes:
+    """The report's chart as PNG bytes (the chart module writes files, atomically)."""
+    from forgetcheck.report.chart import write_chart
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / CHART_NAME
+        write_chart(comparison, path)
+        return path.read_bytes()
+
+
+@contextmanager
+def hub_errors(where: str):
+    """Turn huggingface_hub's exceptions into one line that names ``where`` and the fix."""
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    try:
+        yield
+    except RevisionNotFoundError:
+        raise HubError(f"{where}: revision not found on the Hub; check --revision") from None
+    except GatedRepoError:
+        raise HubError(f"{where}: gated on the Hub; accept its terms and set HF_TOKEN") from None
+    except RepositoryNotFoundError:
+        raise HubError(f"{where}: not found on the Hub (or private: set HF_TOKEN); check the id") from None
+    except LocalEntryNotFoundError:
+        raise HubError(f"{where}: the Hub cannot be reached; check HF_ENDPOINT and the network") from None
+    except HfHubHTTPError as exc:
+        status = getattr(exc.response, "status_code", None)
+        if status in (401, 403):
+            raise HubError(f"{where}: the Hub refused the token ({status}); set HF_TOKEN to a token with "
+                           "write access to this repository") from None
+        if status == 404:
+            raise HubError(f"{where}: not found on the Hub (404); check the repository id and number") from None
+        raise HubError(f"{where}: the Hub answered {status} ({_first_line(exc)})") from None
+    except ValueError as exc:  # huggingface_hub's own argument checks (a bad repo id, a bad number)
+        raise BadInput(f"{where}: {_first_line(exc)}") from None
+    except OSError as exc:
+        raise HubError(f"{where}: the Hub cannot be reached ({type(exc).__name__}); check HF_ENDPOINT and "
+                       "the network") from None
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]

@@ -1,0 +1,154 @@
+"""The GitHub Action's own steps, run the way a runner runs a composite action.
+
+``run_action`` reads ``action/action.yml`` with yaml and plays its steps in order:
+inputs get their defaults, ``${{ … }}`` expressions and ``if:`` conditions are
+evaluated over ``inputs``, ``steps.<id>.outputs``, ``github`` and ``runner``, each
+``run:`` goes to ``bash --noprofile --norc -eo pipefail`` with its ``env:`` and the
+``GITHUB_*`` variables and files a runner provides (``GITHUB_OUTPUT`` per step,
+``GITHUB_STEP_SUMMARY``, ``GITHUB_EVENT_PATH``, ``GITHUB_ACTION_PATH``), and the
+step outputs are read back from ``GITHUB_OUTPUT``. Left out: the pip install step
+(forgetcheck is already installed here) and the ``uses:`` steps (setup-python,
+actions/cache, upload-artifact), which are GitHub's code, not ours.
+
+The comparison is real: the tiny models of conftest.py, and the comment goes to the
+fake GitHub API of test_github_comment.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from forgetcheck.report.comment import is_ours, marker
+from tests.conftest import write_suite
+from tests.test_github_comment import TOKEN, github  # noqa: F401  (the fixture)
+
+ACTION = Path(__file__).resolve().parents[1] / "action" / "action.yml"
+EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}")
+REFERENCE = re.compile(r"\b(inputs|steps|github|runner)((?:\.[A-Za-z0-9_-]+)+)")
+
+
+def evaluate(expression: str, context: dict) -> object:
+    """The subset of GitHub's expression language the action uses."""
+
+    def lookup(match):
+        value = context[match[1]]
+        for part in match[2].strip(".").split("."):
+            value = value.get(part, "") if isinstance(value, dict) else ""
+        return repr(value)
+
+    python = REFERENCE.sub(lookup, expression)
+    python = python.replace("&&", " and ").replace("||", " or ")
+    python = python.replace("always()", "True").replace("success()", "(not failed)")
+    return eval(python, {"failed": context["failed"]})  # noqa: S307  (our own action file)
+
+
+def substitute(text: str, context: dict) -> str:
+    return EXPRESSION.sub(lambda m: str(evaluate(m[1], context)), text)
+
+
+def read_outputs(path: Path) -> dict[str, str]:
+    outputs, lines = {}, path.read_text().splitlines()
+    while lines:
+        line = lines.pop(0)
+        if "<<" in line and "=" not in line.split("<<")[0]:
+            name, delimiter = line.split("<<", 1)
+            value = []
+            while (row := lines.pop(0)) != delimiter:
+                value.append(row)
+            outputs[name] = "\n".join(value)
+        elif "=" in line:
+            name, value = line.split("=", 1)
+            outputs[name] = value
+    return outputs
+
+
+def run_action(inputs: dict, env: dict, workspace: Path, event_name: str = "pull_request") -> dict:
+    """Play the action's steps; returns outputs, the exit code and what each step printed."""
+    action = yaml.safe_load(ACTION.read_text())
+    given = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()}
+    given.update(inputs)
+    context = {"inputs": given, "steps": {}, "failed": False,
+               "github": {"event_name": event_name, "run_id": env["GITHUB_RUN_ID"], "token": "unused"},
+               "runner": {"os": "Linux", "temp": str(workspace / "runner-temp")}}
+    runner_env = {**os.environ, **env, "GITHUB_ACTION_PATH": str(ACTION.parent),
+                  "GITHUB_EVENT_NAME": event_name, "GITHUB_WORKSPACE": str(workspace)}
+    logs, code = {}, 0
+    for index, step in enumerate(action["runs"]["steps"]):
+        name = step.get("id") or step["name"]
+        if "uses" in step or step.get("id") == "install":
+            continue
+        condition = step.get("if", "success()")
+        if not evaluate(EXPRESSION.sub(lambda m: m[1], str(condition)), context):
+            logs[name] = None
+            continue
+        output_file = workspace / f"output-{index}"
+        output_file.write_text("")
+        step_env = {key: substitute(str(value), context) for key, value in step.get("env", {}).items()}
+        script = workspace / f"step-{index}.sh"
+        script.write_text(substitute(step["run"], context))
+        result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+                                cwd=workspace, env={**runner_env, **step_env, "GITHUB_OUTPUT": str(output_file)},
+                                capture_output=True, text=True, timeout=300)
+        logs[name] = result
+        if "id" in step:
+            context["steps"][step["id"]] = {"outputs": read_outputs(output_file)}
+        if result.returncode:
+            context["failed"], code = True, result.returncode
+    outputs = {name: substitute(spec["value"], context) for name, spec in action["outputs"].items()}
+    return {"outputs": outputs, "code": code, "logs": logs}
+
+
+def test_action_compares_summarises_comments_and_fails_on_regression(github, tiny_base, forgetful_adapter,  # noqa: F811
+                                                                      tiny_suite, tmp_path):
+    server, env = github
+    inputs = {"base": str(tiny_base), "candidate": str(forgetful_adapter), "suite": str(tiny_suite),
+              "github-token": TOKEN, "extra-args": "--dtype float32 --device cpu"}
+    run = run_action(inputs, env, tmp_path)
+
+    outputs = run["outputs"]
+    assert outputs["verdict"] == "regressed", run["logs"]["compare"].stderr
+    assert "facts" in outputs["regressed"].split(",")
+    report = json.loads(Path(tmp_path / outputs["report-path"]).read_text())
+    assert report["verdict"] == "regressed"
+    assert (tmp_path / "forgetcheck-report" / "chart.png").exists()
+    summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+    assert summary.startswith("## ❌ forgetcheck:") and "facts" in summary.splitlines()[0]
+    mine = [c for c in server.comments if is_ours(c["body"], marker())]
+    assert len(mine) == 1 and mine[0]["pr"] == 7
+    assert mine[0]["body"].splitlines()[0] == summary.splitlines()[0]
+    # The verdict fails the job, last, after the summary and the comment were written.
+    assert run["code"] == 1
+    assert "::error title=forgetcheck::a capability regressed: " in run["logs"]["Fail on the verdict"].stdout
+
+
+def test_action_on_a_fork_and_with_fail_on_never(github, tiny_base, tmp_path):  # noqa: F811
+    server, env = github
+    server.read_only = True  # the token a pull request from a fork gets
+    suite = write_suite(tmp_path / "suite", n_facts=8)
+    inputs = {"base": str(tiny_base), "candidate": str(tiny_base), "suite": str(suite), "fail-on": "never",
+              "tolerance": "0.5", "github-token": TOKEN}  # 8 items can only show a loss below 50 points
+    run = run_action(inputs, env, tmp_path)
+    assert run["code"] == 0
+    assert run["outputs"]["verdict"] == "held" and run["outputs"]["regressed"] == ""
+    said = run["logs"]["Comment on the pull request"].stderr.strip().splitlines()
+    assert len(said) == 1 and "fork" in said[0] and TOKEN not in said[0]
+    assert not server.comments
+    summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+    assert summary.count("## ✅ forgetcheck: nothing regressed") == 1  # once, from the summary step
+    assert run["logs"]["Fail on the verdict"] is None
+
+
+def test_action_inputs_cannot_inject_shell_and_bad_input_fails(github, tmp_path):  # noqa: F811
+    _, env = github
+    inputs = {"base": "$(touch injected)", "candidate": "`touch injected`", "github-token": TOKEN}
+    run = run_action(inputs, env, tmp_path, event_name="push")
+    assert not (tmp_path / "injected").exists()
+    assert run["code"] == 2 and run["outputs"]["verdict"] == ""
+    assert "forgetcheck: error: model '$(touch injected)'" in run["logs"]["compare"].stderr
+    assert run["logs"]["Comment on the pull request"] is None

@@ -1,0 +1,155 @@
+"""The result cache: warm runs skip scoring, resume after a crash, and never change a number."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import forgetcheck.cache as cache_module
+from forgetcheck.cache import ResultCache
+from forgetcheck.cli import main
+from forgetcheck.compare import compare
+from forgetcheck.specs import resolve
+from tests.conftest import write_suite
+
+
+@pytest.fixture(scope="module")
+def small_suite(tmp_path_factory):
+    return write_suite(tmp_path_factory.mktemp("cache-suite"), n_facts=40)
+
+
+class ForwardCounter:
+    """Counts the model's top-level forward passes (every batch is one); can crash after N of them."""
+
+    def __init__(self, crash_after: int | None = None):
+        self.calls = 0
+        self.crash_after = crash_after
+
+    def __call__(self, module, args, kwargs):
+        if type(module).__name__ == "LlamaForCausalLM":
+            self.calls += 1
+            if self.crash_after is not None and self.calls > self.crash_after:
+                raise KeyboardInterrupt("killed half-way")
+
+    def __enter__(self):
+        self.handle = torch.nn.modules.module.register_module_forward_pre_hook(lambda m, a: self(m, a, None))
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.remove()
+
+
+def per_item(comparison):
+    return [(i.capability, i.item_id, i.base_score, i.candidate_score, i.base_answer, i.candidate_answer)
+            for i in comparison.items]
+
+
+def summary(comparison):
+    return [(c.name, c.base_score, c.candidate_score, c.extra) for c in comparison.capabilities]
+
+
+def test_warm_rerun_scores_nothing_and_equals_the_cold_run(tiny_base, forgetful_adapter, small_suite, tmp_path):
+    store = tmp_path / "cache"
+    with ForwardCounter() as cold_passes:
+        cold = compare(str(tiny_base), str(forgetful_adapter), str(small_suite), cache=store, progress=False)
+    with ForwardCounter() as warm_passes:
+        warm = compare(str(tiny_base), str(forgetful_adapter), str(small_suite), cache=store, progress=False)
+    n = len(cold.items)
+    assert cold_passes.calls > 0 and cold.timings["cached_items"] == 0 and cold.timings["scored_items"] == 2 * n
+    assert warm_passes.calls == 0 and warm.timings["cached_items"] == 2 * n and warm.timings["scored_items"] == 0
+    assert per_item(warm) == per_item(cold) and summary(warm) == summary(cold)
+
+
+def test_cached_base_with_fresh_candidate_equals_an_uncached_run(tiny_base, forgetful_adapter, small_suite, tmp_path):
+    store = ResultCache(tmp_path / "cache")
+    compare(str(tiny_base), str(forgetful_adapter), str(small_suite), cache=store, progress=False)
+    # The CI case: the base is cached, the candidate is new (here: its results are dropped).
+    assert store.clear([resolve(str(forgetful_adapter)).resolved]) > 0
+    with ForwardCounter() as passes:
+        cached_base = compare(str(tiny_base), str(forgetful_adapter), str(small_suite), cache=store, progress=False)
+    uncached = compare(str(tiny_base), str(forgetful_adapter), str(small_suite), cache=False, progress=False)
+    n = len(uncached.items)
+    assert passes.calls > 0 and cached_base.timings["cached_items"] == n and cached_base.timings["scored_items"] == n
+    assert per_item(cached_base) == per_item(uncached) and summary(cached_base) == summary(uncached)
+    assert [c.verdict for c in cached_base.capabilities] == [c.verdict for c in uncached.capabilities]
+
+
+def test_a_run_killed_half_way_resumes_from_what_it_finished(tiny_base, small_suite, tmp_path, monkeypatch):
+    monkeypatch.setattr(cache_module, "CHUNK_ITEMS", 8)  # several chunks per probe in a small suite
+    base, store = str(tiny_base), tmp_path / "cache"
+    with ForwardCounter() as full:
+        uncached = compare(base, base, str(small_suite), cache=False, progress=False, batch_tokens=256)
+    with pytest.raises(KeyboardInterrupt), ForwardCounter(crash_after=full.calls // 4):
+        compare(base, base, str(small_suite), cache=store, progress=False, batch_tokens=256)
+    finished = ResultCache(store).info()["entries"]
+    assert 0 < finished < len(uncached.items)
+    with ForwardCounter() as rest:
+        resumed = compare(base, base, str(small_suite), cache=store, progress=False, batch_tokens=256)
+    # Base against itself: the candidate pass is all hits, and the base pass scores only what was missing.
+    assert resumed.timings["scored_items"] == len(uncached.items) - finished
+    assert 0 < rest.calls < full.calls
+    assert per_item(resumed) == per_item(uncached) and summary(resumed) == summary(uncached)
+
+
+def test_no_cache_and_cache_info_and_clear_from_the_cli(tiny_base, forgetful_adapter, small_suite, tmp_path,
+                                                        monkeypatch):
+    monkeypatch.setenv("FORGETCHECK_CACHE", str(tmp_path / "fc"))
+    runner = CliRunner()
+    # Drift and recovery off: this counts the suite's own entries (they add entries of their own).
+    args = ["compare", str(tiny_base), str(forgetful_adapter), "--suite", str(small_suite), "--quiet",
+            "--fail-on", "never", "--kl-samples", "0", "--recovery-shots", "0"]
+    assert runner.invoke(main, [*args, "--out", str(tmp_path / "a"), "--no-cache"]).exit_code == 0
+    info = runner.invoke(main, ["cache", "info"])
+    assert info.exit_code == 0 and "entries: 0" in info.output and str(tmp_path / "fc" / "results") in info.output
+
+    assert runner.invoke(main, [*args, "--out", str(tmp_path / "b")]).exit_code == 0
+    n = len(json.loads((tmp_path / "b" / "report.json").read_text())["items"])
+    info = runner.invoke(main, ["cache", "info"])
+    assert f"entries: {2 * n}" in info.output
+    lines = [line for line in info.output.splitlines() if line.startswith("  ")]
+    assert len(lines) == 2 and any("(adapter off)" in line for line in lines)
+    assert all(line.split()[0] == str(n) for line in lines)
+
+    cleared = runner.invoke(main, ["cache", "clear", "--model", str(forgetful_adapter)])
+    assert cleared.exit_code == 0 and f"cleared {n} cached results" in cleared.output
+    assert f"entries: {n}" in runner.invoke(main, ["cache", "info"]).output
+    assert f"cleared {n} cached results" in runner.invoke(main, ["cache", "clear"]).output
+    assert "entries: 0" in runner.invoke(main, ["cache", "info"]).output
+
+
+def test_a_corrupt_entry_is_rescored_with_one_warning(tiny_base, small_suite, tmp_path):
+    store, base = tmp_path / "cache", str(tiny_base)
+    first = compare(base, base, str(small_suite), cache=store, progress=False)
+    with sqlite3.connect(store / "results" / "results.sqlite") as db:
+        db.execute("UPDATE results SET record = '{broken' WHERE item = (SELECT MIN(item) FROM results)")
+    warnings = []
+    again = compare(base, base, str(small_suite), cache=store, progress=False, warn=warnings.append)
+    assert again.timings["scored_items"] == 1
+    assert len(warnings) == 1 and "malformed entry" in warnings[0] and "\n" not in warnings[0]
+    assert per_item(again) == per_item(first)
+
+
+def test_a_corrupt_database_is_reported_in_one_line(tiny_base, small_suite, tmp_path):
+    root = tmp_path / "fc"
+    (root / "results").mkdir(parents=True)
+    (root / "results" / "results.sqlite").write_bytes(b"this is not a database" * 100)
+    warnings = []
+    comparison = compare(str(tiny_base), str(tiny_base), str(small_suite), cache=root, progress=False,
+                         warn=warnings.append)
+    assert comparison.timings["cached_items"] == 0 and comparison.timings["scored_items"] == 2 * len(comparison.items)
+    assert len(warnings) == 1 and "unreadable" in warnings[0] and "cache clear" in warnings[0]
+
+    env = {"FORGETCHECK_CACHE": str(root), "PATH": "/usr/bin:/bin"}
+    info = subprocess.run([sys.executable, "-m", "forgetcheck.cli", "cache", "info"], capture_output=True,
+                          text=True, env=env)
+    assert info.returncode == 2 and "Traceback" not in info.stderr and len(info.stderr.strip().splitlines()) == 1
+    clear = subprocess.run([sys.executable, "-m", "forgetcheck.cli", "cache", "clear"], capture_output=True,
+                           text=True, env=env)
+    assert clear.returncode == 0, clear.stderr
+    assert not (root / "results" / "results.sqlite").exists()

@@ -1,0 +1,259 @@
+"""``forgetcheck comment github`` against a small fake GitHub API on 127.0.0.1.
+
+``FakeGitHub`` answers the three endpoints the sticky comment uses — list a pull
+request's comments (paged, with a ``Link`` header), create one, edit one — and can
+be told to fail: ``fail`` holds ``(method, status, headers)`` answers to give before
+the real ones, and ``read_only`` answers every write with the 403 a fork's token gets.
+The client under test is forgetcheck's real one, run through the real CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from forgetcheck.comparison import CapabilityResult, to_dict
+from forgetcheck.report.comment import COMMENT_LIMIT, comment_body, is_ours, length, marker
+from tests.test_report import HOSTILE, make_comparison
+
+TOKEN = "ghs_not-a-real-token-0123456789"
+LIST = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<pr>\d+)/comments$")
+EDIT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<id>\d+)$")
+
+
+class FakeGitHub(BaseHTTPRequestHandler):
+    """Comments live in ``server.comments`` (dicts with id, pr, body)."""
+
+    def do_GET(self):  # noqa: N802
+        if self._failed():
+            return
+        url = urlsplit(self.path)
+        match = LIST.match(url.path)
+        if not match:
+            return self._send(404, {"message": "Not Found"})
+        query = parse_qs(url.query)
+        size = min(int(query.get("per_page", ["30"])[0]), self.server.page_size)
+        page = int(query.get("page", ["1"])[0])
+        mine = [c for c in self.server.comments if c["pr"] == int(match["pr"])]
+        headers = {}
+        if page * size < len(mine):
+            headers["Link"] = (f'<{self.server.link_root or self._root()}{url.path}?per_page={size}'
+                               f'&page={page + 1}>; rel="next"')
+        self._send(200, mine[(page - 1) * size:page * size], headers)
+
+    def do_POST(self):  # noqa: N802
+        if self._failed() or self._refused():
+            return
+        match = LIST.match(urlsplit(self.path).path)
+        if not match:
+            return self._send(404, {"message": "Not Found"})
+        comment = {"id": 1000 + len(self.server.comments), "pr": int(match["pr"]), "body": self._json()["body"],
+                   "user": {"login": "github-actions[bot]"}}
+        comment["html_url"] = f"https://github.example/{match['repo']}/pull/{match['pr']}#c{comment['id']}"
+        self.server.comments.append(comment)
+        self._send(201, comment)
+
+    def do_PATCH(self):  # noqa: N802
+        if self._failed() or self._refused():
+            return
+        match = EDIT.match(urlsplit(self.path).path)
+        comment = next((c for c in self.server.comments if match and c["id"] == int(match["id"])), None)
+        if comment is None:
+            return self._send(404, {"message": "Not Found"})
+        comment["body"] = self._json()["body"]
+        self._send(200, comment)
+
+    def _root(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def _failed(self) -> bool:
+        self.server.requests.append((self.command, self.path, self.headers.get("Authorization")))
+        for i, (method, status, headers) in enumerate(self.server.fail):
+            if method == self.command:
+                del self.server.fail[i]
+                self._send(status, {"message": headers.pop("message", "Server Error")}, headers)
+                return True
+        return False
+
+    def _refused(self) -> bool:
+        if self.server.read_only:
+            self._send(403, {"message": "Resource not accessible by integration"})
+        return self.server.read_only
+
+    def _json(self):
+        return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+
+    def _send(self, status, data, headers=None):
+        body = json.dumps(data).encode()
+        self.send_response(status)
+        for name, value in {**(headers or {}), "Content-Type": "application/json",
+                            "Content-Length": str(len(body))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def github(tmp_path):
+    """A running FakeGitHub; yields ``(server, env)`` with env as GitHub Actions sets it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeGitHub)
+    server.comments, server.requests, server.fail = [], [], []
+    server.page_size, server.read_only, server.link_root = 100, False, None
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"action": "synchronize", "number": 7, "pull_request": {"number": 7}}))
+    env = {"GITHUB_API_URL": f"http://127.0.0.1:{server.server_port}", "GITHUB_REPOSITORY": "acme/model",
+           "GITHUB_EVENT_PATH": str(event), "GITHUB_TOKEN": TOKEN, "GITHUB_SERVER_URL": "https://github.example",
+           "GITHUB_RUN_ID": "42", "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    try:
+        yield server, env
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def save_report(tmp_path, comparison=None):
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(to_dict(comparison or make_comparison())))
+    return path
+
+
+def comment(env, report, *args):
+    from click.testing import CliRunner
+
+    from forgetcheck.cli import main
+
+    return CliRunner(env=env).invoke(main, ["comment", "github", str(report), *map(str, args)],
+                                     catch_exceptions=False)
+
+
+def ours(server):
+    return [c for c in server.comments if is_ours(c["body"], marker())]
+
+
+def test_two_runs_leave_one_comment_found_across_pages(github, tmp_path):
+    server, env = github
+    server.page_size = 2  # five comments from people first: ours lands on page 3
+    server.comments += [{"id": i, "pr": 7, "body": f"looks good {i}", "user": {"login": "alice"}} for i in range(5)]
+    # A person quoting our comment is not our comment.
+    server.comments.append({"id": 5, "pr": 7, "body": "> earlier\n> " + marker(), "user": {"login": "bob"}})
+    report = save_report(tmp_path)
+
+    first = comment(env, report)
+    assert first.exit_code == 0, first.output
+    assert "comment created on acme/model#7" in first.output
+    second = comment(env, report)
+    assert "comment unchanged" in second.output
+    assert len(ours(server)) == 1
+
+    # A new report for the same pull request edits the comment in place.
+    comparison = make_comparison()
+    comparison.capabilities[0].verdict = "held"
+    third = comment(env, save_report(tmp_path, comparison))
+    assert "comment updated" in third.output
+    assert len(ours(server)) == 1 and len(server.comments) == 7
+    pages = [path for method, path, _ in server.requests if method == "GET"]
+    assert any("page=4" in path for path in pages)  # every page was read before creating
+    assert all(auth == f"Bearer {TOKEN}" for _, _, auth in server.requests)
+    assert TOKEN not in first.output + second.output + third.output
+
+
+def test_comment_reads_like_the_report_and_is_inert(github, tmp_path):
+    server, env = github
+    comment(env, save_report(tmp_path))
+    body = ours(server)[0]["body"]
+    assert body.splitlines()[0].startswith("## ❌ forgetcheck: 1 capability regressed (arithmetic)")
+    assert "| **arithmetic** |" in body and "+4.0 pts [+1.2, +6.9]" in body
+    assert body.rstrip().endswith(marker())
+    # The hostile answer cannot close the collapsed section, run script, or ping anyone.
+    assert body.count("<details>") == body.count("</details>") == 2
+    assert "<script>" not in body and "@octocat" not in body and "&lt;/details&gt;" in body
+
+
+def test_502_then_200_succeeds(github, tmp_path):
+    server, env = github
+    server.fail.append(("GET", 502, {}))
+    result = comment(env, save_report(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert len(ours(server)) == 1
+    assert [m for m, _, _ in server.requests] == ["GET", "GET", "POST"]
+
+
+def test_secondary_rate_limit_is_waited_out(github, tmp_path):
+    server, env = github
+    server.fail.append(("POST", 403, {"Retry-After": "0",
+                                      "message": "You have exceeded a secondary rate limit"}))
+    result = comment(env, save_report(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert len(ours(server)) == 1
+
+
+def test_persistent_5xx_is_one_line_error(github, tmp_path, monkeypatch):
+    monkeypatch.setattr("forgetcheck.integrations.github.BACKOFF_S", 0.01)
+    server, env = github
+    server.fail += [("GET", 503, {}) for _ in range(5)]
+    result = comment(env, save_report(tmp_path))
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0
+    assert "503" in result.output and "after 5 tries" in result.output and TOKEN not in result.output
+
+
+def test_read_only_token_falls_back_to_the_step_summary(github, tmp_path):
+    server, env = github
+    server.read_only = True
+    result = comment(env, save_report(tmp_path))
+    assert result.exit_code == 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "fork" in lines[0] and "workflow_run" in lines[0]
+    assert not server.comments
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("## ❌ forgetcheck") and marker() in summary
+
+
+def test_pr_number_comes_from_the_flag_or_the_event(github, tmp_path):
+    server, env = github
+    comment(env, save_report(tmp_path), "--pr", "9", "--key", "gpu")
+    assert [c["pr"] for c in server.comments] == [9]
+    assert server.comments[0]["body"].rstrip().endswith(marker("gpu"))
+    push_event = tmp_path / "push.json"
+    push_event.write_text(json.dumps({"ref": "refs/heads/main"}))
+    result = comment({**env, "GITHUB_EVENT_PATH": str(push_event)}, save_report(tmp_path))
+    assert result.exit_code == 2
+    assert "not a pull request; pass --pr N" in result.output
+
+
+def test_missing_token_is_one_line(github, tmp_path):
+    _, env = github
+    result = comment({**env, "GITHUB_TOKEN": "", "GH_TOKEN": ""}, save_report(tmp_path))
+    assert result.exit_code == 2 and "set GITHUB_TOKEN" in result.output
+
+
+def test_a_long_report_is_cut_to_fit_with_a_pointer():
+    comparison = make_comparison()
+    template = comparison.capabilities[0]
+    comparison.capabilities = [CapabilityResult(**{**vars(template), "name": f"capability-{i:04d}-{'x' * 60}"})
+                               for i in range(900)]
+    comparison.items = comparison.items * 300
+    body = comment_body(comparison, details="https://github.example/acme/model/actions/runs/42")
+    assert COMMENT_LIMIT - 200 < length(body) <= COMMENT_LIMIT
+    assert body.count("<details>") == body.count("</details>")
+    assert "[the full report](https://github.example/acme/model/actions/runs/42)" in body
+    assert body.rstrip().endswith(marker())
+    assert HOSTILE not in body
+
+
+def test_a_next_page_on_another_host_is_not_followed_with_the_token(github, tmp_path):
+    server, env = github
+    server.page_size, server.link_root = 1, "http://127.0.0.2:9"
+    server.comments += [{"id": i, "pr": 7, "body": "hi", "user": {"login": "alice"}} for i in range(2)]
+    result = comment(env, save_report(tmp_path))
+    assert result.exit_code == 2 and "another host (127.0.0.2:9)" in result.output
+    assert len(server.requests) == 1 and not ours(server)
