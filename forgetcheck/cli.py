@@ -161,7 +161,7 @@ def demo(out_dir, quiet):
     from forgetcheck.compare import compare as run_compare
 
     click.echo(f"forgetcheck demo: base {base}\n                  candidate {adapter}", err=True)
-    comparison = run_compare(str(base), str(adapter), "core", progress=not quiet,
+    comparison = run_compare(str(base), str(adapter), "core-quick", progress=not quiet,
                              warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
     finish(comparison, out_dir, "never")
 

@@ -49,6 +49,7 @@ class CapabilityInfo:
     metric: str
     extra: dict[str, dict[str, float]]
     note: str | None = None
+    chance: float | None = None  # declared by the probe; otherwise 1/k for choice items, 0 for generation
 
 
 def judge_items(items: list[ItemResult], capabilities: list[CapabilityInfo], tolerance: float,
@@ -79,7 +80,7 @@ def judge_items(items: list[ItemResult], capabilities: list[CapabilityInfo], tol
         binary = cap.metric in BINARY_METRICS
         chance = _chance_level(cap, mine) if binary else None
         base_scores = [i.base_score for i in mine]
-        at_chance = measures_nothing(base_scores, chance, tolerance, confidence) if chance is not None else None
+        at_chance = measures_nothing(base_scores, chance, confidence) if chance is not None else None
         verdict = "at-chance" if at_chance and j.verdict != "regressed" else j.verdict
         results.append(CapabilityResult(
             name=cap.name, kind=cap.kind, metric=cap.metric, n=d.n, base_score=d.base_score,
@@ -93,7 +94,9 @@ def judge_items(items: list[ItemResult], capabilities: list[CapabilityInfo], tol
 
 
 def _chance_level(cap: CapabilityInfo, items: list[ItemResult]) -> float:
-    """What guessing scores: mean 1/k over choice items; free generation guesses nothing."""
+    """What guessing scores: as the probe declares, else mean 1/k over choice items; free generation 0."""
+    if cap.chance is not None:
+        return cap.chance
     if cap.kind != "choice":
         return 0.0
     options = [i.n_options for i in items if i.n_options]
@@ -137,7 +140,7 @@ def rejudge(comparison: Comparison, tolerance: float | None = None, confidence: 
     """The same comparison judged with other thresholds; no model is loaded."""
     tolerance = comparison.settings.tolerance if tolerance is None else tolerance
     confidence = comparison.settings.confidence if confidence is None else confidence
-    infos = [CapabilityInfo(c.name, c.kind, c.metric, c.extra, c.note) for c in comparison.capabilities]
+    infos = [CapabilityInfo(c.name, c.kind, c.metric, c.extra, c.note, c.chance) for c in comparison.capabilities]
     capabilities = judge_items(comparison.items, infos, tolerance, confidence, comparison.settings.recovery_shots)
     settings = replace(comparison.settings, tolerance=tolerance, confidence=confidence)
     return replace(comparison, capabilities=capabilities, settings=settings, verdict=overall_verdict(capabilities))
@@ -247,7 +250,7 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", *, tolerance
                 base_answer=b.answers[k], candidate_answer=c.answers[k], subcategory=item.subcategory,
                 n_options=len(item.choices) if probe.kind == "choice" else None, pair=getattr(item, "pair", None)))
         extra = {key: {"base": b.extra[key], "candidate": c.extra[key]} for key in b.extra}
-        infos.append(CapabilityInfo(probe.name, probe.kind, probe.metric, extra))
+        infos.append(CapabilityInfo(probe.name, probe.kind, probe.metric, extra, chance=probe.info.get("chance")))
     capabilities = judge_items(items, infos, tolerance, confidence)
     if recovery_shots:
         # Every process takes part: the re-asked items are scored (and sharded) like the suite's.

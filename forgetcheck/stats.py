@@ -331,19 +331,18 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
 FLOOR = 0.05  # at most this share of items known beyond guessing counts as knowing nothing
 
 
-def measures_nothing(base: Sequence[float], chance: float, tolerance: float, confidence: float = 0.95) -> str | None:
+def measures_nothing(base: Sequence[float], chance: float, confidence: float = 0.95) -> str | None:
     """Why a 0/1 capability cannot show forgetting for this base, or None when it can.
 
     Two ways a capability measures nothing: the base is not distinguishable from
     guessing (the lower end of its accuracy interval is at or below ``chance``),
-    or it knows so few items beyond guessing that losing every one of them would
-    still be within the tolerance. The second is capped at 5% known items, so a
-    generous tolerance never turns a base that clearly knows a skill "at chance".
-    ``chance`` is the mean 1/k over items (0 for free generation).
+    or it knows so few items beyond guessing (at most 5%) that even losing every
+    one of them would be a small, barely testable drop. ``chance`` is the mean 1/k
+    over items (0 for free generation), or what the probe declares.
 
-    >>> measures_nothing([1] * 30 + [0] * 90, chance=0.25, tolerance=0.02)
+    >>> measures_nothing([1] * 30 + [0] * 90, chance=0.25)
     'the base scores 25.0%, no better than guessing (chance 25.0%)'
-    >>> measures_nothing([1] * 90 + [0] * 30, chance=0.25, tolerance=0.02) is None
+    >>> measures_nothing([1] * 90 + [0] * 30, chance=0.25) is None
     True
     """
     n = len(base)
@@ -353,7 +352,7 @@ def measures_nothing(base: Sequence[float], chance: float, tolerance: float, con
     if low <= chance:
         return f"the base scores {accuracy:.1%}, no better than guessing (chance {chance:.1%})"
     known = (accuracy - chance) / (1 - chance) if chance < 1 else 0.0
-    if known <= min(tolerance, FLOOR):
-        return (f"the base knows only {known:.1%} of items beyond guessing, so even forgetting all of them "
-                f"would be within the tolerance")
+    if known <= FLOOR:
+        return (f"the base knows only {known:.1%} of items beyond guessing (score {accuracy:.1%}, chance "
+                f"{chance:.1%}), so there is almost nothing to forget")
     return None

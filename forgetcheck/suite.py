@@ -204,6 +204,12 @@ def _read_probe(suite_path: Path, where: str, entry: Any, problems: list[str] | 
     if "ids" in entry:
         items = _select_items(items, entry["ids"], where, file)
     info = {k: entry[k] for k in ("description", "provenance", "license") if k in entry}
+    if "chance" in entry:
+        # The score of a trivial answerer, for probes where that is not 1/k (see the report's "at chance").
+        chance = entry["chance"]
+        if isinstance(chance, bool) or not isinstance(chance, (int, float)) or not 0 <= chance < 1:
+            raise BadInput(f"{where}: chance must be a number from 0 to below 1, the score of a trivial answerer")
+        info["chance"] = float(chance)
     return Probe(name=str(entry["name"]), kind=kind, items=items, metric=metric, chat_template=chat,
                  max_tokens=int(entry.get("max_tokens", 32)), stop=tuple(stop), match=match,
                  source=str(file), info=info, target_delimiter=delimiter)

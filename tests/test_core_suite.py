@@ -206,3 +206,16 @@ def test_the_fingerprint_sees_a_changed_check(tmp_path):
     rows[0]["check"]["count"] = 4
     second = load_suite(str(_suite_with(tmp_path, "generate", rows, "    match: check\n"))).fingerprint()
     assert first != second
+
+
+def test_a_probe_may_declare_its_chance_level(tmp_path):
+    from forgetcheck.errors import BadInput
+
+    core = {p.name: p for p in load_suite("core").probes}
+    benign = sum(i.subcategory == "benign-control" for i in core["safety"].items) / len(core["safety"].items)
+    assert core["safety"].info["chance"] == pytest.approx(benign, abs=1e-4)
+    (tmp_path / "x.jsonl").write_text('{"id": "a", "prompt": "hi", "target": "hi"}\n')
+    (tmp_path / "suite.yaml").write_text("name: t\nprobes:\n  - name: x\n    file: x.jsonl\n    kind: generate\n"
+                                         "    chance: 1.5\n")
+    with pytest.raises(BadInput, match="chance must be a number"):
+        load_suite(str(tmp_path / "suite.yaml"))

@@ -349,7 +349,7 @@ def test_markdown_says_whether_forgotten_answers_kept_the_knowledge():
                     "multiple-choice twin are still ranked first there"), *comparison.capabilities[1:]]
     comparison.items[1].forgetting = "knowledge kept"
     markdown = render_markdown(replace(comparison, capabilities=caps))
-    assert "- **arithmetic** forgotten answers, mostly format: 7 of 10" in markdown
+    assert "- **arithmetic**, forgotten answers: mostly format: 7 of 10" in markdown
     assert "**arith\\-0012** · knowledge kept" in markdown
 
 

@@ -152,12 +152,12 @@ def test_wilson_interval_known_values():
 
 
 def test_measures_nothing_at_chance_and_at_floor():
-    assert "no better than guessing" in measures_nothing([1] * 28 + [0] * 72, 0.25, 0.02)
-    assert measures_nothing([1] * 60 + [0] * 40, 0.25, 0.02) is None
+    assert "no better than guessing" in measures_nothing([1] * 28 + [0] * 72, 0.25)
+    assert measures_nothing([1] * 60 + [0] * 40, 0.25) is None
     # free generation: 0 right is at chance; 1 of 300 right is above it but too little to lose
-    assert "no better than guessing" in measures_nothing([0] * 300, 0.0, 0.02)
-    assert "beyond guessing" in measures_nothing([1] * 4 + [0] * 296, 0.0, 0.02)
-    assert measures_nothing([1] * 30 + [0] * 270, 0.0, 0.02) is None
+    assert "no better than guessing" in measures_nothing([0] * 300, 0.0)
+    assert "beyond guessing" in measures_nothing([1] * 4 + [0] * 296, 0.0)
+    assert measures_nothing([1] * 30 + [0] * 270, 0.0) is None
 
 
 def _items(name, base, cand, k):
@@ -240,8 +240,8 @@ def test_forgotten_answers_are_told_format_from_knowledge():
     assert caps[0].diagnosis is None
 
 
-def test_a_generous_tolerance_does_not_make_a_known_skill_at_chance():
+def test_a_known_skill_is_never_at_chance_and_a_sliver_of_knowledge_is():
     from forgetcheck.stats import measures_nothing
 
-    assert measures_nothing([1] * 99 + [0], 0.25, tolerance=0.99) is None
-    assert "beyond guessing" in measures_nothing([1] * 12 + [0] * 288, 0.0, tolerance=0.5)  # 4% known
+    assert measures_nothing([1] * 99 + [0], 0.25) is None
+    assert "beyond guessing" in measures_nothing([1] * 12 + [0] * 288, 0.0)  # 4% known

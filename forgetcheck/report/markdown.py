@@ -165,7 +165,7 @@ def _notes(comparison: Comparison) -> str:
             )
 
         if cap.diagnosis and cap.forgotten:
-            notes.append(f"- **{_name(cap.name)}** forgotten answers, {escape_untrusted(cap.diagnosis, limit=300)}.")
+            notes.append(f"- **{_name(cap.name)}**, forgotten answers: {escape_untrusted(cap.diagnosis, limit=300)}.")
         if cap.verdict == "at-chance":
             notes.append(
                 f"- ⚪ **{_name(cap.name)}** measures nothing for this base: "
