@@ -130,7 +130,9 @@ def merge_adapter(base: Path, adapter: Path, target: Path) -> Path:
 # -- measuring -----------------------------------------------------------------
 def forgetcheck_run(base: Path, candidate: Path, suite: Path, out: Path, cache: Path | None) -> dict:
     command = [sys.executable, "-m", "forgetcheck.cli", "compare", str(base), str(candidate), "--suite", str(suite),
-               "--out", str(out), "--dtype", "float32", "--device", "cpu", "--quiet", "--fail-on", "never"]
+               "--out", str(out), "--dtype", "float32", "--device", "cpu", "--quiet", "--fail-on", "never",
+               # Like for like with the harness: scoring only, no label-free drift or re-asked answers.
+               "--kl-samples", "0", "--recovery-shots", "0"]
     if cache is None:
         command.append("--no-cache")
     result = run_measured(command, {"FORGETCHECK_CACHE": str(cache)} if cache else None)
