@@ -83,8 +83,11 @@ def judging_options(func):
               help="Sequences the base samples for label-free drift (KL on its own text); 0 turns it off.")
 @click.option("--recovery-shots", type=click.IntRange(min=0), default=3, show_default=True,
               help="Examples given when forgotten answers are asked again (format or knowledge?); 0 turns it off.")
+@click.option("--reference", type=click.Path(dir_okay=False), default=None,
+              help="A text file of paragraphs: perplexity drift on your own text, as one more capability.")
 def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dtype, device, chat_template,
-            batch_tokens, allow_pickle, trust_remote_code, quiet, no_cache, device_map, kl_samples, recovery_shots):
+            batch_tokens, allow_pickle, trust_remote_code, quiet, no_cache, device_map, kl_samples, recovery_shots,
+            reference):
     """Compare CANDIDATE (full model or PEFT adapter) with BASE on a probe suite.
 
     BASE and CANDIDATE are local folders, .gguf files, or Hub ids like org/name@revision.
@@ -97,7 +100,7 @@ def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dty
         confidence=0.95 if confidence is None else confidence, dtype=dtype, device=device,
         chat_template=chat_template, batch_tokens=batch_tokens, allow_pickle=allow_pickle,
         trust_remote_code=trust_remote_code, progress=not quiet, cache=not no_cache, device_map=device_map,
-        kl_samples=kl_samples, recovery_shots=recovery_shots, warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
+        kl_samples=kl_samples, recovery_shots=recovery_shots, reference=reference, warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
     from forgetcheck import parallel
 
     if not parallel.is_main():

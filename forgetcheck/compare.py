@@ -37,7 +37,7 @@ from forgetcheck.sample_drift import (
 from forgetcheck.scoring.hf import HFScorer
 from forgetcheck.specs import ModelSpec, resolve, same_model_name
 from forgetcheck.stats import chance_adjusted, judge, measures_nothing, paired_drop
-from forgetcheck.suite import Suite, load_suite
+from forgetcheck.suite import Suite, load_suite, reference_probe
 
 
 @dataclass
@@ -151,7 +151,7 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", *, tolerance
             batch_tokens: int | None = None, allow_pickle: bool = False, trust_remote_code: bool = False,
             progress: bool = True, warn: Callable[[str], None] | None = None,
             cache: bool | str | ResultCache = True, device_map: str | None = None,
-            kl_samples: int = DEFAULT_SAMPLES, recovery_shots: int = 3) -> Comparison:
+            kl_samples: int = DEFAULT_SAMPLES, recovery_shots: int = 3, reference: str | None = None) -> Comparison:
     """Compare CANDIDATE with BASE on a suite; see the README for the options.
 
     When the candidate is a PEFT adapter, the base is loaded once and scored with
@@ -161,6 +161,7 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", *, tolerance
     scores everything afresh and stores nothing.
     ``kl_samples``: sequences the base samples for label-free drift (0 skips it).
     ``recovery_shots``: examples given when forgotten answers are asked again (0 skips it).
+    ``reference``: a text file whose paragraphs become one more perplexity capability.
     """
     timings: dict[str, float] = {}
     warnings: list[str] = []
@@ -172,6 +173,8 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", *, tolerance
 
     started = time.perf_counter()
     suite_obj = suite if isinstance(suite, Suite) else load_suite(suite)
+    if reference:
+        suite_obj = replace(suite_obj, probes=[*suite_obj.probes, reference_probe(reference)])
     base_spec = resolve(base, allow_pickle=allow_pickle)
     cand_spec = resolve(candidate, allow_pickle=allow_pickle)
     if base_spec.adapter:

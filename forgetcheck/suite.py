@@ -215,6 +215,27 @@ def _read_probe(suite_path: Path, where: str, entry: Any, problems: list[str] | 
                  source=str(file), info=info, target_delimiter=delimiter)
 
 
+def reference_probe(path: str | Path) -> Probe:
+    """A perplexity probe from a plain-text file: one item per paragraph (blank-line separated).
+
+    For ``compare --reference FILE``: drift on text the user cares about, with no
+    labels, reported as the candidate/base perplexity ratio with an interval.
+    """
+    file = Path(path).expanduser()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"--reference {path}: no such file; give a UTF-8 text file of paragraphs") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"--reference {path}: cannot read it as UTF-8 text ({type(exc).__name__})") from None
+    paragraphs = [" ".join(block.split()) for block in text.replace("\r\n", "\n").split("\n\n")]
+    items = [Item(id=f"reference-{k + 1}", text=para) for k, para in enumerate(p for p in paragraphs if p)]
+    if not items:
+        raise BadInput(f"--reference {path}: the file has no text; put paragraphs in it, separated by blank lines")
+    return Probe(name="reference-text", kind="perplexity", items=items, metric="loglik_per_token",
+                 chat_template="off", source=str(file), info={"description": f"paragraphs of {file.name}"})
+
+
 def _select_items(items: list[Item], ids: Any, where: str, file: Path) -> list[Item]:
     """A fixed subset of a probe file's items, in the file's order (how core-quick reuses core's files)."""
     if not isinstance(ids, list) or not ids or not all(isinstance(i, (str, int)) for i in ids):

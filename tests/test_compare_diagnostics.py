@@ -35,3 +35,27 @@ def test_forgotten_answers_are_asked_again_with_examples(tiny_base, tiny_suite, 
     none = compare(str(tiny_base), str(forgetful_adapter), str(tiny_suite), progress=False, kl_samples=0,
                    recovery_shots=0)
     assert all(i.recovered is None for i in none.items)
+
+
+def test_reference_text_adds_a_perplexity_capability(tiny_base, tiny_suite, forgetful_adapter, tmp_path):
+    import math
+
+    import pytest
+
+    from forgetcheck.errors import BadInput
+    from forgetcheck.report.markdown import render_markdown
+
+    text = tmp_path / "notes.txt"
+    text.write_text("fact 1 is blue and fact 2 is red\n\nfact 3 is gold\nfact 4 is green\n\n\n")
+    result = compare(str(tiny_base), str(forgetful_adapter), str(tiny_suite), progress=False, kl_samples=0,
+                     recovery_shots=0, reference=str(text))
+    cap = result.capabilities[-1]
+    assert (cap.name, cap.kind, cap.n) == ("reference-text", "perplexity", 2)
+    ratio = cap.extra["perplexity"]["candidate"] / cap.extra["perplexity"]["base"]
+    assert ratio != 1 and (ratio > 1) == (cap.drop > 0)  # the perplexity moved, the same way as the drop
+    assert f"- **reference-text**: perplexity ×{math.exp(cap.drop):.3f}" in render_markdown(result)
+    with pytest.raises(BadInput, match="no such file"):
+        compare(str(tiny_base), str(tiny_base), str(tiny_suite), progress=False, reference=str(tmp_path / "x.txt"))
+    (tmp_path / "empty.txt").write_text("\n\n")
+    with pytest.raises(BadInput, match="has no text"):
+        compare(str(tiny_base), str(tiny_base), str(tiny_suite), progress=False, reference=str(tmp_path / "empty.txt"))
