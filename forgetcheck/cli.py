@@ -174,9 +174,11 @@ from forgetcheck.commands.cache import cache as cache_command  # noqa: E402
 from forgetcheck.commands.drift import drift_command  # noqa: E402
 from forgetcheck.commands.overlap import overlap_command  # noqa: E402
 from forgetcheck.commands.probes import probes as probes_command  # noqa: E402
+from forgetcheck.commands.replay import replay_command  # noqa: E402
 from forgetcheck.commands.share import card, comment, serve_webhook  # noqa: E402
 
-for command in (probes_command, cache_command, overlap_command, drift_command, comment, card, serve_webhook):
+for command in (probes_command, cache_command, overlap_command, drift_command, replay_command, comment, card,
+                serve_webhook):
     main.add_command(command)
 
 

@@ -55,6 +55,7 @@ class SelfSamples:
     prompt_ids: list[list[int]]
     sample_ids: list[list[int]]
     texts: list[str] = field(default_factory=list)
+    prompt_index: list[int] = field(default_factory=list)  # which of the given prompts each sample answers
 
 
 def drift_prompts(suite, render: Callable[[object, str], str], n: int, seed: int = 0) -> list[tuple[str, str]]:
@@ -99,7 +100,7 @@ def sample_from_base(model, scorer, prompts: list[tuple[str, str]], *, seed: int
     texts = tokenizer.batch_decode(samples, skip_special_tokens=True)
     keep = [k for k, s in enumerate(samples) if s]
     return SelfSamples([prompts[k][0] for k in keep], [encoded[k] for k in keep], [samples[k] for k in keep],
-                       [texts[k] for k in keep])
+                       [texts[k] for k in keep], keep)
 
 
 @dataclass
