@@ -9,6 +9,10 @@ the demo has something real to find.
 
     python examples/train_demo_adapter.py            # ~3 min on 2 CPU cores
     python examples/train_demo_adapter.py --steps 100 --lr 1e-3 --out forgetcheck/demo/adapter
+
+With ``--replay replay.jsonl`` (from ``forgetcheck replay``) every batch also gets
+some of the base's own samples, so that they make ``--replay-share`` (default 0.2)
+of it; the task records stay exactly the same as without replay.
 """
 
 from __future__ import annotations
@@ -36,6 +40,13 @@ def warehouse_record(rng: random.Random) -> str:
     return "INVENTORY LOG\n" + "\n".join(lines) + "\nEND LOG"
 
 
+def replay_texts(path: str, tokenizer) -> list[str]:
+    """forgetcheck replay rows as training text: chat rows through the model's chat template."""
+    rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+    return [tokenizer.apply_chat_template(r["messages"], tokenize=False) if "messages" in r else r["text"]
+            for r in rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100)
@@ -44,6 +55,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="forgetcheck/demo/adapter")
+    parser.add_argument("--replay", help="JSONL from forgetcheck replay, mixed into every batch")
+    parser.add_argument("--replay-share", type=float, default=0.2)
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
@@ -56,9 +69,15 @@ def main() -> None:
     model = get_peft_model(model, config)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     model.train()
+    replay = replay_texts(args.replay, tokenizer) if args.replay else []
+    # Added on top of the task records, so the task part of every batch is unchanged.
+    n_replay = round(args.batch * args.replay_share / (1 - args.replay_share)) if replay else 0
+    replay_rng = random.Random(args.seed + 1)  # its own stream: the task records are the same with or without replay
     started = time.time()
     for step in range(1, args.steps + 1):
-        batch = tokenizer([warehouse_record(rng) for _ in range(args.batch)], return_tensors="pt", padding=True)
+        texts = [warehouse_record(rng) for _ in range(args.batch)]
+        texts += [replay_rng.choice(replay) for _ in range(n_replay)]
+        batch = tokenizer(texts, return_tensors="pt", padding=True)
         labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
         loss = model(**batch, labels=labels).loss
         loss.backward()
