@@ -28,6 +28,7 @@ from typing import Callable
 
 import torch
 
+from forgetcheck.scoring.hf import pad_batch
 from forgetcheck.stats import paired_bootstrap
 
 # Neutral openers: no task, no format, just "keep writing" in a few registers.
@@ -122,12 +123,7 @@ def _batches(samples: SelfSamples, forward, pad_id: int, batch_size: int, device
     sequences = [p + s for p, s in zip(samples.prompt_ids, samples.sample_ids)]
     for start in range(0, len(sequences), batch_size):
         batch = sequences[start:start + batch_size]
-        width = max(len(seq) for seq in batch)
-        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for row, seq in enumerate(batch):
-            ids[row, :len(seq)] = torch.tensor(seq)
-            mask[row, :len(seq)] = 1
+        ids, mask = pad_batch(batch, pad_id, left=False)  # right padding keeps positions 0..n-1
         logprobs = torch.log_softmax(forward(ids.to(device), mask.to(device)).float(), dim=-1)
         for row in range(len(batch)):
             k = start + row

@@ -59,14 +59,6 @@ def locate(name: str) -> tuple[str, str]:
     return "—", name.rsplit(".", 1)[-1]
 
 
-def _clean(name: str) -> str:
-    """The module name as in the base model, without peft's wrapper prefixes."""
-    for prefix in ("base_model.model.",):
-        if name.startswith(prefix):
-            name = name[len(prefix):]
-    return name
-
-
 @torch.no_grad()
 def adapter_drift(peft_model, fisher: dict[str, torch.Tensor] | None = None) -> list[MatrixDrift]:
     """Per LoRA-adapted matrix: ‖s·B·A‖_F against ‖W‖_F, and the Fisher-weighted change if given."""
@@ -83,7 +75,7 @@ def adapter_drift(peft_model, fisher: dict[str, torch.Tensor] | None = None) -> 
             weight = module.base_layer.weight.float()
             # ‖BA‖² = tr((BᵀB)(AAᵀ)): r×r products instead of an out×in matrix.
             squared = torch.trace((b.T @ b) @ (a @ a.T)).clamp(min=0)
-            clean = _clean(name)
+            clean = name.removeprefix("base_model.model.")  # the name as in the base model, without peft's wrapper
             layer, kind = locate(clean)
             fisher_change = None
             if fisher is not None and clean + ".weight" in fisher:
@@ -169,9 +161,10 @@ def measure(base: str, candidate: str, *, fisher_samples: int = 16, seed: int = 
     from forgetcheck.errors import BadInput
     from forgetcheck.loading import attach_adapter, choose_device, choose_dtype, load_model
     from forgetcheck.probing import render_prompt
-    from forgetcheck.sample_drift import NEUTRAL_PROMPTS, sample_from_base
+    from forgetcheck.sample_drift import drift_prompts, sample_from_base
     from forgetcheck.scoring.hf import HFScorer
     from forgetcheck.specs import resolve
+    from forgetcheck.suite import Suite
 
     base_spec = resolve(base, allow_pickle=allow_pickle)
     cand_spec = resolve(candidate, allow_pickle=allow_pickle)
@@ -184,8 +177,10 @@ def measure(base: str, candidate: str, *, fisher_samples: int = 16, seed: int = 
     fisher = None
     if fisher_samples > 0:
         scorer = HFScorer(model, tokenizer, device=device_name, progress=False)
-        prompts = [("open", render_prompt(NEUTRAL_PROMPTS[k % len(NEUTRAL_PROMPTS)], scorer.has_chat_template,
-                                          scorer)) for k in range(fisher_samples)]
+        def render(probe, text):
+            return render_prompt(text, scorer.has_chat_template, scorer)
+
+        prompts = drift_prompts(Suite("none", []), render, fisher_samples, seed)  # no suite: neutral openers only
         samples = sample_from_base(model, scorer, prompts, seed=seed)
         fisher = diagonal_fisher(model, list(zip(samples.prompt_ids, samples.sample_ids)), device=device_name)
     if cand_spec.adapter:

@@ -179,16 +179,7 @@ class HFScorer:
         return results  # type: ignore[return-value]
 
     def _pad(self, sequences: list[list[int]], *, left: bool, width: int | None = None):
-        """Token ids and attention mask for a batch, padded on the left or the right."""
-        width = max(len(s) for s in sequences) if width is None else width
-        ids = torch.full((len(sequences), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(sequences), width), dtype=torch.long)
-        for row, seq in enumerate(sequences):
-            if seq:
-                span = slice(width - len(seq), width) if left else slice(0, len(seq))
-                ids[row, span] = torch.tensor(seq)
-                mask[row, span] = 1
-        return ids, mask
+        return pad_batch(sequences, self.pad_id, left=left, width=width)
 
     @torch.no_grad()
     def _forward_batch(self, pairs: list[tuple[list[int], list[int]]]) -> list[LoglikelihoodResult]:
@@ -250,6 +241,19 @@ class HFScorer:
                 max_new_tokens=request.max_tokens, pad_token_id=self.pad_id, temperature=None, top_p=None, top_k=None)
         texts = self.tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
         return [cut_at_stop(t, request.stop) for t in texts]
+
+
+def pad_batch(sequences: list[list[int]], pad_id: int, *, left: bool, width: int | None = None):
+    """Token ids and attention mask for a batch, padded on the left or the right."""
+    width = max(len(s) for s in sequences) if width is None else width
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        if seq:
+            span = slice(width - len(seq), width) if left else slice(0, len(seq))
+            ids[row, span] = torch.tensor(seq)
+            mask[row, span] = 1
+    return ids, mask
 
 
 def continuation_result(logprobs: torch.Tensor, tokens: list[int]) -> LoglikelihoodResult:
