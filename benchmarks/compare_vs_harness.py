@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -129,7 +130,9 @@ def merge_adapter(base: Path, adapter: Path, target: Path) -> Path:
 
 # -- measuring -----------------------------------------------------------------
 def forgetcheck_run(base: Path, candidate: Path, suite: Path, out: Path, cache: Path | None) -> dict:
-    command = [sys.executable, "-m", "forgetcheck.cli", "compare", str(base), str(candidate), "--suite", str(suite),
+    # The CLI imported as a module, as the installed `forgetcheck` script does it (not run as __main__).
+    command = [sys.executable, "-c", "from forgetcheck.cli import main; main()", "compare", str(base), str(candidate),
+               "--suite", str(suite),
                "--out", str(out), "--dtype", "float32", "--device", "cpu", "--quiet", "--fail-on", "never",
                # Like for like with the harness: scoring only, no label-free drift or re-asked answers.
                "--kl-samples", "0", "--recovery-shots", "0"]
@@ -209,6 +212,9 @@ def run_benchmark(work: Path, limit: int | None, batch_size: str, out: Path, arg
     suite, task_dir, n_items = export_items(base, work, limit)
     merged = merge_adapter(base, adapter, work / "merged")
     print(f"items: {n_items} multiple-choice items from core · workdir {work}", file=sys.stderr)
+    # Cold runs start from an empty result cache, also when --workdir is reused.
+    for name in ("cache-adapter", "cache-merged"):
+        shutil.rmtree(work / name, ignore_errors=True)
 
     loads = []  # the machine may be shared: record how busy it was as each step began
 
@@ -222,6 +228,8 @@ def run_benchmark(work: Path, limit: int | None, batch_size: str, out: Path, arg
     warm = forgetcheck_run(base, adapter, suite, work / "fc-adapter-warm", work / "cache-adapter")
     step("forgetcheck: merged fine-tune comparison, cold cache")
     full = forgetcheck_run(base, merged, suite, work / "fc-merged", work / "cache-merged")
+    if cold["timings"]["cached_items"] or full["timings"]["cached_items"]:
+        sys.exit("a cold run read results from the cache; the measurement would flatter forgetcheck")
     step("forgetcheck: one model scored alone (memory reference)")
     alone = run_measured([sys.executable, str(Path(__file__).resolve()), "--one-model-worker", str(base), str(suite)])
     common = "dtype=float32"
@@ -245,8 +253,14 @@ def run_benchmark(work: Path, limit: int | None, batch_size: str, out: Path, arg
     }
     text = render(rows, facts, argv)
     print(text)
-    out.write_text(text)
+    out.write_text(text + kept_sections(out.read_text() if out.exists() else ""))
     print(f"wrote {out}", file=sys.stderr)
+
+
+def kept_sections(old: str) -> str:
+    """The hand-written sections of the previous results file (from its first `## ` heading on)."""
+    start = old.find("\n## ")
+    return old[start:] if start >= 0 else ""
 
 
 def base_accuracy(report: Path) -> float:

@@ -31,7 +31,9 @@ from forgetcheck.probing import ProbeScores, probe_scores, score_probe, use_chat
 from forgetcheck.suite import Item, Probe, Suite
 
 # Bump when a change to scoring, batching or chunking changes any stored number.
-ENGINE_VERSION = "1"
+# 2: contexts of a batch share their common start, continuations run unpadded in equal-length
+#    groups, batches stop at 10% padding; an fp32 LoRA candidate is scored on merged weights.
+ENGINE_VERSION = "2"
 # Items per chunk: the unit of batching, writing to the cache and sharding across processes.
 CHUNK_ITEMS = 128
 # The per-item values each kind needs to rebuild its probe's summary numbers.
@@ -48,7 +50,7 @@ def default_root() -> Path:
 
 
 def model_key(resolved: str, *, adapter: str | None, adapter_disabled: bool, dtype: str, device: str,
-              label: str = "") -> dict:
+              label: str = "", batch_tokens: int | None = None) -> dict:
     """Everything about the model side that decides a score, as a dict with its hash in ``key``.
 
     ``label`` (the spec as the user typed it) only names the model in ``cache info``.
@@ -56,10 +58,18 @@ def model_key(resolved: str, *, adapter: str | None, adapter_disabled: bool, dty
     The base pass of an adapter comparison runs with the adapter switched off, so
     its key names no adapter, only that one was switched off: the base's cache
     then survives every new adapter.
+
+    ``batch_tokens`` is an explicit ``--batch-tokens`` (None: the device type's
+    default budget, which the device field already decides). It is part of the key
+    because the budget decides which items share a batch, and batch composition
+    moves the last digits of a log-likelihood: a base cached under one budget and a
+    candidate scored under another would no longer be computed in the same batches,
+    and numeric noise could show up as a fake flip. A new budget costs one fresh
+    base pass, never a wrong pairing.
     """
     fields = {"model": resolved, "adapter": None if adapter_disabled else adapter,
               "adapter_disabled": adapter_disabled, "dtype": dtype, "device": device.split(":")[0],
-              "engine": ENGINE_VERSION}
+              "engine": ENGINE_VERSION, "batch_tokens": batch_tokens}
     return {**fields, "key": content_hash(fields), "label": label}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
@@ -190,10 +191,11 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", *, tolerance
     store = _result_cache(cache, note)
     dtype_name = str(torch_dtype).replace("torch.", "")
     base_key = model_key(base_spec.resolved, adapter=cand_spec.resolved if cand_spec.adapter else None,
-                         adapter_disabled=cand_spec.adapter, dtype=dtype_name, device=device_name, label=base)
+                         adapter_disabled=cand_spec.adapter, dtype=dtype_name, device=device_name, label=base,
+                         batch_tokens=batch_tokens)
     cand_key = model_key(base_spec.resolved if cand_spec.adapter else cand_spec.resolved,
                          adapter=cand_spec.resolved if cand_spec.adapter else None, adapter_disabled=False,
-                         dtype=dtype_name, device=device_name, label=candidate)
+                         dtype=dtype_name, device=device_name, label=candidate, batch_tokens=batch_tokens)
     counts = SuiteCounts()
     # Label-free drift runs once, in the process that writes the report.
     drifter = _Drift(suite_obj, chat_template, store, base_key, cand_key,
@@ -213,10 +215,13 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", *, tolerance
         # One loaded model: the base pass runs with the adapter switched off.
         base_scorer = scorer_for(wrapped, base_tok, "base", wrapped.disable_adapter)
         base_scores = _score_suite(suite_obj, base_scorer, chat_template, timings, "base_s", store, base_key, counts)
+        drifter.prepare(base_scorer, wrapped.disable_adapter)
+        # Every base pass is done: from here on only the candidate runs, on merged weights when that is exact.
+        merge_for_candidate(wrapped, placement)
         cand_scorer = scorer_for(wrapped, base_tok, "candidate")
         cand_scores = _score_suite(suite_obj, cand_scorer, chat_template, timings, "candidate_s", store, cand_key,
                                    counts)
-        drift = drifter.measure(lambda: (base_scorer, wrapped.disable_adapter), cand_scorer)
+        drift = drifter.measure(None, cand_scorer)
     else:
         base_scorer = scorer_for(base_model, base_tok, "base")
         base_scores = _score_suite(suite_obj, base_scorer, chat_template, timings, "base_s", store, base_key, counts)
@@ -274,6 +279,41 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", *, tolerance
         base=_model_info(base_spec), candidate=_model_info(cand_spec), settings=settings, capabilities=capabilities,
         verdict=overall_verdict(capabilities), items=items, timings=timings, warnings=warnings, drift=drift,
         forgetcheck_version=__version__, created_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def merge_for_candidate(wrapped, placement: str | None = None) -> bool:
+    """Merge a plain LoRA adapter into the base weights for the candidate's passes; True if it did.
+
+    Unmerged, every adapted layer adds two small matmuls to each call; merged, the
+    candidate runs as fast as the base. Call it only after the last base pass: a
+    forward under ``disable_adapter`` makes PEFT unmerge each layer again (correct,
+    but W + ΔW − ΔW leaves the base weights changed in their last bits).
+    The adapter stays unmerged, and scores come from PEFT's own layers, for other
+    adapter types and LoRA variants (DoRA, aLoRA, ...), quantized weights, weights a
+    device map spreads out, weights tied to another parameter (merging would change
+    both, e.g. the input embedding with the output head), and any dtype but float32:
+    rounding ΔW into half-precision weights can move scores by more than the 1e-4
+    that scores are held to.
+    """
+    from peft import PeftType
+    from peft.tuners.lora import LoraLayer
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    model = wrapped.base_model.model
+    config = wrapped.peft_config[wrapped.active_adapter]
+    if (config.peft_type != PeftType.LORA or placement or getattr(model, "hf_device_map", None)
+            or getattr(model, "hf_quantizer", None) is not None):
+        return False
+    uses = Counter(id(p) for _, p in model.named_parameters(remove_duplicate=False))
+    for layer in model.modules():
+        if not isinstance(layer, BaseTunerLayer):
+            continue
+        weight = getattr(layer.get_base_layer(), "weight", None)
+        if (not isinstance(layer, LoraLayer) or layer.lora_variant or weight is None
+                or weight.dtype != torch.float32 or uses[id(weight)] > 1):
+            return False
+    wrapped.merge_adapter()
+    return True
 
 
 class _Drift:

@@ -97,6 +97,20 @@ def test_a_run_killed_half_way_resumes_from_what_it_finished(tiny_base, small_su
     assert per_item(resumed) == per_item(uncached) and summary(resumed) == summary(uncached)
 
 
+def test_an_explicit_batch_budget_keeps_its_own_entries(tiny_base, forgetful_adapter, small_suite, tmp_path):
+    # Another budget batches the items differently, so a cached base must not be paired with it.
+    def run(**options):
+        return compare(str(tiny_base), str(forgetful_adapter), str(small_suite), cache=tmp_path / "cache",
+                       progress=False, kl_samples=0, recovery_shots=0, **options)
+
+    default = run()
+    assert default.timings["cached_items"] == 0
+    small = run(batch_tokens=256)
+    assert small.timings["cached_items"] == 0 and small.timings["scored_items"] == 2 * len(small.items)
+    assert run(batch_tokens=256).timings["scored_items"] == 0
+    assert run().timings["scored_items"] == 0
+
+
 def test_no_cache_and_cache_info_and_clear_from_the_cli(tiny_base, forgetful_adapter, small_suite, tmp_path,
                                                         monkeypatch):
     monkeypatch.setenv("FORGETCHECK_CACHE", str(tmp_path / "fc"))

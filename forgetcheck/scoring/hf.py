@@ -5,11 +5,17 @@ batches bounded by a token budget, so padding stays small and — because the
 batching depends only on the request list — base and candidate are computed in
 exactly the same batches. On a GPU out-of-memory the budget halves and the batch
 is retried instead of failing the run.
+
+Multiple-choice items share work twice: a context is encoded once for all its
+choices, and the contexts of one batch encode the prompt they all start with
+(a chat template's system turn, a shared instruction) once. The continuations
+then run in groups of equal length, so no continuation token is padding.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 from typing import Callable, Sequence
 
 import torch
@@ -18,6 +24,9 @@ from tqdm.auto import tqdm
 from forgetcheck.scoring.base import GenerationRequest, LoglikelihoodResult
 
 DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 32768}
+# A log-likelihood batch ends before padding would pass this share of the tokens it computes.
+# Generation is exempt: its decoding steps run once per batch, so fewer, wider batches are faster.
+MAX_PADDING = 0.1
 
 
 class HFScorer:
@@ -42,6 +51,7 @@ class HFScorer:
         self.max_length = int(getattr(config, "max_position_embeddings", 2048) or 2048)
         self.pad_id = tokenizer.pad_token_id or 0
         self.start_token = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        # Token positions the model computed, and those of them that were not padding.
         self.padded_tokens = 0
         self.real_tokens = 0
 
@@ -84,12 +94,12 @@ class HFScorer:
         return results  # type: ignore[return-value]
 
     def _score_shared(self, groups, continuations, results, desc: str) -> None:
-        def cost(g):
-            return len(g[0]) + sum(len(continuations[i]) for i in g[1])
-
-        order = sorted(range(len(groups)), key=lambda k: (-cost(groups[k]), k))
+        # Longest context first, so the contexts of a batch need little left padding; the
+        # continuations add their own tokens, never padded (see _forward_shared).
+        order = sorted(range(len(groups)), key=lambda k: (-len(groups[k][0]), k))
         with self._progress(sum(len(g[1]) for g in groups), desc) as bar:
-            for batch in self._batches(order, lambda k: cost(groups[k])):
+            for batch in self._batches(order, lambda k: len(groups[k][0]), max_padding=MAX_PADDING,
+                                       unpadded=lambda k: sum(len(continuations[i]) - 1 for i in groups[k][1])):
                 scored = self._retry_on_oom(
                     lambda b: self._forward_shared([groups[k] for k in b], continuations), batch)
                 for k, group_results in zip(batch, scored):
@@ -136,17 +146,27 @@ class HFScorer:
         return outputs
 
     # -- batching -------------------------------------------------------------
-    def _batches(self, order: list[int], length: Callable[[int], int], same=lambda i: None):
-        """Consecutive runs of ``order`` whose padded size fits the token budget."""
+    def _batches(self, order: list[int], length: Callable[[int], int], same=lambda i: None,
+                 unpadded=lambda i: 0, max_padding: float = 1.0):
+        """Consecutive runs of ``order`` (longest first) that fit the token budget.
+
+        A batch computes ``longest length × rows`` padded tokens plus each entry's
+        ``unpadded`` tokens; it ends before that passes the budget, before its
+        padding passes ``max_padding`` of it, or where ``same`` changes.
+        """
         batch: list[int] = []
-        longest = 0
+        longest = real = extra = 0
         for i in order:
-            n = length(i)
-            if batch and (max(longest, n) * (len(batch) + 1) > self.batch_tokens or same(i) != same(batch[0])):
+            n, more = length(i), unpadded(i)
+            width = max(longest, n) * (len(batch) + 1)
+            computed = width + extra + more
+            padding = width - real - n
+            full = computed > self.batch_tokens or padding > max_padding * computed
+            if batch and (full or same(i) != same(batch[0])):
                 yield batch
-                batch, longest = [], 0
+                batch, longest, real, extra = [], 0, 0, 0
             batch.append(i)
-            longest = max(longest, n)
+            longest, real, extra = max(longest, n), real + n, extra + more
         if batch:
             yield batch
 
@@ -171,15 +191,16 @@ class HFScorer:
         order = sorted(range(len(pairs)), key=lambda i: (-(len(pairs[i][0]) + len(pairs[i][1])), i))
         results: list[LoglikelihoodResult | None] = [None] * len(pairs)
         with self._progress(len(pairs), desc) as bar:
-            for batch in self._batches(order, lambda i: len(pairs[i][0]) + len(pairs[i][1]) - 1):
+            for batch in self._batches(order, lambda i: len(pairs[i][0]) + len(pairs[i][1]) - 1,
+                                       max_padding=MAX_PADDING):
                 scored = self._retry_on_oom(lambda b: self._forward_batch([pairs[i] for i in b]), batch)
                 for i, r in zip(batch, scored):
                     results[i] = r
                 bar.update(len(batch))
         return results  # type: ignore[return-value]
 
-    def _pad(self, sequences: list[list[int]], *, left: bool, width: int | None = None):
-        return pad_batch(sequences, self.pad_id, left=left, width=width)
+    def _pad(self, sequences: list[list[int]], *, left: bool):
+        return pad_batch(sequences, self.pad_id, left=left)
 
     @torch.no_grad()
     def _forward_batch(self, pairs: list[tuple[list[int], list[int]]]) -> list[LoglikelihoodResult]:
@@ -187,49 +208,70 @@ class HFScorer:
         # predicts token t+1, so the continuation's scores sit at the last len(x) positions.
         inputs = [(c + x)[:-1] for c, x in pairs]
         ids, mask = self._pad(inputs, left=False)  # right padding keeps positions 0..n-1 for every row
-        self.real_tokens += int(mask.sum())
-        self.padded_tokens += ids.numel()
         with self.context_manager():
             logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+        self._count(int(mask.sum()), ids.numel())
         out = []
         for row, (c, x) in enumerate(pairs):
             n = len(c) + len(x) - 1
             out.append(continuation_result(torch.log_softmax(logits[row, n - len(x): n].float(), dim=-1), x))
         return out
 
+    def _count(self, real: int, computed: int) -> None:
+        # Counted once a batch has run, so a batch retried after out-of-memory counts once.
+        self.real_tokens += real
+        self.padded_tokens += computed
+
     @torch.no_grad()
     def _forward_shared(self, groups, continuations) -> list[list[LoglikelihoodResult]]:
-        """One forward over the left-padded contexts, then every continuation from the cache."""
-        ids, mask = self._pad([context for context, _ in groups], left=True)
-        # Explicit positions: left padding must not shift where each context starts.
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        owners = [row for row, (_, members) in enumerate(groups) for _ in members]
-        conts = [continuations[i] for _, members in groups for i in members]
-        longest = max(len(x) for x in conts)
-        self.real_tokens += int(mask.sum()) + sum(len(x) - 1 for x in conts)
-        self.padded_tokens += ids.numel() + len(conts) * (longest - 1)
+        """Contexts once (their common start once for the batch), then the continuations from the cache.
+
+        Continuations run in groups of equal length, each from its own selection of
+        the contexts' cache, so none of their tokens is padding.
+        """
+        contexts = [context for context, _ in groups]
+        shared = common_start(contexts) if len(contexts) > 1 else 0
+        ids, mask = self._pad([c[shared:] for c in contexts], left=True)
+        mask = torch.cat([torch.ones(len(contexts), shared, dtype=torch.long), mask], dim=1)
+        # Explicit positions: left padding must not shift where each context's own tokens sit.
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
+        by_length: dict[int, list[tuple[int, int]]] = {}  # continuation tokens after the 1st -> (row, request)
+        for row, (_, members) in enumerate(groups):
+            for i in members:
+                by_length.setdefault(len(continuations[i]) - 1, []).append((row, i))
+        scored: dict[int, LoglikelihoodResult] = {}
         with self.context_manager():
+            cache = None
+            if shared:
+                start = torch.tensor([contexts[0][:shared]], device=self.device)
+                cache = cache_rows(self.model(input_ids=start, use_cache=True).past_key_values,
+                                   torch.zeros(len(contexts), dtype=torch.long, device=self.device))
             out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                             position_ids=positions.to(self.device), use_cache=True, logits_to_keep=1)
+                             position_ids=positions.to(self.device), past_key_values=cache, use_cache=True,
+                             logits_to_keep=1)
             first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # predicts each continuation's 1st token
-            rest = None
-            if longest > 1:
-                index = torch.tensor(owners, device=self.device)
-                cache = out.past_key_values
-                cache.batch_select_indices(index)
-                cont_ids, cont_mask = self._pad([x[:-1] for x in conts], left=False, width=longest - 1)
-                full_mask = torch.cat([mask[owners], cont_mask], dim=1)
-                cont_positions = mask.sum(-1)[owners][:, None] + torch.arange(longest - 1)[None, :]
-                rest = self.model(input_ids=cont_ids.to(self.device), attention_mask=full_mask.to(self.device),
-                                  position_ids=cont_positions.to(self.device), past_key_values=cache,
-                                  use_cache=False).logits
-        results: list[list[LoglikelihoodResult]] = [[] for _ in groups]
-        for row, (owner, x) in enumerate(zip(owners, conts)):
-            logprobs = first[owner][None]
-            if len(x) > 1:
-                logprobs = torch.cat([logprobs, torch.log_softmax(rest[row, : len(x) - 1].float(), dim=-1)])
-            results[owner].append(continuation_result(logprobs, x))
-        return results
+            lengths = mask.sum(-1)
+            for width, members in sorted(by_length.items()):
+                if not width:
+                    for row, i in members:
+                        scored[i] = continuation_result(first[row][None], continuations[i])
+                    continue
+                rows = torch.tensor([row for row, _ in members])
+                cont_ids = torch.tensor([continuations[i][:-1] for _, i in members])
+                cont_mask = torch.cat([mask[rows], torch.ones(len(members), width, dtype=torch.long)], dim=1)
+                cont_positions = lengths[rows][:, None] + torch.arange(width)[None, :]
+                logits = self.model(input_ids=cont_ids.to(self.device), attention_mask=cont_mask.to(self.device),
+                                    position_ids=cont_positions.to(self.device),
+                                    past_key_values=cache_rows(out.past_key_values, rows.to(self.device)),
+                                    use_cache=False).logits
+                # Summed here, group by group, so only one group's logits are held at a time.
+                for k, (row, i) in enumerate(members):
+                    logprobs = torch.cat([first[row][None], torch.log_softmax(logits[k].float(), dim=-1)])
+                    scored[i] = continuation_result(logprobs, continuations[i])
+        continuation_tokens = sum(width * len(members) for width, members in by_length.items())
+        self._count(shared + int(mask[:, shared:].sum()) + continuation_tokens,
+                    shared + ids.numel() + continuation_tokens)
+        return [[scored[i] for i in members] for _, members in groups]
 
     @torch.no_grad()
     def _generate_batch(self, contexts: list[list[int]], request: GenerationRequest) -> list[str]:
@@ -243,9 +285,9 @@ class HFScorer:
         return [cut_at_stop(t, request.stop) for t in texts]
 
 
-def pad_batch(sequences: list[list[int]], pad_id: int, *, left: bool, width: int | None = None):
+def pad_batch(sequences: list[list[int]], pad_id: int, *, left: bool):
     """Token ids and attention mask for a batch, padded on the left or the right."""
-    width = max(len(s) for s in sequences) if width is None else width
+    width = max(len(s) for s in sequences)
     ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(sequences), width), dtype=torch.long)
     for row, seq in enumerate(sequences):
@@ -254,6 +296,31 @@ def pad_batch(sequences: list[list[int]], pad_id: int, *, left: bool, width: int
             ids[row, span] = torch.tensor(seq)
             mask[row, span] = 1
     return ids, mask
+
+
+def common_start(sequences: list[list[int]]) -> int:
+    """How many leading tokens all sequences share, leaving each at least one token of its own.
+
+    >>> common_start([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]])
+    2
+    """
+    limit = min(len(s) for s in sequences) - 1
+    n = 0
+    while n < limit and all(s[n] == sequences[0][n] for s in sequences):
+        n += 1
+    return n
+
+
+def cache_rows(cache, rows: torch.Tensor):
+    """A new KV cache holding ``rows`` of ``cache`` (repeats allowed); ``cache`` itself stays as it was.
+
+    Selecting and extending a transformers cache layer replaces its tensors rather
+    than writing into them, so shallow copies of the layers are enough.
+    """
+    picked = copy.copy(cache)
+    picked.layers = [copy.copy(layer) for layer in cache.layers]
+    picked.batch_select_indices(rows)
+    return picked
 
 
 def continuation_result(logprobs: torch.Tensor, tokens: list[int]) -> LoglikelihoodResult:
