@@ -47,6 +47,22 @@ def replay_texts(path: str, tokenizer) -> list[str]:
             for r in rows]
 
 
+def save_adapter(model, out: str) -> None:
+    """The adapter as the demo ships it: the base's Hub name, fp16 weights, no template card."""
+    model.save_pretrained(out)
+    # Record the Hub name of the base, not this machine's cache path.
+    config_path = f"{out}/adapter_config.json"
+    config = json.loads(open(config_path).read())
+    config["base_model_name_or_path"] = f"HuggingFaceTB/{MODEL_NAME}"
+    with open(config_path, "w") as handle:
+        json.dump(config, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    # Ship the adapter in float16 to keep the repo small; it is cast back on load.
+    weights = f"{out}/adapter_model.safetensors"
+    save_file({k: v.half() for k, v in load_file(weights).items()}, weights)
+    Path(out, "README.md").unlink(missing_ok=True)  # peft's template card, not ours
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100)
@@ -57,6 +73,8 @@ def main() -> None:
     parser.add_argument("--out", default="forgetcheck/demo/adapter")
     parser.add_argument("--replay", help="JSONL from forgetcheck replay, mixed into every batch")
     parser.add_argument("--replay-share", type=float, default=0.2)
+    parser.add_argument("--save-every", type=int, default=0,
+                        help="also save OUT/checkpoint-N every N steps, as the HF Trainer does (for forgetcheck trajectory)")
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
@@ -85,18 +103,9 @@ def main() -> None:
         optimizer.zero_grad()
         if step % 10 == 0 or step == 1:
             print(f"step {step:4d}  loss {loss.item():.3f}  {time.time() - started:.0f}s", flush=True)
-    model.save_pretrained(args.out)
-    # Record the Hub name of the base, not this machine's cache path.
-    config_path = f"{args.out}/adapter_config.json"
-    config = json.loads(open(config_path).read())
-    config["base_model_name_or_path"] = f"HuggingFaceTB/{MODEL_NAME}"
-    with open(config_path, "w") as handle:
-        json.dump(config, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    # Ship the adapter in float16 to keep the repo small; it is cast back on load.
-    weights = f"{args.out}/adapter_model.safetensors"
-    save_file({k: v.half() for k, v in load_file(weights).items()}, weights)
-    Path(args.out, "README.md").unlink(missing_ok=True)  # peft's template card, not ours
+        if args.save_every and step % args.save_every == 0 and step < args.steps:
+            save_adapter(model, f"{args.out}/checkpoint-{step}")
+    save_adapter(model, args.out)
     print(f"saved {args.out}")
 
 

@@ -13,21 +13,9 @@ import warnings
 import click
 
 from forgetcheck import __version__
+from forgetcheck.commands.options import exit_code, judging_options, quiet_libraries, running_options
 from forgetcheck.comparison import Comparison, to_dict
 from forgetcheck.errors import ForgetcheckError
-
-FAIL_ON = ("regressed", "inconclusive", "never")
-
-
-def exit_code(comparison: Comparison, fail_on: str) -> int:
-    """The documented exit code for a finished run."""
-    if fail_on == "never":
-        return 0
-    if comparison.regressed():
-        return 1
-    if fail_on == "inconclusive" and comparison.inconclusive():
-        return 3
-    return 0
 
 
 class Group(click.Group):
@@ -50,17 +38,6 @@ def main() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
-def judging_options(func):
-    func = click.option("--fail-on", type=click.Choice(FAIL_ON), default="regressed", show_default=True,
-                        help="Which verdict makes the exit code non-zero.")(func)
-    func = click.option("--confidence", type=float, default=None,
-                        help="Confidence level of the intervals [default: 0.95, or the report's].")(func)
-    func = click.option("--tolerance", type=float, default=None,
-                        help="Largest drop that still counts as held, absolute (0.02 = 2 points) "
-                             "[default: 0.02, or the report's].")(func)
-    return func
-
-
 @main.command()
 @click.argument("base")
 @click.argument("candidate")
@@ -68,19 +45,9 @@ def judging_options(func):
 @click.option("--out", "out_dir", default="forgetcheck-report", show_default=True, type=click.Path(file_okay=False),
               help="Folder for report.json, report.md, samples.jsonl, chart.png.")
 @judging_options
-@click.option("--dtype", default="auto", show_default=True, help="auto (bf16 on GPU, float32 on CPU), float32, bfloat16, float16.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
-@click.option("--chat-template", type=click.Choice(["auto", "on", "off"]), default=None,
-              help="Override every probe's chat-template setting.")
-@click.option("--batch-tokens", type=int, default=None, help="Token budget per batch (padded tokens).")
-@click.option("--allow-pickle", is_flag=True, help="Allow .bin/.pt weights (loading them can run code).")
-@click.option("--trust-remote-code", is_flag=True, help="Allow models that ship their own Python code.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
-@click.option("--no-cache", is_flag=True, help="Score every item afresh; neither read nor write the result cache.")
+@running_options
 @click.option("--device-map", type=click.Choice(["auto"]), default=None,
               help="Spread a model too large for one GPU over all GPUs (CUDA only).")
-@click.option("--kl-samples", type=click.IntRange(min=0), default=64, show_default=True,
-              help="Sequences the base samples for label-free drift (KL on its own text); 0 turns it off.")
 @click.option("--recovery-shots", type=click.IntRange(min=0), default=3, show_default=True,
               help="Examples given when forgotten answers are asked again (format or knowledge?); 0 turns it off.")
 @click.option("--reference", type=click.Path(dir_okay=False), default=None,
@@ -108,14 +75,6 @@ def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dty
         # (a non-zero exit here would make the launcher stop rank 0 before it writes the report).
         sys.exit(0)
     finish(comparison, out_dir, fail_on)
-
-
-def quiet_libraries(quiet: bool) -> None:
-    """With --quiet, transformers' own loading bars go too."""
-    if quiet:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
 
 
 def finish(comparison: Comparison, out_dir: str, fail_on: str) -> None:
@@ -176,9 +135,10 @@ from forgetcheck.commands.overlap import overlap_command  # noqa: E402
 from forgetcheck.commands.probes import probes as probes_command  # noqa: E402
 from forgetcheck.commands.replay import replay_command  # noqa: E402
 from forgetcheck.commands.share import card, comment, serve_webhook  # noqa: E402
+from forgetcheck.commands.trajectory import trajectory_command  # noqa: E402
 
 for command in (probes_command, cache_command, overlap_command, drift_command, replay_command, comment, card,
-                serve_webhook):
+                serve_webhook, trajectory_command):
     main.add_command(command)
 
 

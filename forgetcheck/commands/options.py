@@ -1,0 +1,65 @@
+"""What several commands share: exit codes, judging options and model-running options.
+
+Defined once here, so ``compare`` and ``trajectory`` (which runs ``compare`` per
+checkpoint) can never drift apart in names, defaults or help.
+"""
+
+from __future__ import annotations
+
+import click
+
+from forgetcheck.comparison import Comparison
+
+FAIL_ON = ("regressed", "inconclusive", "never")
+
+
+def exit_code(comparison: Comparison, fail_on: str) -> int:
+    """The documented exit code for a finished run."""
+    if fail_on == "never":
+        return 0
+    if comparison.regressed():
+        return 1
+    if fail_on == "inconclusive" and comparison.inconclusive():
+        return 3
+    return 0
+
+
+def judging_options(func):
+    func = click.option("--fail-on", type=click.Choice(FAIL_ON), default="regressed", show_default=True,
+                        help="Which verdict makes the exit code non-zero.")(func)
+    func = click.option("--confidence", type=float, default=None,
+                        help="Confidence level of the intervals [default: 0.95, or the report's].")(func)
+    func = click.option("--tolerance", type=float, default=None,
+                        help="Largest drop that still counts as held, absolute (0.02 = 2 points) "
+                             "[default: 0.02, or the report's].")(func)
+    return func
+
+
+def running_options(func):
+    """How the models are loaded and scored, and whether the result cache is used."""
+    options = [
+        click.option("--dtype", default="auto", show_default=True,
+                     help="auto (bf16 on GPU, float32 on CPU), float32, bfloat16, float16."),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ..."),
+        click.option("--chat-template", type=click.Choice(["auto", "on", "off"]), default=None,
+                     help="Override every probe's chat-template setting."),
+        click.option("--batch-tokens", type=int, default=None, help="Token budget per batch (padded tokens)."),
+        click.option("--allow-pickle", is_flag=True, help="Allow .bin/.pt weights (loading them can run code)."),
+        click.option("--trust-remote-code", is_flag=True, help="Allow models that ship their own Python code."),
+        click.option("--quiet", is_flag=True, help="No progress bars."),
+        click.option("--no-cache", is_flag=True,
+                     help="Score every item afresh; neither read nor write the result cache."),
+        click.option("--kl-samples", type=click.IntRange(min=0), default=64, show_default=True,
+                     help="Sequences the base samples for label-free drift (KL on its own text); 0 turns it off."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def quiet_libraries(quiet: bool) -> None:
+    """With --quiet, transformers' own loading bars go too."""
+    if quiet:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()

@@ -1,0 +1,88 @@
+"""``forgetcheck trajectory BASE CKPT...``: when, during training, did forgetting start?"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from forgetcheck.commands.options import exit_code, judging_options, quiet_libraries, running_options
+
+
+@click.command("trajectory")
+@click.argument("base")
+@click.argument("checkpoints", nargs=-1, required=True, metavar="CKPT...")
+@click.option("--suite", default="core", show_default=True, help="Built-in suite name or path to a suite YAML.")
+@click.option("--out", "out_dir", default="forgetcheck-trajectory", show_default=True,
+              type=click.Path(file_okay=False),
+              help="Folder for trajectory.json, trajectory.md, trajectory.png and checkpoints/<step>/ reports.")
+@click.option("--learned", default=None, metavar="PROBE",
+              help="The skill the fine-tune teaches: a capability of the suite, or a probe/suite YAML; its gain is "
+                   "shown against the forgetting.")
+@judging_options
+@running_options
+def trajectory_command(base, checkpoints, suite, out_dir, learned, tolerance, confidence, fail_on, dtype, device,
+                       chat_template, batch_tokens, allow_pickle, trust_remote_code, quiet, no_cache, kl_samples):
+    """Score every checkpoint of a run against BASE: when did each capability start to be forgotten?
+
+    CKPT: checkpoint folders (adapters or full models, anything compare takes), or one
+    folder holding checkpoint-* subfolders. The base is scored once; each checkpoint's
+    full report is kept under OUT/checkpoints/<step>/. The exit code judges the last
+    checkpoint, as compare would.
+    """
+    from forgetcheck import parallel
+    from forgetcheck.cache import ResultCache
+    from forgetcheck.report.files import write_atomic, write_report_folder
+    from forgetcheck.report.text import outcome_line
+    from forgetcheck.report.trajectory import render_markdown, render_text, write_plot
+    from forgetcheck.suite import load_suite
+    from forgetcheck.trajectory import find_checkpoints, forgetting_only, score_checkpoints, summarise, with_learned
+
+    found = find_checkpoints(list(checkpoints))
+    suite_obj, learned_names = with_learned(load_suite(suite), learned)
+    quiet_libraries(quiet)
+    tolerance = 0.02 if tolerance is None else tolerance
+    confidence = 0.95 if confidence is None else confidence
+    out = Path(out_dir)
+    warned: set[str] = set()
+
+    def warn(message: str) -> None:
+        if message not in warned:  # the same warning would otherwise repeat for every checkpoint
+            warned.add(message)
+            click.echo(f"forgetcheck: warning: {message}", err=True)
+
+    def save(checkpoint, comparison) -> None:
+        if parallel.is_main():
+            write_report_folder(comparison, out / "checkpoints" / str(checkpoint.step))
+
+    options = dict(tolerance=tolerance, confidence=confidence, dtype=dtype, device=device, chat_template=chat_template,
+                   batch_tokens=batch_tokens, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
+                   progress=not quiet, kl_samples=kl_samples, warn=warn)
+    echo = lambda line: click.echo(line, err=True)  # noqa: E731
+    if no_cache:
+        # Nothing is read from or left in the user's cache, but the base is still scored once: a private cache
+        # lives for this run only.
+        with tempfile.TemporaryDirectory(prefix="forgetcheck-trajectory-") as private:
+            comparisons = score_checkpoints(base, found, suite_obj, cache=ResultCache(private, warn=warn), echo=echo,
+                                            each=save, **options)
+    else:
+        comparisons = score_checkpoints(base, found, suite_obj, cache=True, echo=echo, each=save, **options)
+    if not parallel.is_main():
+        sys.exit(0)
+    settings = {"suite": suite_obj.name, "suite_source": suite_obj.source, "learned": learned,
+                "tolerance": tolerance, "confidence": confidence, "dtype": comparisons[0].settings.dtype,
+                "device": comparisons[0].settings.device, "kl_samples": kl_samples,
+                "cache": "private, deleted after the run" if no_cache else "shared result cache"}
+    data = summarise(found, comparisons, learned_names, settings)
+    write_atomic(out / "trajectory.json", json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    write_atomic(out / "trajectory.md", render_markdown(data))
+    write_plot(data, out / "trajectory.png")
+    last = forgetting_only(comparisons[-1], learned_names)
+    click.echo(render_text(data))
+    click.echo(f"last checkpoint (step {found[-1].step}): {outcome_line(last)}")
+    click.echo(f"report: {out / 'trajectory.md'} · plot: {out / 'trajectory.png'} · data: {out / 'trajectory.json'} "
+               f"· per checkpoint: {out / 'checkpoints'}/<step>/")
+    sys.exit(exit_code(last, fail_on))
