@@ -22,7 +22,9 @@ from forgetcheck.cache import ResultCache, SuiteCounts, content_hash, model_key,
 from forgetcheck.comparison import CapabilityResult, Comparison, ItemResult, ModelInfo, Settings, overall_verdict
 from forgetcheck.diagnosis import classify_forgotten, diagnose
 from forgetcheck.errors import BadInput
-from forgetcheck.loading import attach_adapter, check_device_map, choose_device, choose_dtype, load_model
+from forgetcheck.loading import (
+    attach_adapter, check_device_map, check_loadable, choose_device, choose_dtype, load_tokenizer,
+    load_weights)
 from forgetcheck.probing import BINARY_METRICS, expected_text, render_prompt, use_chat
 from forgetcheck.recovery import recover
 from forgetcheck.sample_drift import (
@@ -159,7 +161,8 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", *, tolerance
     the adapter disabled. Both sides use the same dtype, prompts and batches.
     ``cache``: True keeps per-item results in the default result cache
     (``FORGETCHECK_CACHE``), a path or :class:`ResultCache` picks another, False
-    scores everything afresh and stores nothing.
+    scores everything afresh and stores nothing. Weights load only when something
+    must be scored (``timings["models_loaded"]``): a rerun found in the cache loads none.
     ``kl_samples``: sequences the base samples for label-free drift (0 skips it).
     ``recovery_shots``: examples given when forgotten answers are asked again (0 skips it).
     ``reference``: a text file whose paragraphs become one more perplexity capability.
@@ -200,46 +203,36 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", *, tolerance
     # Label-free drift runs once, in the process that writes the report.
     drifter = _Drift(suite_obj, chat_template, store, base_key, cand_key,
                      kl_samples if parallel.is_main() else 0, confidence, timings)
-    timings["resolve_s"] = time.perf_counter() - started
-
-    def scorer_for(model, tokenizer, label, context=None):
-        return HFScorer(model, tokenizer, device=device_name, batch_tokens=batch_tokens, context_manager=context,
-                        progress=progress, label=label)
-
-    t = time.perf_counter()
-    base_model, base_tok = load_model(base_spec, dtype=torch_dtype, device=device_name, allow_pickle=allow_pickle,
-                                      trust_remote_code=trust_remote_code, device_map=placement)
-    timings["load_s"] = time.perf_counter() - t
+    # Tokenizers now: item keys and prompts need them, and they refuse an unsafe model even when nothing
+    # loads. Weights only when a forward pass needs them, so a fully cached rerun loads none.
+    base_tok = load_tokenizer(base_spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
     if cand_spec.adapter:
-        wrapped = attach_adapter(base_model, cand_spec, allow_pickle=allow_pickle)
-        # One loaded model: the base pass runs with the adapter switched off.
-        base_scorer = scorer_for(wrapped, base_tok, "base", wrapped.disable_adapter)
-        base_scores = _score_suite(suite_obj, base_scorer, chat_template, timings, "base_s", store, base_key, counts)
-        drifter.prepare(base_scorer, wrapped.disable_adapter)
-        # Every base pass is done: from here on only the candidate runs, on merged weights when that is exact.
-        merge_for_candidate(wrapped, placement)
-        cand_scorer = scorer_for(wrapped, base_tok, "candidate")
-        cand_scores = _score_suite(suite_obj, cand_scorer, chat_template, timings, "candidate_s", store, cand_key,
-                                   counts)
-        drift = drifter.measure(None, cand_scorer)
+        check_loadable(cand_spec, allow_pickle=allow_pickle, trust_remote_code=False)
+        cand_tok = base_tok
     else:
-        base_scorer = scorer_for(base_model, base_tok, "base")
-        base_scores = _score_suite(suite_obj, base_scorer, chat_template, timings, "base_s", store, base_key, counts)
-        drifter.prepare(base_scorer, contextlib.nullcontext)  # the base's side, before the base is freed
-        # Free the base before loading the candidate: the scorer holds it too, so one model is in memory at a time.
-        del base_model
-        base_scorer.model = None
-        t = time.perf_counter()
-        cand_model, cand_tok = load_model(cand_spec, dtype=torch_dtype, device=device_name,
-                                          allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
-                                          device_map=placement)
-        timings["load_s"] += time.perf_counter() - t
+        cand_tok = load_tokenizer(cand_spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
         if cand_tok.get_vocab() != base_tok.get_vocab():
             note("the candidate's tokenizer differs from the base's; scores are comparable only per item text")
-        cand_scorer = scorer_for(cand_model, cand_tok, "candidate")
-        cand_scores = _score_suite(suite_obj, cand_scorer, chat_template, timings, "candidate_s", store, cand_key,
-                                   counts)
-        drift = drifter.measure(None, cand_scorer)
+    timings["resolve_s"] = time.perf_counter() - started
+    weights = _Weights(base_spec, cand_spec, timings, dtype=torch_dtype, device=device_name,
+                       allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, device_map=placement)
+
+    def scorer_for(tokenizer, label, load, context=None):
+        return HFScorer(None, tokenizer, device=device_name, batch_tokens=batch_tokens, context_manager=context,
+                        progress=progress, label=label, load=load)
+
+    # The base pass of an adapter comparison runs on the one loaded model with the adapter switched off.
+    base_context = weights.adapter_off if cand_spec.adapter else None
+    base_scorer = scorer_for(base_tok, "base", weights.base, base_context)
+    base_scores = _score_suite(suite_obj, base_scorer, chat_template, timings, "base_s", store, base_key, counts)
+    drifter.prepare(base_scorer, base_context or contextlib.nullcontext)  # the base's side, while it is loaded
+    if not cand_spec.adapter:
+        # Free the base (if it was loaded) before the candidate loads: one model in memory at a time.
+        base_scorer.model = None
+    cand_scorer = scorer_for(cand_tok, "candidate", weights.candidate)
+    cand_scores = _score_suite(suite_obj, cand_scorer, chat_template, timings, "candidate_s", store, cand_key,
+                               counts)
+    drift = drifter.measure(None, cand_scorer)
     padded = base_scorer.padded_tokens + cand_scorer.padded_tokens
     if padded:
         timings["padding_efficiency"] = (base_scorer.real_tokens + cand_scorer.real_tokens) / padded
@@ -262,12 +255,11 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", *, tolerance
     capabilities = judge_items(items, infos, tolerance, confidence)
     if recovery_shots:
         # Every process takes part: the re-asked items are scored (and sharded) like the suite's.
-        t = time.perf_counter()
-        if recover(suite_obj, items, cand_scorer, shots=recovery_shots, chat_override=chat_template, cache=store,
-                   model=cand_key):
-            # Judge again so each capability's diagnosis counts the recovered answers.
-            capabilities = judge_items(items, infos, tolerance, confidence, recovery_shots)
-        timings["recovery_s"] = time.perf_counter() - t
+        with _phase(timings, "recovery_s"):
+            if recover(suite_obj, items, cand_scorer, shots=recovery_shots, chat_override=chat_template,
+                       cache=store, model=cand_key):
+                # Judge again so each capability's diagnosis counts the recovered answers.
+                capabilities = judge_items(items, infos, tolerance, confidence, recovery_shots)
     timings["total_s"] = time.perf_counter() - started
     settings = Settings(
         dtype=str(torch_dtype).replace("torch.", ""), device=device_name, tolerance=tolerance, confidence=confidence,
@@ -336,7 +328,10 @@ class _Drift:
     def prepare(self, base_scorer, context) -> None:
         if not self.n:
             return
-        t = time.perf_counter()
+        with _phase(self.timings, "drift_s"):
+            self._prepare(base_scorer, context)
+
+    def _prepare(self, base_scorer, context) -> None:
         found = self.store.get_many(self.pair["key"], [self.sample_key], "drift") if self.store else {}
         if found:
             self.result = found[self.sample_key]["values"]
@@ -354,7 +349,6 @@ class _Drift:
             self.samples = cached_samples(self.store, self.base_key, self.sample_key, make)
             self.reference = base_reference(self.samples, _forward(base_scorer.model, context),
                                             pad_id=base_scorer.pad_id, device=base_scorer.device)
-        self.timings["drift_s"] = time.perf_counter() - t
 
     def measure(self, base_side, cand_scorer) -> dict | None:
         """The drift section of the report; ``base_side`` gives (scorer, context) when prepare has not run."""
@@ -362,15 +356,14 @@ class _Drift:
             return None
         if self.result is None and self.samples is None:
             self.prepare(*base_side())
-        t = time.perf_counter()
         if self.result is None:
-            kls, drops = score_drift(self.samples, self.reference, _forward(cand_scorer.model),
-                                     pad_id=cand_scorer.pad_id, device=cand_scorer.device)
+            with _phase(self.timings, "drift_s"):
+                kls, drops = score_drift(self.samples, self.reference, _forward(cand_scorer.model),
+                                         pad_id=cand_scorer.pad_id, device=cand_scorer.device)
             self.result = {"groups": self.samples.groups, "kls": kls, "drops": drops}
             if self.store:
                 self.store.put_many(self.pair, {self.sample_key: {"score": sum(kls) / len(kls), "answer": None,
                                                                   "values": self.result}})
-        self.timings["drift_s"] = self.timings.get("drift_s", 0.0) + time.perf_counter() - t
         return {**self.settings, **summarise(self.result["groups"], self.result["kls"], self.result["drops"],
                                              self.confidence)}
 
@@ -383,10 +376,70 @@ def _forward(model, context=contextlib.nullcontext):
 
 
 def _score_suite(suite: Suite, scorer: HFScorer, chat_template, timings, key, store, model, counts):
-    t = time.perf_counter()
-    scores = score_suite(suite, scorer, chat_template, store, model, counts)
-    timings[key] = time.perf_counter() - t
-    return scores
+    with _phase(timings, key):
+        return score_suite(suite, scorer, chat_template, store, model, counts)
+
+
+@contextlib.contextmanager
+def _phase(timings: dict, key: str):
+    """Add a step's seconds to ``timings[key]``, less any weights loaded during it (those count in ``load_s``)."""
+    t, loading = time.perf_counter(), timings.get("load_s", 0.0)
+    try:
+        yield
+    finally:
+        spent = time.perf_counter() - t - (timings.get("load_s", 0.0) - loading)
+        timings[key] = timings.get(key, 0.0) + spent
+
+
+class _Weights:
+    """The weights of a comparison, loaded the first time a forward pass needs them.
+
+    Each scorer is given :meth:`base` or :meth:`candidate` as its loader, so a
+    rerun that finds every result cached loads no weights at all, and one with a
+    cached base loads only what the candidate's side needs. Loads are counted in
+    ``timings["models_loaded"]`` and timed in ``timings["load_s"]``.
+
+    With an adapter, base and candidate share one model, the base with the adapter
+    attached: the base side runs it with the adapter switched off
+    (:meth:`adapter_off`), the candidate side on merged weights where that is exact
+    (:func:`merge_for_candidate`). The merge happens when the candidate first asks,
+    which is after every base pass: the base's suite and drift reference come first.
+    """
+
+    def __init__(self, base_spec: ModelSpec, cand_spec: ModelSpec, timings: dict, **options):
+        self.base_spec, self.cand_spec, self.timings, self.options = base_spec, cand_spec, timings, options
+        self.adapted = None
+        timings["load_s"] = 0.0
+        timings["models_loaded"] = 0
+
+    def base(self):
+        return self._adapted() if self.cand_spec.adapter else self._load(self.base_spec)
+
+    def candidate(self):
+        if not self.cand_spec.adapter:
+            return self._load(self.cand_spec)
+        model = self._adapted()
+        merge_for_candidate(model, self.options["device_map"])
+        return model
+
+    def adapter_off(self):
+        """The context the adapter comparison's base passes run in."""
+        return self._adapted().disable_adapter()
+
+    def _adapted(self):
+        if self.adapted is None:
+            model = self._load(self.base_spec)
+            t = time.perf_counter()
+            self.adapted = attach_adapter(model, self.cand_spec, allow_pickle=self.options["allow_pickle"])
+            self.timings["load_s"] += time.perf_counter() - t
+        return self.adapted
+
+    def _load(self, spec: ModelSpec):
+        t = time.perf_counter()
+        model = load_weights(spec, **self.options)
+        self.timings["load_s"] += time.perf_counter() - t
+        self.timings["models_loaded"] += 1
+        return model
 
 
 def _result_cache(cache: bool | str | ResultCache, warn: Callable[[str], None]) -> ResultCache | None:

@@ -8,6 +8,7 @@ dtype is chosen once and used for both sides of a comparison.
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import torch
@@ -72,35 +73,69 @@ def check_loadable(spec: ModelSpec, *, allow_pickle: bool, trust_remote_code: bo
 
 def load_model(spec: ModelSpec, *, dtype: torch.dtype, device: str, allow_pickle: bool = False,
                trust_remote_code: bool = False, device_map: str | None = None):
-    """Load a full model and its tokenizer from a resolved (non-adapter) spec.
+    """Load a full model and its tokenizer from a resolved (non-adapter) spec; see :func:`load_weights`."""
+    tokenizer = load_tokenizer(spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    model = load_weights(spec, dtype=dtype, device=device, allow_pickle=allow_pickle,
+                         trust_remote_code=trust_remote_code, device_map=device_map)
+    return model, tokenizer
+
+
+def load_tokenizer(spec: ModelSpec, *, allow_pickle: bool = False, trust_remote_code: bool = False):
+    """The tokenizer of a resolved full model, without its weights (cheap: prompts and cache keys need only this).
+
+    It refuses what :func:`load_weights` would refuse, so a run that finds every
+    result cached, and never loads weights, still stops at an unsafe model.
+    """
+    from transformers import AutoTokenizer
+
+    check_loadable(spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    with _cannot_load(spec):
+        tokenizer = AutoTokenizer.from_pretrained(spec.path, **_source_options(spec, trust_remote_code))
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_weights(spec: ModelSpec, *, dtype: torch.dtype, device: str, allow_pickle: bool = False,
+                 trust_remote_code: bool = False, device_map: str | None = None):
+    """The model of a resolved full spec, in eval mode on ``device``.
 
     ``device_map="auto"`` lets accelerate spread a model too large for one GPU over
     all visible GPUs (and CPU memory); see :func:`check_device_map`.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     check_loadable(spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
-    kwargs = {"trust_remote_code": trust_remote_code}
     placement = {"device_map": device_map} if device_map else {}
-    if spec.gguf_file:
-        kwargs["gguf_file"] = spec.gguf_file
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(spec.path, **kwargs)
+    with _cannot_load(spec):
         model = AutoModelForCausalLM.from_pretrained(
-            spec.path, dtype=dtype, use_safetensors=None if allow_pickle else (None if spec.gguf_file else True), **kwargs,
-            **placement)
-    except (OSError, ValueError, KeyError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BadInput(f"model {spec.spec!r}: transformers cannot load it ({first[:300]})") from None
+            spec.path, dtype=dtype, use_safetensors=None if allow_pickle else (None if spec.gguf_file else True),
+            **_source_options(spec, trust_remote_code), **placement)
     if spec.gguf_file and getattr(model, "hf_quantizer", None) is not None:
         # GGUF weights arrive dequantized; drop the quantizer marker so the model acts plain.
         model.hf_quantizer.remove_quantization_config(model)
     if not device_map:  # with a device map, accelerate has already placed every layer
         model.to(device)
     model.eval()
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
+    return model
+
+
+def _source_options(spec: ModelSpec, trust_remote_code: bool) -> dict:
+    """from_pretrained options shared by the tokenizer and the weights: remote code, the GGUF file."""
+    options = {"trust_remote_code": trust_remote_code}
+    if spec.gguf_file:
+        options["gguf_file"] = spec.gguf_file
+    return options
+
+
+@contextlib.contextmanager
+def _cannot_load(spec: ModelSpec):
+    """transformers' loading errors as one line naming the model."""
+    try:
+        yield
+    except (OSError, ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BadInput(f"model {spec.spec!r}: transformers cannot load it ({first[:300]})") from None
 
 
 def attach_adapter(model, spec: ModelSpec, *, allow_pickle: bool = False):

@@ -63,6 +63,8 @@ def test_warm_rerun_scores_nothing_and_equals_the_cold_run(tiny_base, forgetful_
     n = len(cold.items)
     assert cold_passes.calls > 0 and cold.timings["cached_items"] == 0 and cold.timings["scored_items"] == 2 * n
     assert warm_passes.calls == 0 and warm.timings["cached_items"] == 2 * n and warm.timings["scored_items"] == 0
+    # Nothing to score, so no weights load (tests/test_lazy_load.py counts the loads themselves).
+    assert cold.timings["models_loaded"] == 1 and warm.timings["models_loaded"] == 0 and warm.timings["load_s"] == 0
     assert per_item(warm) == per_item(cold) and summary(warm) == summary(cold)
 
 
@@ -76,6 +78,7 @@ def test_cached_base_with_fresh_candidate_equals_an_uncached_run(tiny_base, forg
     uncached = compare(str(tiny_base), str(forgetful_adapter), str(small_suite), cache=False, progress=False)
     n = len(uncached.items)
     assert passes.calls > 0 and cached_base.timings["cached_items"] == n and cached_base.timings["scored_items"] == n
+    assert cached_base.timings["models_loaded"] == 1  # the base with the adapter attached, once for both sides
     assert per_item(cached_base) == per_item(uncached) and summary(cached_base) == summary(uncached)
     assert [c.verdict for c in cached_base.capabilities] == [c.verdict for c in uncached.capabilities]
 

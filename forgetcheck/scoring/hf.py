@@ -34,12 +34,16 @@ class HFScorer:
 
     ``context_manager`` wraps every forward pass; the base pass of an adapter
     comparison uses ``model.disable_adapter`` so both sides share one loaded model.
+    ``load``, given instead of a model, loads it the first time :attr:`model` is
+    asked for, i.e. when a forward pass needs it: a comparison whose results are
+    all cached renders prompts and item keys with the tokenizer alone.
     """
 
     def __init__(self, model, tokenizer, *, device: str = "cpu", batch_tokens: int | None = None,
                  context_manager: Callable[[], contextlib.AbstractContextManager] | None = None,
-                 progress: bool = True, label: str = ""):
-        self.model = model
+                 progress: bool = True, label: str = "", load: Callable[[], object] | None = None):
+        self._model = model
+        self._load = load
         self.tokenizer = tokenizer
         self.device = device
         self.batch_tokens = batch_tokens or DEFAULT_BATCH_TOKENS["cuda" if device.startswith("cuda") else "cpu"]
@@ -47,13 +51,29 @@ class HFScorer:
         self.progress = progress
         self.label = label
         self.has_chat_template = bool(getattr(tokenizer, "chat_template", None))
-        config = getattr(model, "config", None)
-        self.max_length = int(getattr(config, "max_position_embeddings", 2048) or 2048)
         self.pad_id = tokenizer.pad_token_id or 0
         self.start_token = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
         # Token positions the model computed, and those of them that were not padding.
         self.padded_tokens = 0
         self.real_tokens = 0
+
+    @property
+    def model(self):
+        """The model; loaded now if the scorer was given ``load`` and this is the first ask."""
+        if self._model is None and self._load is not None:
+            self._model, self._load = self._load(), None
+        return self._model
+
+    @model.setter
+    def model(self, model) -> None:
+        # Setting None frees the model for good: the loader goes too, so nothing loads it again.
+        self._model, self._load = model, None
+
+    @property
+    def max_length(self) -> int:
+        """The model's context length; only scoring asks, and scoring needs the model anyway."""
+        config = getattr(self.model, "config", None)
+        return int(getattr(config, "max_position_embeddings", 2048) or 2048)
 
     # -- prompt rendering ---------------------------------------------------
     def chat_prompt(self, user_text: str) -> str:
@@ -78,9 +98,9 @@ class HFScorer:
         encoded = {c: self.encode_context(c) for c in contexts}
         continuations = [self.encode_continuation(x) for _, x in requests]
         results: list[LoglikelihoodResult | None] = [None] * len(requests)
-        shared, single = [], []
+        shared, single, limit = [], [], self.max_length
         for context, members in contexts.items():
-            fits = len(encoded[context]) + max(len(continuations[i]) for i in members) <= self.max_length
+            fits = len(encoded[context]) + max(len(continuations[i]) for i in members) <= limit
             if len(members) > 1 and fits and encoded[context]:
                 shared.append((encoded[context], members))
             else:
@@ -187,7 +207,8 @@ class HFScorer:
 
     def _score_tokens(self, pairs: list[tuple[list[int], list[int]]], desc: str) -> list[LoglikelihoodResult]:
         # Keep at most max_length tokens, dropping from the left of the context.
-        pairs = [((c + x)[-(self.max_length + 1):-len(x)] if x else c[-self.max_length:], x) for c, x in pairs]
+        limit = self.max_length
+        pairs = [((c + x)[-(limit + 1):-len(x)] if x else c[-limit:], x) for c, x in pairs]
         order = sorted(range(len(pairs)), key=lambda i: (-(len(pairs[i][0]) + len(pairs[i][1])), i))
         results: list[LoglikelihoodResult | None] = [None] * len(pairs)
         with self._progress(len(pairs), desc) as bar:
