@@ -242,7 +242,7 @@ def render(result: dict) -> str:
     alpha = 1 - result["confidence"]
     lines = [f"{result['pairs']} seed pairs per recipe × {result['capabilities_per_comparison']} capabilities of "
              f"{result['items_per_capability']} items; confidence {result['confidence']}, tolerance "
-             f"{result['tolerance']}, noise {result['noise']:.0%} of each matrix's spread; the trained model gets "
+             f"{result['tolerance']}; the trained model gets "
              + ", ".join(f"{k} {v:.2f}" for k, v in result["trained_model_accuracy"].items()), "",
              "| recipe | answers flipped per comparison | comparisons `regressed` (false alarms) | "
              "capabilities `regressed` | at tolerance 0 | raw p < α, loss side |",

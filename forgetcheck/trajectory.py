@@ -20,8 +20,11 @@ Both are linear in all parameters but one (β, τ), so each is fitted by ordinar
 least squares for the linear ones inside a one-dimensional search over the other:
 a log-spaced grid, then golden-section refinement around the best grid point. No
 scipy needed, and the search range is part of the answer (a β at its edge is said).
-Only the checkpoints are fitted, not the base: a law with three parameters needs
-three checkpoints, and with exactly three it passes through them all.
+The base is fitted too, as step 0 (forgetting 0, its own score): it anchors both
+curves, so a capability already forgotten by the first checkpoint gives a steep
+curve instead of a flat one with meaningless parameters. A law with three
+parameters needs three points (the base and two checkpoints); with exactly three
+it passes through them all.
 """
 
 from __future__ import annotations
@@ -180,7 +183,8 @@ def summarise(checkpoints: list[Checkpoint], comparisons: list[Comparison], lear
             "ci_low": [cap.ci_low for cap in series], "ci_high": [cap.ci_high for cap in series],
             "verdict": [cap.verdict for cap in series],
             "first_regressed": None if regressed is None else {"step": regressed.step, "checkpoint": regressed.spec},
-            "fits": {"power_law": fit_power_law(steps, forgetting), "retention": fit_retention(steps, scores)},
+            "fits": {"power_law": fit_power_law([0, *steps], [0.0, *forgetting]),
+                     "retention": fit_retention([0, *steps], [first.base_score, *scores])},
         })
     rows = []
     for checkpoint, comparison in zip(checkpoints, comparisons):
@@ -275,7 +279,7 @@ def _fit(steps, values, formula: str, bounds: tuple[float, float], searched: str
 
 def _unfittable(steps: list[float], values: list[float]) -> str | None:
     if len(values) < 3:
-        return f"needs at least 3 checkpoints, has {len(values)}"
+        return f"needs at least 3 points (the base and 2 checkpoints), has {len(values)}"
     if not all(math.isfinite(v) for v in values):
         return "a value is not a finite number"
     if max(values) - min(values) <= 1e-12 * max(1.0, max(abs(v) for v in values)):

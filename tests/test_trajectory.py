@@ -84,7 +84,7 @@ def test_trajectory_of_a_lora_run(tiny_base, training_run, tmp_path):
 
     # fits over the four checkpoints, finite and reported in plain JSON
     for fit in facts["fits"].values():
-        assert fit["fitted"] and 0 <= fit["r2"] <= 1 and fit["points"] == 4
+        assert fit["fitted"] and 0 <= fit["r2"] <= 1 and fit["points"] == 5  # the base and 4 checkpoints
     assert math.isfinite(facts["fits"]["power_law"]["beta"])
 
     # the learned skill gains, is shown apart, and its gain stands against the others' forgetting
@@ -208,7 +208,7 @@ def test_fits_on_noisy_data_stay_close():
 
 def test_too_few_or_flat_series_are_not_fitted():
     assert fit_power_law([1, 2], [0.1, 0.2]) == {"fitted": False, "formula": "forgetting(N) = A·N^β + B",
-                                                "reason": "needs at least 3 checkpoints, has 2"}
+                                                "reason": "needs at least 3 points (the base and 2 checkpoints), has 2"}
     flat = fit_retention([1, 2, 3], [0.5, 0.5, 0.5])
     assert not flat["fitted"] and "same at every checkpoint" in flat["reason"]
     three = fit_power_law([1, 2, 3], [0.0, 0.1, 0.5])

@@ -51,6 +51,9 @@ _LINK_TRIGGERS = re.compile(r"(?<=@)|(?<=:)(?=//)|(?<=www)(?=\.)", re.IGNORECASE
 _ORDERED_LIST_START = re.compile(r"\A(\d{1,9})\.")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9]+(?:[._/-][A-Za-z0-9]+)*\Z")
 
+# Entries of ``timings`` that are counts or ratios, not seconds.
+NOT_SECONDS = ("cached_items", "scored_items", "scored_items_this_process", "models_loaded", "padding_efficiency")
+
 
 def escape_untrusted(text: str, limit: int = 300) -> str:
     """Make ``text`` inert in Markdown and HTML: readable, but unable to add structure.
@@ -348,8 +351,8 @@ def _settings(comparison: Comparison) -> str:
         lines.append("- suites: " + "; ".join(_suite(s) for s in settings.suites))
     if comparison.timings:
         timings = [
-            f"{escape_untrusted(step, 40)} {_duration(seconds)}"
-            for step, seconds in comparison.timings.items()
+            f"{escape_untrusted(step, 40)} {_count(value) if step in NOT_SECONDS else _duration(value)}"
+            for step, value in comparison.timings.items()
         ]
         lines.append("- timings: " + " · ".join(timings))
     made = []
@@ -389,6 +392,10 @@ def _short(value: str) -> str:
     if len(digest) <= HASH_SHOWN + 4 or not re.fullmatch(r"[0-9a-fA-F]+", digest):
         return value
     return f"{prefix + ':' if prefix else ''}{digest[:HASH_SHOWN]}"
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:.3f}"
 
 
 def _duration(seconds: float) -> str:

@@ -79,12 +79,20 @@ def render_text(data: dict) -> str:
     if learned:
         lines += ["", "learned: gain over the base (points; perplexity rows: nats/token ×100)"]
         lines += _table(learned, steps, ["capability", "base", *map(str, steps), ""], gain=True)
-    lines += ["", "fits over the checkpoints, in raw units (0–1, or nats/token for perplexity):"]
-    width = max(len(c["name"]) for c in data["capabilities"])
-    for cap in data["capabilities"]:
-        fits = cap["fits"]
-        lines.append(f"  {cap['name']:<{width}}  power law {fit_text(fits['power_law'])}")
-        lines.append(f"  {'':<{width}}  retention {fit_text(fits['retention'])}")
+    early = [c["name"] for c in forgetting if c["first_regressed"] and c["first_regressed"]["step"] == steps[0]]
+    if early:
+        lines += ["", f"already regressed at the first checkpoint (step {steps[0]}): {', '.join(early)}; "
+                      "save earlier checkpoints to see when the forgetting started"]
+    # Curves through noise say nothing; the terminal shows the fits of what moved, trajectory.md has them all.
+    shown = [c for c in data["capabilities"] if c["learned"] or c["first_regressed"]]
+    if shown:
+        lines += ["", "fits from the base (step 0) over the checkpoints, in raw units (0–1, or nats/token for "
+                      "perplexity); every capability's are in trajectory.md:"]
+        width = max(len(c["name"]) for c in shown)
+        for cap in shown:
+            fits = cap["fits"]
+            lines.append(f"  {cap['name']:<{width}}  power law {fit_text(fits['power_law'])}")
+            lines.append(f"  {'':<{width}}  retention {fit_text(fits['retention'])}")
     if data["tradeoff"]:
         lines += ["", *tradeoff_lines(data)]
     return "\n".join(lines) + "\n"
@@ -151,8 +159,8 @@ def render_markdown(data: dict) -> str:
     notes = [f"{escape_untrusted(c['name'], 80)}, {kind.replace('_', ' ')}: {fit.get('note') or fit.get('reason')}."
              for c in caps for kind, fit in c["fits"].items() if fit.get("note") or not fit["fitted"]]
     fits += ["", f"<sub>Power law (Kalajdzievski 2024): {caps[0]['fits']['power_law']['formula']}; exponential "
-                 f"retention: {caps[0]['fits']['retention']['formula']}. Fitted by least squares over the checkpoints "
-                 f"only; {FITS_UNITS}. {' '.join(notes)}</sub>"]
+                 f"retention: {caps[0]['fits']['retention']['formula']}. Fitted by least squares from the base "
+                 f"(step 0, forgetting 0) over the checkpoints; {FITS_UNITS}. {' '.join(notes)}</sub>"]
     sections = [title, headline, "\n".join(rows), "### Fits", "\n".join(fits)]
     if data["tradeoff"]:
         sections += ["### Learning versus forgetting", _tradeoff_table(data)]
@@ -212,20 +220,22 @@ def write_plot(data: dict, path: str | os.PathLike) -> None:
 
 
 def _draw_curves(axes, data: dict) -> None:
-    steps = np.asarray(data["steps"], dtype=float)
+    steps = np.asarray([0, *data["steps"]], dtype=float)  # the base is step 0, forgetting 0
     caps = [c for c in data["capabilities"] if not c["learned"] and c["measured"]]
-    colours = colormaps["tab10"]
+    palette = colormaps["tab10" if len(caps) <= 10 else "tab20"]  # one colour per capability, never repeated
     red = VERDICT_COLOUR["regressed"]
     dense = np.linspace(steps.min(), steps.max(), 200)
+    # Fitted curves through noise only clutter the picture: draw them where something regressed.
+    fitted = [c for c in caps if c["first_regressed"]] or caps
     for k, cap in enumerate(caps):
-        colour, scale = colours(k % 10), 1 if cap["unit"] == "score" else 100
-        values = np.asarray(cap["forgetting"]) * scale
+        colour, scale = palette(k % palette.N), 1 if cap["unit"] == "score" else 100
+        values = np.asarray([0.0, *cap["forgetting"]]) * scale
         axes.plot(steps, values, "o-", color=colour, linewidth=2, markersize=6, label=cap["name"].replace("$", r"\$"))
         fit = cap["fits"]["power_law"]
-        if fit["fitted"]:
+        if fit["fitted"] and cap in fitted:
             axes.plot(dense, [power_law(fit, s) * scale for s in dense], "--", color=colour, linewidth=1.2)
         if cap["first_regressed"]:
-            k_first = data["steps"].index(cap["first_regressed"]["step"])
+            k_first = 1 + data["steps"].index(cap["first_regressed"]["step"])
             axes.plot(steps[k_first], values[k_first], "o", markersize=14, markerfacecolor="none",
                       markeredgecolor=red, markeredgewidth=2, zorder=4)
     axes.axhline(0, color="black", linewidth=0.9)
@@ -250,10 +260,11 @@ def _draw_tradeoff(axes, data: dict) -> None:
         axes.axis("off")
         axes.text(0.5, 0.5, "no other measured capability to set against the gain", ha="center", va="center")
         return
+    points = [(0.0, 0.0, "base"), *((x, y, f"step {s}") for x, y, s in points)]  # training starts at the origin
     xs, ys, _ = zip(*points)
     axes.plot(xs, ys, "o-", color="#1565c0", linewidth=1.5)
-    for x, y, step in points:
-        axes.annotate(f"step {step}", (x, y), xytext=(5, 4), textcoords="offset points", fontsize=8)
+    for x, y, label in points:
+        axes.annotate(label, (x, y), xytext=(5, 4), textcoords="offset points", fontsize=8)
     axes.axvline(0, color="black", linewidth=0.9)
     axes.axhline(0, color="black", linewidth=0.9)
     axes.set_xlabel(f"mean forgetting of {len(trade['others'])} other capabilities "
