@@ -76,6 +76,10 @@ def render_text(data: dict) -> str:
     learned = [c for c in data["capabilities"] if c["learned"]]
     lines = ["forgetting by step: base − checkpoint in points (* regressed; perplexity rows: nats/token ×100)"]
     lines += _table(forgetting, steps, ["capability", "base", *map(str, steps), "first regressed"])
+    kl = [row["kl"] for row in data["checkpoints"]]
+    if any(value is not None for value in kl):  # label-free drift: no probe needed, so it sees what they miss
+        lines += ["", "KL(base ‖ checkpoint) on the base's own samples, nats/token: " + " · ".join(
+            f"step {step} {'—' if value is None else f'{value:.3f}'}" for step, value in zip(steps, kl))]
     if learned:
         lines += ["", "learned: gain over the base (points; perplexity rows: nats/token ×100)"]
         lines += _table(learned, steps, ["capability", "base", *map(str, steps), ""], gain=True)
