@@ -226,10 +226,10 @@ def run(workdir: Path, pairs: int, recipes: tuple[str, ...] = RECIPES, confidenc
             "capability_rate": tally.capabilities_regressed / tally.capabilities,
             "capability_rate_upper": clopper_pearson_upper(tally.capabilities_regressed, tally.capabilities),
         }
-    base_acc = judged(world.model, world.model)[0]
     harmful = fine_tune(world, workdir / "harmful", seed=7, recipe="harmful")
     control = judged(world.model, harmful)[0]
-    result["trained_model_accuracy"] = {c.name: round(c.base_score, 3) for c in base_acc.capabilities}
+    # The control's base is the trained model, so its base scores are the trained model's accuracy.
+    result["trained_model_accuracy"] = {c.name: round(c.base_score, 3) for c in control.capabilities}
     result["control"] = {"verdict": control.verdict,
                          "regressed": sum(c.verdict == "regressed" for c in control.capabilities),
                          "capabilities": len(control.capabilities),

@@ -232,7 +232,7 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", *, tolerance
     cand_scorer = scorer_for(cand_tok, "candidate", weights.candidate)
     cand_scores = _score_suite(suite_obj, cand_scorer, chat_template, timings, "candidate_s", store, cand_key,
                                counts)
-    drift = drifter.measure(None, cand_scorer)
+    drift = drifter.measure(cand_scorer)
     padded = base_scorer.padded_tokens + cand_scorer.padded_tokens
     if padded:
         timings["padding_efficiency"] = (base_scorer.real_tokens + cand_scorer.real_tokens) / padded
@@ -350,12 +350,10 @@ class _Drift:
             self.reference = base_reference(self.samples, _forward(base_scorer.model, context),
                                             pad_id=base_scorer.pad_id, device=base_scorer.device)
 
-    def measure(self, base_side, cand_scorer) -> dict | None:
-        """The drift section of the report; ``base_side`` gives (scorer, context) when prepare has not run."""
+    def measure(self, cand_scorer) -> dict | None:
+        """The drift section of the report; :meth:`prepare` has run on the base's side."""
         if not self.n:
             return None
-        if self.result is None and self.samples is None:
-            self.prepare(*base_side())
         if self.result is None:
             with _phase(self.timings, "drift_s"):
                 kls, drops = score_drift(self.samples, self.reference, _forward(cand_scorer.model),

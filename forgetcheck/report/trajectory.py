@@ -232,7 +232,7 @@ def _draw_curves(axes, data: dict) -> None:
     # Fitted curves through noise only clutter the picture: draw them where something regressed.
     fitted = [c for c in caps if c["first_regressed"]] or caps
     for k, cap in enumerate(caps):
-        colour, scale = palette(k % palette.N), 1 if cap["unit"] == "score" else 100
+        colour, scale = palette(k % palette.N), _number(1.0, cap["unit"])
         values = np.asarray([0.0, *cap["forgetting"]]) * scale
         axes.plot(steps, values, "o-", color=colour, linewidth=2, markersize=6, label=cap["name"].replace("$", r"\$"))
         fit = cap["fits"]["power_law"]
