@@ -65,9 +65,9 @@ def export_items(base: Path, work: Path, limit: int | None) -> tuple[Path, Path,
     """The core suite's choice probes as a forgetcheck suite and as an lm-eval task, same strings."""
     from transformers import AutoTokenizer
 
-    from forgetcheck.probing import render_prompt, use_chat
+    from forgetcheck.suites.asking import render_prompt, use_chat
     from forgetcheck.scoring.hf import HFScorer
-    from forgetcheck.suite import load_suite
+    from forgetcheck.suites.suite import load_suite
 
     core = load_suite("core")
     renderer = HFScorer(None, AutoTokenizer.from_pretrained(base))  # only renders prompts; no model needed
@@ -191,11 +191,11 @@ def one_model_worker(model: str, suite: str) -> None:
     """Score one model alone with forgetcheck (no cache): the memory reference."""
     import torch
 
-    from forgetcheck.cache import SuiteCounts, model_key, score_suite
-    from forgetcheck.loading import load_model
+    from forgetcheck.results.store import SuiteCounts, model_key, score_suite
+    from forgetcheck.models.loading import load_model
     from forgetcheck.scoring.hf import HFScorer
-    from forgetcheck.specs import resolve
-    from forgetcheck.suite import load_suite
+    from forgetcheck.models.specs import resolve
+    from forgetcheck.suites.suite import load_suite
 
     spec = resolve(model)
     loaded, tokenizer = load_model(spec, dtype=torch.float32, device="cpu")

@@ -66,8 +66,8 @@ def measure(args) -> dict:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from forgetcheck.loading import choose_device, choose_dtype
-    from forgetcheck.probing import score_probe
+    from forgetcheck.models.loading import choose_device, choose_dtype
+    from forgetcheck.suites.asking import score_probe
     from forgetcheck.scoring.hf import HFScorer
 
     device = choose_device(args.device)
@@ -121,7 +121,7 @@ def demo_tokenizer() -> Path:
 
 def choice_probes(n: int) -> list:
     """The first items of each multiple-choice probe of `core`, ``n`` in all, as even as the probes allow."""
-    from forgetcheck.suite import load_suite
+    from forgetcheck.suites.suite import load_suite
 
     probes = [p for p in load_suite("core").probes if p.kind == "choice"]
     per_probe = math.ceil(n / len(probes))

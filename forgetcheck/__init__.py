@@ -8,7 +8,7 @@ __all__ = ["BadInput", "ForgetcheckError", "__version__", "compare"]
 
 
 def compare(*args, **kwargs):
-    """Compare a candidate with its base; see :func:`forgetcheck.compare.compare`."""
-    from forgetcheck.compare import compare as _compare
+    """Compare a candidate with its base; see :func:`forgetcheck.workflows.compare.compare`."""
+    from forgetcheck.workflows.compare import compare as _compare
 
     return _compare(*args, **kwargs)

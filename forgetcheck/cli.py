@@ -59,7 +59,7 @@ def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dty
 
     BASE and CANDIDATE are local folders, .gguf files, or Hub ids like org/name@revision.
     """
-    from forgetcheck.compare import compare as run_compare
+    from forgetcheck.workflows.compare import compare as run_compare
 
     quiet_libraries(quiet)
     comparison = run_compare(
@@ -68,7 +68,7 @@ def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dty
         chat_template=chat_template, batch_tokens=batch_tokens, allow_pickle=allow_pickle,
         trust_remote_code=trust_remote_code, progress=not quiet, cache=not no_cache, device_map=device_map,
         kl_samples=kl_samples, recovery_shots=recovery_shots, reference=reference, warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
-    from forgetcheck import parallel
+    from forgetcheck.models import parallel
 
     if not parallel.is_main():
         # Under torchrun every process holds the result; rank 0 reports it and gives the exit code
@@ -94,7 +94,7 @@ def finish(comparison: Comparison, out_dir: str, fail_on: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["md", "json", "text"]), default="text", show_default=True)
 def report(report_json, tolerance, confidence, fail_on, fmt):
     """Re-render (and re-judge with other thresholds) a saved report.json; no model is loaded."""
-    from forgetcheck.compare import rejudge
+    from forgetcheck.workflows.compare import rejudge
     from forgetcheck.report.files import read_report
 
     comparison = rejudge(read_report(report_json), tolerance, confidence)
@@ -120,7 +120,7 @@ def demo(out_dir, quiet):
 
     quiet_libraries(quiet)
     base, adapter = demo_models(echo=lambda m: click.echo(m, err=True))
-    from forgetcheck.compare import compare as run_compare
+    from forgetcheck.workflows.compare import compare as run_compare
 
     click.echo(f"forgetcheck demo: base {base}\n                  candidate {adapter}", err=True)
     comparison = run_compare(str(base), str(adapter), "core-quick", progress=not quiet,

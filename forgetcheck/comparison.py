@@ -58,9 +58,9 @@ class ItemResult:
     flip is ``forgotten`` / ``learned`` / ``same`` for 0/1 metrics, None otherwise.
     n_options: k for a k-option choice item. pair: the id of the same fact asked in
     the other kind. forgetting: for a forgotten generation item with a choice twin,
-    ``knowledge kept`` or ``knowledge lost`` (``forgetcheck.diagnosis``). recovered:
+    ``knowledge kept`` or ``knowledge lost`` (``forgetcheck.analysis.diagnosis``). recovered:
     for a forgotten generation item re-asked with a few examples, whether the
-    candidate then answered right (``forgetcheck.recovery``).
+    candidate then answered right (``forgetcheck.workflows.recovery``).
     """
 
     capability: str
@@ -94,13 +94,13 @@ class CapabilityResult:
     generation; None for perplexity).
     at_chance: why the base cannot show forgetting here, when verdict is ``at-chance``.
     chance_adjusted: for k-option items, forgetting and backward transfer with the
-    part explained by guessing taken out (``forgetcheck.stats.ChanceAdjusted`` fields).
+    part explained by guessing taken out (``forgetcheck.analysis.stats.ChanceAdjusted`` fields).
     subcategories: the same paired drop per sub-category (no verdict of their own:
     they are read as a breakdown, not tested).
     detectable_drop: the smallest drop this run would have found with 80% power,
-    given its item count and how many answers changed (``forgetcheck.stats``).
+    given its item count and how many answers changed (``forgetcheck.analysis.stats``).
     diagnosis: whether forgotten answers lost the knowledge or only the format,
-    from their multiple-choice twins (``forgetcheck.diagnosis``).
+    from their multiple-choice twins (``forgetcheck.analysis.diagnosis``).
     """
 
     name: str
@@ -152,7 +152,7 @@ class Settings:
 class Comparison:
     """A finished comparison of a candidate with its base.
 
-    drift: label-free drift on the base's own samples (``forgetcheck.sample_drift``):
+    drift: label-free drift on the base's own samples (``forgetcheck.workflows.label_free``):
     settings, ``overall`` and per-``groups`` KL and log-likelihood drop with
     intervals; None when the run skipped it (``--kl-samples 0``).
     """

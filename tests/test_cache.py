@@ -11,11 +11,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import forgetcheck.cache as cache_module
-from forgetcheck.cache import ResultCache
+import forgetcheck.results.store as cache_module
+from forgetcheck.results.store import ResultCache
 from forgetcheck.cli import main
-from forgetcheck.compare import compare
-from forgetcheck.specs import resolve
+from forgetcheck.workflows.compare import compare
+from forgetcheck.models.specs import resolve
 from tests.conftest import write_suite
 
 

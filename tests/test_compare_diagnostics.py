@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from forgetcheck.compare import compare
+from forgetcheck.workflows.compare import compare
 
 
 def test_drift_is_zero_against_itself_cached_and_switchable(tiny_base, tiny_suite, forgetful_adapter):

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from forgetcheck.checkers import check_problem, is_refusal, passes
+from forgetcheck.suites.checkers import check_problem, is_refusal, passes
 from forgetcheck.errors import BadInput
-from forgetcheck.probing import answer_is_right
-from forgetcheck.suite import load_suite
+from forgetcheck.suites.asking import answer_is_right
+from forgetcheck.suites.suite import load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 

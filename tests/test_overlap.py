@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from forgetcheck.cli import main
-from forgetcheck.compare import CapabilityInfo, judge_items
+from forgetcheck.workflows.compare import CapabilityInfo, judge_items
 from forgetcheck.comparison import Comparison, ModelInfo, Settings, ItemResult, overall_verdict, to_dict
-from forgetcheck.overlap import expected_jaccard, overlap, overlap_p_value, spearman
+from forgetcheck.analysis.overlap import expected_jaccard, overlap, overlap_p_value, spearman
 
 
 def _comparison(forgotten: dict[str, set[int]], seed: int, base_sha: str = "sha256:base") -> Comparison:

@@ -9,14 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from forgetcheck.cache import ResultCache
-from forgetcheck.compare import compare
+from forgetcheck.results.store import ResultCache
+from forgetcheck.workflows.compare import compare
 from tests.conftest import write_suite
 
 WORKER = """
 import json, sys
-from forgetcheck import parallel
-from forgetcheck.compare import compare
+from forgetcheck.models import parallel
+from forgetcheck.workflows.compare import compare
 
 base, candidate, suite, cache, out = sys.argv[1:6]
 comparison = compare(base, candidate, suite, cache=cache if cache != "off" else False, progress=False)

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from forgetcheck.cli import main
 from forgetcheck.errors import BadInput
-from forgetcheck.suite import load_suite
+from forgetcheck.suites.suite import load_suite
 from tests.conftest import write_suite
 
 

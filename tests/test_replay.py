@@ -8,7 +8,7 @@ import shutil
 from click.testing import CliRunner
 
 from forgetcheck.cli import main
-from forgetcheck.compare import compare
+from forgetcheck.workflows.compare import compare
 from forgetcheck.report.files import write_report_folder
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch
 from peft.helpers import rescale_adapter_scale
 
-from forgetcheck.sample_drift import base_reference, drift_prompts, sample_from_base, score_drift, summarise
-from forgetcheck.loading import attach_adapter, load_model
-from forgetcheck.probing import render_prompt
+from forgetcheck.workflows.label_free import base_reference, drift_prompts, sample_from_base, score_drift, summarise
+from forgetcheck.models.loading import attach_adapter, load_model
+from forgetcheck.suites.asking import render_prompt
 from forgetcheck.scoring.hf import HFScorer
-from forgetcheck.specs import resolve
-from forgetcheck.suite import load_suite
+from forgetcheck.models.specs import resolve
+from forgetcheck.suites.suite import load_suite
 
 
 def _setup(tiny_base, forgetful_adapter, tiny_suite, n=12, seed=0):

@@ -3,11 +3,11 @@
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from forgetcheck.compare import merge_for_candidate
-from forgetcheck.loading import attach_adapter
-from forgetcheck.scoring.base import GenerationRequest
+from forgetcheck.workflows.compare import merge_for_candidate
+from forgetcheck.models.loading import attach_adapter
+from forgetcheck.scoring.seam import GenerationRequest
 from forgetcheck.scoring.hf import HFScorer
-from forgetcheck.specs import resolve
+from forgetcheck.models.specs import resolve
 
 
 def direct_loglikelihood(model, tokenizer, context: str, continuation: str) -> float:
@@ -154,7 +154,7 @@ def test_greedy_generation_is_batch_independent_and_stops(tiny_base):
 
 def test_an_adapter_comparison_scores_the_merged_candidate_like_the_unmerged_one(tiny_base, forgetful_adapter,
                                                                                  tiny_suite, monkeypatch):
-    import forgetcheck.compare as compare_module
+    import forgetcheck.workflows.compare as compare_module
 
     merges = []
     merge = compare_module.merge_for_candidate

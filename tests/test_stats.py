@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from forgetcheck.stats import agresti_min_interval, holm, items_to_decide, judge, mcnemar_exact, paired_bootstrap, paired_drop, verdict
+from forgetcheck.analysis.stats import agresti_min_interval, holm, items_to_decide, judge, mcnemar_exact, paired_bootstrap, paired_drop, verdict
 
 
 def test_mcnemar_exact_matches_binomial_test():
@@ -81,9 +81,9 @@ def test_paired_drop_counts_flips_and_rejects_misaligned():
 
 # --- chance-adjusted forgetting (Harmon et al. 2025) on worked vectors ----------------
 
-from forgetcheck.compare import CapabilityInfo, judge_items  # noqa: E402
+from forgetcheck.workflows.compare import CapabilityInfo, judge_items  # noqa: E402
 from forgetcheck.comparison import ItemResult, overall_verdict  # noqa: E402
-from forgetcheck.stats import chance_adjusted, measures_nothing, wilson_interval  # noqa: E402
+from forgetcheck.analysis.stats import chance_adjusted, measures_nothing, wilson_interval  # noqa: E402
 
 
 def _vectors(n, right_before, forgotten, learned):
@@ -188,7 +188,7 @@ def test_regressed_stays_regressed_even_near_chance():
 
 
 def test_detectable_drop_shrinks_with_items_and_grows_with_churn():
-    from forgetcheck.stats import detectable_drop
+    from forgetcheck.analysis.stats import detectable_drop
 
     quiet = paired_drop([1.0] * 250, [1.0] * 250, binary=True)
     z = 1.959964 + 0.841621
@@ -209,7 +209,7 @@ def test_simulated_power_matches_detectable_drop():
     """At the detectable drop, McNemar finds the loss in about 80% of simulated runs."""
     import random
 
-    from forgetcheck.stats import detectable_drop
+    from forgetcheck.analysis.stats import detectable_drop
 
     rng = random.Random(1)
     n = 400
@@ -241,7 +241,7 @@ def test_forgotten_answers_are_told_format_from_knowledge():
 
 
 def test_a_known_skill_is_never_at_chance_and_a_sliver_of_knowledge_is():
-    from forgetcheck.stats import measures_nothing
+    from forgetcheck.analysis.stats import measures_nothing
 
     assert measures_nothing([1] * 99 + [0], 0.25) is None
     assert "beyond guessing" in measures_nothing([1] * 12 + [0] * 288, 0.0)  # 4% known

@@ -9,9 +9,9 @@ import torch
 from click.testing import CliRunner
 
 from forgetcheck.cli import main
-from forgetcheck.loading import attach_adapter, load_model
-from forgetcheck.specs import resolve
-from forgetcheck.weight_drift import adapter_drift, by_group, diagonal_fisher, full_drift
+from forgetcheck.models.loading import attach_adapter, load_model
+from forgetcheck.models.specs import resolve
+from forgetcheck.workflows.weight_drift import adapter_drift, by_group, diagonal_fisher, full_drift
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ def cache() -> None:
 @cache.command()
 def info() -> None:
     """Where the cache is, how big, and how many results each model has."""
-    from forgetcheck.cache import ResultCache
+    from forgetcheck.results.store import ResultCache
 
     details = ResultCache().info()
     click.echo(f"result cache: {details['location']}")
@@ -34,8 +34,8 @@ def info() -> None:
               help="Clear only this model's results (a folder, .gguf, adapter or Hub id, as given to compare).")
 def clear(spec) -> None:
     """Delete cached results: all of them, or one model's."""
-    from forgetcheck.cache import ResultCache
-    from forgetcheck.specs import resolve
+    from forgetcheck.results.store import ResultCache
+    from forgetcheck.models.specs import resolve
 
     store = ResultCache()
     if spec is None:

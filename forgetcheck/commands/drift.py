@@ -32,7 +32,7 @@ def drift_command(base, candidate, out_dir, fisher_samples, seed, top, dtype, de
     change ΣF·ΔW² (the EWC penalty) with the Fisher estimated on the base's own samples.
     A large change is a risk, not a proof of forgetting.
     """
-    from forgetcheck.weight_drift import measure
+    from forgetcheck.workflows.weight_drift import measure
 
     drift = measure(base, candidate, fisher_samples=fisher_samples, seed=seed, dtype=dtype, device=device,
                     allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)

@@ -7,7 +7,7 @@ import json
 
 import click
 
-from forgetcheck.overlap import overlap, summary
+from forgetcheck.analysis.overlap import overlap, summary
 from forgetcheck.report.files import read_report
 
 

@@ -1,7 +1,7 @@
 """``forgetcheck probes list|show|validate``: see what a suite asks, and check a suite before a run.
 
 ``show`` renders prompts with the same functions the scorer uses
-(:func:`forgetcheck.probing.choice_requests`, :func:`~forgetcheck.probing.render_prompt`),
+(:func:`forgetcheck.suites.asking.choice_requests`, :func:`~forgetcheck.suites.asking.render_prompt`),
 so what it prints is what the model is asked. ``validate`` reads a suite through
 the same code as ``compare`` but notes every problem instead of stopping at the first.
 """
@@ -15,7 +15,7 @@ from collections import Counter
 import click
 
 from forgetcheck.errors import BadInput
-from forgetcheck.suite import Probe, Suite, builtin_suites, load_suite, validate_suite
+from forgetcheck.suites.suite import Probe, Suite, builtin_suites, load_suite, validate_suite
 
 
 @click.group()
@@ -99,7 +99,7 @@ def _render_only_scorer(model_spec: str, trust_remote_code: bool):
     from transformers import AutoTokenizer
 
     from forgetcheck.scoring.hf import HFScorer
-    from forgetcheck.specs import resolve
+    from forgetcheck.models.specs import resolve
 
     spec = resolve(model_spec)
     if spec.adapter:
@@ -128,7 +128,7 @@ def _show_item(probe: Probe, item, scorer) -> None:
                 "auto": "a run uses the chat-template view when the model has one; pass --model to see it"}
         views = [(False, f"without chat template ({note[probe.chat_template]})")]
     else:
-        from forgetcheck.probing import use_chat
+        from forgetcheck.suites.asking import use_chat
 
         chat_used = probe.chat_template == "on" or use_chat(probe, scorer)
         views = [(False, "without chat template" + ("" if scorer.has_chat_template else " (the tokenizer has none)"))]
@@ -138,7 +138,7 @@ def _show_item(probe: Probe, item, scorer) -> None:
     for chat, label in views:
         click.echo(f"    {label}:")
         if probe.kind == "choice":
-            from forgetcheck.probing import choice_requests
+            from forgetcheck.suites.asking import choice_requests
 
             requests = choice_requests(probe, item, chat, scorer or _PlainText())
             _block(requests[0][0])
@@ -146,7 +146,7 @@ def _show_item(probe: Probe, item, scorer) -> None:
                      for k, (_, cont) in enumerate(requests)]
             click.echo(f"      then each continuation: {_printable(' · '.join(marks))}")
         else:
-            from forgetcheck.probing import render_prompt
+            from forgetcheck.suites.asking import render_prompt
 
             _block(render_prompt(item.prompt, chat, scorer or _PlainText()))
             stops = ", ".join(json.dumps(s, ensure_ascii=False) for s in probe.stop)
@@ -163,7 +163,7 @@ class _PlainText:
 
 
 def _expected(probe: Probe, item) -> str | None:
-    from forgetcheck.probing import expected_text
+    from forgetcheck.suites.asking import expected_text
 
     return expected_text(probe, item)
 

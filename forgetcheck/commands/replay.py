@@ -28,12 +28,12 @@ def replay_command(base, out_file, samples, suite, report_json, seed, max_new_to
     Writes chat `messages` rows when the model has a chat template, `text` rows
     otherwise; `datasets.load_dataset("json", data_files=OUT)` reads either.
     """
-    from forgetcheck.loading import choose_device, choose_dtype, load_model
-    from forgetcheck.replay import SUGGESTED_SHARE, focus, replay_rows, write_rows
+    from forgetcheck.models.loading import choose_device, choose_dtype, load_model
+    from forgetcheck.workflows.replay import SUGGESTED_SHARE, focus, replay_rows, write_rows
     from forgetcheck.report.files import read_report
     from forgetcheck.scoring.hf import HFScorer
-    from forgetcheck.specs import resolve
-    from forgetcheck.suite import load_suite
+    from forgetcheck.models.specs import resolve
+    from forgetcheck.suites.suite import load_suite
 
     suite_obj = load_suite(suite)
     if report_json:

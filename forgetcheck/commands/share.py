@@ -168,7 +168,7 @@ def serve_webhook(host, port, secret_env, watch, suite, tolerance, confidence, d
     """
     from forgetcheck.integrations.webhook import WebhookSettings, make_server
     from forgetcheck.report.comment import marker
-    from forgetcheck.suite import load_suite
+    from forgetcheck.suites.suite import load_suite
 
     secret = os.environ.get(secret_env)
     if not secret:

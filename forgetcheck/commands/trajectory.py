@@ -33,13 +33,13 @@ def trajectory_command(base, checkpoints, suite, out_dir, learned, tolerance, co
     full report is kept under OUT/checkpoints/<step>/. The exit code judges the last
     checkpoint, as compare would.
     """
-    from forgetcheck import parallel
-    from forgetcheck.cache import ResultCache
+    from forgetcheck.models import parallel
+    from forgetcheck.results.store import ResultCache
     from forgetcheck.report.files import write_atomic, write_report_folder
     from forgetcheck.report.text import outcome_line
     from forgetcheck.report.trajectory import render_markdown, render_text, write_plot
-    from forgetcheck.suite import load_suite
-    from forgetcheck.trajectory import find_checkpoints, forgetting_only, score_checkpoints, summarise, with_learned
+    from forgetcheck.suites.suite import load_suite
+    from forgetcheck.workflows.trajectory import find_checkpoints, forgetting_only, score_checkpoints, summarise, with_learned
 
     found = find_checkpoints(list(checkpoints))
     suite_obj, learned_names = with_learned(load_suite(suite), learned)

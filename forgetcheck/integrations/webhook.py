@@ -178,7 +178,7 @@ class Checker:
             log(f"{what}: could not post the comment: {exc}")
 
     def _compare(self, base: str, candidate: str):
-        from forgetcheck.compare import compare
+        from forgetcheck.workflows.compare import compare
 
         s = self.settings
         return compare(base, candidate, s.suite, tolerance=s.tolerance, confidence=s.confidence, dtype=s.dtype,

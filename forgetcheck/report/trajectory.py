@@ -1,6 +1,6 @@
 """How ``forgetcheck trajectory`` shows forgetting over training: terminal table, Markdown and one plot.
 
-Reads only the plain dict :func:`forgetcheck.trajectory.summarise` returns
+Reads only the plain dict :func:`forgetcheck.workflows.trajectory.summarise` returns
 (``trajectory.json``). Forgetting is shown the way the comparison chart shows drops:
 in points for shares of items right, and in nats/token ×100 for perplexity, which puts
 both on one axis with one tolerance line. Fit parameters are printed in the report's
@@ -22,7 +22,7 @@ from forgetcheck.report.chart import DPI, VERDICT_COLOUR
 from forgetcheck.report.files import write_atomic
 from forgetcheck.report.markdown import VERDICT_EMOJI, escape_untrusted
 from forgetcheck.report.text import perplexity_text
-from forgetcheck.trajectory import power_law
+from forgetcheck.workflows.trajectory import power_law
 
 MEANING = ("A fitted curve describes this run's checkpoints and nothing more: it is a summary of what was measured, "
            "not a law of this model. Reading it beyond the last checkpoint (how much more a longer run would "

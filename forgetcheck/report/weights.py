@@ -1,6 +1,6 @@
 """How ``forgetcheck drift`` shows weight drift: a terminal table, Markdown and a chart.
 
-Reads only the plain dict that :func:`forgetcheck.weight_drift.measure` returns.
+Reads only the plain dict that :func:`forgetcheck.workflows.weight_drift.measure` returns.
 Module names come from the model's own code or files, so they are escaped like any
 other untrusted text in Markdown.
 """

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from forgetcheck.scoring.base import GenerationRequest, LoglikelihoodResult
+from forgetcheck.scoring.seam import GenerationRequest, LoglikelihoodResult
 
 DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 32768}
 # A log-likelihood batch ends before padding would pass this share of the tokens it computes.

@@ -3,7 +3,7 @@
 A suite entry may take its items from a dataset (``dataset:`` plus a ``fields:``
 mapping and/or small Jinja ``template:`` strings) or from an lm-eval task YAML
 (``lm_eval_task:``). Either way each dataset row becomes the same row dict a JSONL
-line would be, and is checked by :func:`forgetcheck.suite.add_item`, so a
+line would be, and is checked by :func:`forgetcheck.suites.suite.add_item`, so a
 dataset-backed probe obeys exactly the rules of a file-backed one.
 
 Templates come from files people download, so they render in Jinja's sandbox.
@@ -176,7 +176,7 @@ def dataset_source(dataset: dict[str, Any]) -> str:
 
 def row_maker(entry: dict[str, Any], kind: str, where: str) -> Callable[[dict[str, Any], int, str], dict[str, Any]]:
     """The function turning one dataset row into a probe item row, from ``fields:`` and ``template:``."""
-    from forgetcheck.suite import Item
+    from forgetcheck.suites.suite import Item
 
     item_keys = {f.name for f in dataclasses.fields(Item)}
     fields = entry.get("fields") or {}
@@ -260,7 +260,7 @@ def lm_eval_entry(entry: dict[str, Any], suite_path: Path, where: str, problems:
     Settings in the suite entry (name, chat_template, metric, max_tokens, stop,
     dataset overrides such as a local ``data_files``) win over the task's.
     """
-    from forgetcheck.suite import collecting
+    from forgetcheck.suites.suite import collecting
 
     task_path = suite_path.parent / str(entry["lm_eval_task"])
     if not task_path.exists():
@@ -447,7 +447,7 @@ def lm_eval_row_maker(config: dict[str, Any], task_file: str, kind: str, probe: 
 def dataset_items(entry: dict[str, Any], kind: str, match: str, suite_path: Path, where: str,
                   problems: list[str] | None = None) -> tuple[list, str]:
     """A dataset-backed (or lm-eval) probe entry's items, and a name for where they came from."""
-    from forgetcheck.suite import add_item, collecting
+    from forgetcheck.suites.suite import add_item, collecting
 
     lm_eval = entry.get("_lm_eval")
     if lm_eval:

@@ -8,7 +8,7 @@ trainers read directly: chat ``messages`` rows when the model has a chat templat
 plain ``text`` rows otherwise.
 
 Prompts are a quarter neutral openers and the rest the suite's own questions, drawn
-with a seeded RNG (:func:`forgetcheck.sample_drift.drift_prompts`); given a report,
+with a seeded RNG (:func:`forgetcheck.workflows.label_free.drift_prompts`); given a report,
 only the questions of the capabilities it marks ``regressed`` are used, so the
 replay targets what was lost.
 """
@@ -21,8 +21,8 @@ from pathlib import Path
 
 from forgetcheck.errors import BadInput
 from forgetcheck.report.files import write_atomic
-from forgetcheck.sample_drift import drift_prompts, sample_from_base
-from forgetcheck.suite import Suite
+from forgetcheck.workflows.label_free import drift_prompts, sample_from_base
+from forgetcheck.suites.suite import Suite
 
 # A starting point, not a law: enough replay to anchor the base's behaviour without
 # drowning the new task. Check the result with forgetcheck compare and adjust.

@@ -12,7 +12,7 @@ and each chunk is written as soon as it is done, in one SQLite transaction (WAL
 mode, safe with several writers). A run killed half-way therefore resumes from
 its finished chunks, and those chunks are exactly the batches an uncached run
 scores, so a resumed run gives the same numbers as one that never stopped.
-The same chunks are the unit of data-parallel sharding (:mod:`forgetcheck.parallel`).
+The same chunks are the unit of data-parallel sharding (:mod:`forgetcheck.models.parallel`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from forgetcheck import parallel
-from forgetcheck.probing import ProbeScores, probe_scores, score_probe, use_chat
-from forgetcheck.suite import Item, Probe, Suite
+from forgetcheck.models import parallel
+from forgetcheck.suites.asking import ProbeScores, probe_scores, score_probe, use_chat
+from forgetcheck.suites.suite import Item, Probe, Suite
 
 # Bump when a change to scoring, batching or chunking changes any stored number.
 # 2: contexts of a batch share their common start, continuations run unpadded in equal-length
@@ -38,7 +38,7 @@ ENGINE_VERSION = "2"
 CHUNK_ITEMS = 128
 # The per-item values each kind needs to rebuild its probe's summary numbers.
 REQUIRED_VALUES = {"choice": ("acc", "acc_norm"), "perplexity": ("logprob", "n_tokens"), "generate": (),
-                   # label-free drift (forgetcheck.sample_drift): the base's samples, and a pair's KL results
+                   # label-free drift (forgetcheck.workflows.label_free): the base's samples, and a pair's KL results
                    "samples": (), "drift": ()}
 
 

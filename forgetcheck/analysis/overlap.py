@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from forgetcheck.comparison import Comparison, ItemResult
 from forgetcheck.errors import BadInput
-from forgetcheck.probing import BINARY_METRICS
+from forgetcheck.suites.asking import BINARY_METRICS
 
 
 @dataclass

@@ -3,8 +3,8 @@
 A suite is a YAML file naming probes; a probe is a JSONL file of items with stable
 ids. Each probe is one capability and one kind (``choice``, ``generate`` or
 ``perplexity``). Nothing here knows about models: probes become scorer requests in
-:mod:`forgetcheck.probing`. Every error names the file (and line) and what to do.
-Items may also come from a dataset or an lm-eval task (:mod:`forgetcheck.probe_sources`).
+:mod:`forgetcheck.suites.asking`. Every error names the file (and line) and what to do.
+Items may also come from a dataset or an lm-eval task (:mod:`forgetcheck.suites.sources`).
 Loading stops at the first problem; :func:`validate_suite` walks the same code and
 collects them all.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 
-from forgetcheck.checkers import check_problem, describe
+from forgetcheck.suites.checkers import check_problem, describe
 from forgetcheck.errors import BadInput
 
 KINDS = ("choice", "generate", "perplexity")
@@ -42,7 +42,7 @@ class Item:
     n_options: int | None = None  # choice items: len(choices), checked at load time
     difficulty: str | None = None  # a free-text note, e.g. "two-digit operands"
     pair: str | None = None  # id of the same fact asked in the other kind (choice <-> generate)
-    check: dict[str, Any] | None = None  # generate items under `match: check`; see forgetcheck.checkers
+    check: dict[str, Any] | None = None  # generate items under `match: check`; see forgetcheck.suites.checkers
 
 
 @dataclass
@@ -135,7 +135,7 @@ def suite_path(name_or_path: str) -> Path:
 
 
 def _read_suite_yaml(path: Path, problems: list[str] | None = None) -> Suite:
-    from forgetcheck.probe_sources import read_yaml
+    from forgetcheck.suites.sources import read_yaml
 
     data, lines = read_yaml(path)
     if isinstance(data, dict) and "probes" not in data and ("doc_to_text" in data or "output_type" in data):
@@ -163,7 +163,7 @@ def _read_probe(suite_path: Path, where: str, entry: Any, problems: list[str] | 
     if not isinstance(entry, dict):
         raise BadInput(f"{where}: each probe is a mapping with name, file and kind")
     if entry.get("lm_eval_task"):
-        from forgetcheck.probe_sources import lm_eval_entry
+        from forgetcheck.suites.sources import lm_eval_entry
 
         entry = lm_eval_entry(entry, suite_path, where, problems)
     for key in ("name", "kind"):
@@ -197,7 +197,7 @@ def _read_probe(suite_path: Path, where: str, entry: Any, problems: list[str] | 
         file = suite_path.parent / entry["file"]
         items = read_items(file, kind, match, problems)
     else:
-        from forgetcheck.probe_sources import dataset_items
+        from forgetcheck.suites.sources import dataset_items
 
         items, origin = dataset_items(entry, kind, match, suite_path, where, problems)
         file = Path(origin)
@@ -322,7 +322,7 @@ def _check_item(row: dict[str, Any], kind: str, match: str, where: str) -> Item:
     if match == "check":
         problem = check_problem(row.get("check"))
         if problem:
-            raise BadInput(f"{where}: {problem}; see forgetcheck/checkers.py for the check types")
+            raise BadInput(f"{where}: {problem}; see forgetcheck/suites/checkers.py for the check types")
         target = row.get("target", describe(row["check"]))
         return Item(prompt=row["prompt"], target=str(target), check=dict(row["check"]), **common)
     if match == "regex":

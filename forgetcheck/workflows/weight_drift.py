@@ -8,7 +8,7 @@ Two numbers per weight matrix, no probes needed:
 * **Fisher-weighted change** Σ F_i·ΔW_i² — the elastic-weight-consolidation penalty
   (Kirkpatrick et al. 2017): a change counts in proportion to how much the base's
   own predictions depend on that weight. The diagonal Fisher F is estimated on
-  sequences the base samples itself (``forgetcheck.sample_drift``), so no dataset is
+  sequences the base samples itself (``forgetcheck.workflows.label_free``), so no dataset is
   needed: per sequence, the squared gradient of the log-likelihood of the sampled
   tokens.
 
@@ -159,12 +159,12 @@ def measure(base: str, candidate: str, *, fisher_samples: int = 16, seed: int = 
     """``forgetcheck drift`` as a library call: the per-matrix, per-layer and per-module drift as plain data."""
     from forgetcheck import __version__
     from forgetcheck.errors import BadInput
-    from forgetcheck.loading import attach_adapter, choose_device, choose_dtype, load_model
-    from forgetcheck.probing import render_prompt
-    from forgetcheck.sample_drift import drift_prompts, sample_from_base
+    from forgetcheck.models.loading import attach_adapter, choose_device, choose_dtype, load_model
+    from forgetcheck.suites.asking import render_prompt
+    from forgetcheck.workflows.label_free import drift_prompts, sample_from_base
     from forgetcheck.scoring.hf import HFScorer
-    from forgetcheck.specs import resolve
-    from forgetcheck.suite import Suite
+    from forgetcheck.models.specs import resolve
+    from forgetcheck.suites.suite import Suite
 
     base_spec = resolve(base, allow_pickle=allow_pickle)
     cand_spec = resolve(candidate, allow_pickle=allow_pickle)

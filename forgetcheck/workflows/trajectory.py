@@ -1,7 +1,7 @@
 """Forgetting over training: find a run's checkpoints, score each against the base, fit curves to the result.
 
 ``forgetcheck trajectory`` answers "when did forgetting start?". Each checkpoint is
-an ordinary :func:`forgetcheck.compare.compare` against the base, so every number
+an ordinary :func:`forgetcheck.workflows.compare.compare` against the base, so every number
 here is one a ``compare`` run would give; the base's scores come from the result
 cache from the second checkpoint on (its cache key does not name the candidate).
 :func:`summarise` turns the comparisons into one plain dict (``trajectory.json``):
@@ -41,8 +41,8 @@ import numpy as np
 from forgetcheck.comparison import CapabilityResult, Comparison, overall_verdict
 from forgetcheck.errors import BadInput
 from forgetcheck.report.text import is_perplexity, is_proportion
-from forgetcheck.specs import HUB_ID
-from forgetcheck.suite import Suite, load_suite
+from forgetcheck.models.specs import HUB_ID
+from forgetcheck.suites.suite import Suite, load_suite
 
 CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)$")
 MODEL_FILES = ("config.json", "adapter_config.json")
@@ -144,11 +144,11 @@ def score_checkpoints(base: str, checkpoints: list[Checkpoint], suite: Suite, *,
                       **options) -> list[Comparison]:
     """Compare every checkpoint with the base, in step order; ``each`` sees every comparison as it is done.
 
-    ``cache`` must be a result cache (True or a :class:`~forgetcheck.cache.ResultCache`):
+    ``cache`` must be a result cache (True or a :class:`~forgetcheck.results.store.ResultCache`):
     it is what lets the base be scored only once. ``options`` go to ``compare()``;
     diagnosis by re-asking is not needed per checkpoint, so ``recovery_shots`` is 0.
     """
-    from forgetcheck.compare import compare
+    from forgetcheck.workflows.compare import compare
 
     comparisons = []
     for number, checkpoint in enumerate(checkpoints, start=1):

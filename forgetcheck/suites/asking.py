@@ -3,7 +3,7 @@
 This is where a probe becomes requests (``choice`` → log-likelihoods,
 ``generate`` → greedy text, ``perplexity`` → rolling log-likelihood) and the
 results become one number per item, higher is better. It talks only to the
-:class:`~forgetcheck.scoring.base.Scorer` protocol, never to torch.
+:class:`~forgetcheck.scoring.seam.Scorer` protocol, never to torch.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import re
 import string
 from dataclasses import dataclass, field
 
-from forgetcheck import checkers
-from forgetcheck.scoring.base import GenerationRequest, Scorer
-from forgetcheck.suite import Item, Probe
+from forgetcheck.suites import checkers
+from forgetcheck.scoring.seam import GenerationRequest, Scorer
+from forgetcheck.suites.suite import Item, Probe
 
 BINARY_METRICS = ("acc", "acc_norm", "exact_match", "regex_match", "check_pass")
 

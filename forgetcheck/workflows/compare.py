@@ -17,17 +17,18 @@ from typing import Callable
 
 import torch
 
-from forgetcheck import __version__, parallel
-from forgetcheck.cache import ResultCache, SuiteCounts, content_hash, model_key, score_suite
+from forgetcheck import __version__
+from forgetcheck.models import parallel
+from forgetcheck.results.store import ResultCache, SuiteCounts, content_hash, model_key, score_suite
 from forgetcheck.comparison import CapabilityResult, Comparison, ItemResult, ModelInfo, Settings, overall_verdict
-from forgetcheck.diagnosis import classify_forgotten, diagnose
+from forgetcheck.analysis.diagnosis import classify_forgotten, diagnose
 from forgetcheck.errors import BadInput
-from forgetcheck.loading import (
+from forgetcheck.models.loading import (
     attach_adapter, check_device_map, check_loadable, choose_device, choose_dtype, load_tokenizer,
     load_weights)
-from forgetcheck.probing import BINARY_METRICS, expected_text, render_prompt, use_chat
-from forgetcheck.recovery import recover
-from forgetcheck.sample_drift import (
+from forgetcheck.suites.asking import BINARY_METRICS, expected_text, render_prompt, use_chat
+from forgetcheck.workflows.recovery import recover
+from forgetcheck.workflows.label_free import (
     DEFAULT_SAMPLES,
     base_reference,
     cached_samples,
@@ -38,9 +39,9 @@ from forgetcheck.sample_drift import (
     summarise,
 )
 from forgetcheck.scoring.hf import HFScorer
-from forgetcheck.specs import ModelSpec, resolve, same_model_name
-from forgetcheck.stats import chance_adjusted, judge, measures_nothing, paired_drop
-from forgetcheck.suite import Suite, load_suite, reference_probe
+from forgetcheck.models.specs import ModelSpec, resolve, same_model_name
+from forgetcheck.analysis.stats import chance_adjusted, judge, measures_nothing, paired_drop
+from forgetcheck.suites.suite import Suite, load_suite, reference_probe
 
 
 @dataclass
@@ -309,7 +310,7 @@ def merge_for_candidate(wrapped, placement: str | None = None) -> bool:
 
 
 class _Drift:
-    """Label-free drift inside a comparison (see forgetcheck.sample_drift), cached like any score.
+    """Label-free drift inside a comparison (see forgetcheck.workflows.label_free), cached like any score.
 
     The base's samples are cached under the base's key; the KL results under the pair
     of keys. With two full models the base's side (samples and its compact reference)

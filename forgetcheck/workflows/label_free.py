@@ -29,7 +29,7 @@ from typing import Callable
 import torch
 
 from forgetcheck.scoring.hf import pad_batch
-from forgetcheck.stats import paired_bootstrap
+from forgetcheck.analysis.stats import paired_bootstrap
 
 # Neutral openers: no task, no format, just "keep writing" in a few registers.
 NEUTRAL_PROMPTS = (

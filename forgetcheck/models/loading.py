@@ -14,7 +14,7 @@ import json
 import torch
 
 from forgetcheck.errors import BadInput, UnsafeModel
-from forgetcheck.specs import WEIGHT_SUFFIXES, ModelSpec
+from forgetcheck.models.specs import WEIGHT_SUFFIXES, ModelSpec
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}

@@ -15,7 +15,7 @@ import random
 from dataclasses import replace
 
 from forgetcheck.comparison import ItemResult
-from forgetcheck.suite import Suite
+from forgetcheck.suites.suite import Suite
 
 
 def few_shot_prompt(examples: list[tuple[str, str]], prompt: str) -> str:
@@ -35,7 +35,7 @@ def recover(suite: Suite, items: list[ItemResult], scorer, *, shots: int = 3, se
     The re-asked prompts are ordinary generation items, so they go through the result
     cache like any other (``cache``, ``model``: the candidate's key): a warm rerun asks nothing.
     """
-    from forgetcheck.cache import score_suite
+    from forgetcheck.results.store import score_suite
 
     asked_probes, originals = [], {}
     for probe in suite.probes:
