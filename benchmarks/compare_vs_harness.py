@@ -191,7 +191,8 @@ def one_model_worker(model: str, suite: str) -> None:
     """Score one model alone with forgetcheck (no cache): the memory reference."""
     import torch
 
-    from forgetcheck.results.store import SuiteCounts, model_key, score_suite
+    from forgetcheck.results.keys import model_key
+    from forgetcheck.results.runner import SuiteCounts, score_suite
     from forgetcheck.models.loading import load_model
     from forgetcheck.scoring.hf import HFScorer
     from forgetcheck.models.specs import resolve

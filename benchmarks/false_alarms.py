@@ -196,7 +196,8 @@ def clopper_pearson_upper(k: int, n: int, confidence: float = 0.95) -> float:
 
 def run(workdir: Path, pairs: int, recipes: tuple[str, ...] = RECIPES, confidence: float = 0.95,
         tolerance: float = 0.02, facts_per_relation: int = 100, noise: float = 0.03, echo=print) -> dict:
-    from forgetcheck.workflows.compare import compare, rejudge
+    from forgetcheck.analysis.verdicts import rejudge
+    from forgetcheck.workflows.compare import compare
 
     def judged(base: Path, candidate: Path):
         comparison = compare(str(base), str(candidate), str(world.suite), tolerance=tolerance,

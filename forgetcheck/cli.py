@@ -13,9 +13,10 @@ import warnings
 import click
 
 from forgetcheck import __version__
-from forgetcheck.commands.options import exit_code, judging_options, quiet_libraries, running_options
+from forgetcheck.commands.options import compare_options, exit_code, judging_options, quiet_libraries, running_options
 from forgetcheck.comparison import Comparison, to_dict
 from forgetcheck.errors import ForgetcheckError
+from forgetcheck.options import DEFAULTS
 
 
 class Group(click.Group):
@@ -48,7 +49,7 @@ def main() -> None:
 @running_options
 @click.option("--device-map", type=click.Choice(["auto"]), default=None,
               help="Spread a model too large for one GPU over all GPUs (CUDA only).")
-@click.option("--recovery-shots", type=click.IntRange(min=0), default=3, show_default=True,
+@click.option("--recovery-shots", type=click.IntRange(min=0), default=DEFAULTS.recovery_shots, show_default=True,
               help="Examples given when forgotten answers are asked again (format or knowledge?); 0 turns it off.")
 @click.option("--reference", type=click.Path(dir_okay=False), default=None,
               help="A text file of paragraphs: perplexity drift on your own text, as one more capability.")
@@ -61,13 +62,13 @@ def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dty
     """
     from forgetcheck.workflows.compare import compare as run_compare
 
-    quiet_libraries(quiet)
-    comparison = run_compare(
-        base, candidate, suite, tolerance=0.02 if tolerance is None else tolerance,
-        confidence=0.95 if confidence is None else confidence, dtype=dtype, device=device,
+    options = compare_options(
+        tolerance=tolerance, confidence=confidence, quiet=quiet, no_cache=no_cache, dtype=dtype, device=device,
         chat_template=chat_template, batch_tokens=batch_tokens, allow_pickle=allow_pickle,
-        trust_remote_code=trust_remote_code, progress=not quiet, cache=not no_cache, device_map=device_map,
-        kl_samples=kl_samples, recovery_shots=recovery_shots, reference=reference, warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
+        trust_remote_code=trust_remote_code, device_map=device_map, kl_samples=kl_samples,
+        recovery_shots=recovery_shots, reference=reference)
+    quiet_libraries(quiet)
+    comparison = run_compare(base, candidate, suite, options, warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
     from forgetcheck.models import parallel
 
     if not parallel.is_main():
@@ -94,7 +95,7 @@ def finish(comparison: Comparison, out_dir: str, fail_on: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["md", "json", "text"]), default="text", show_default=True)
 def report(report_json, tolerance, confidence, fail_on, fmt):
     """Re-render (and re-judge with other thresholds) a saved report.json; no model is loaded."""
-    from forgetcheck.workflows.compare import rejudge
+    from forgetcheck.analysis.verdicts import rejudge
     from forgetcheck.report.files import read_report
 
     comparison = rejudge(read_report(report_json), tolerance, confidence)

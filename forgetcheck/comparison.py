@@ -29,6 +29,10 @@ READABLE_SCHEMAS = (1, 2)
 # forgetting either way; it is reported, never counted as held.
 VERDICTS = ("regressed", "held", "inconclusive", "at-chance")
 FLIPS = ("forgotten", "learned", "same")
+# Metrics scored 0 or 1 per item: shown as a share of items right with drops in points,
+# tested with exact McNemar, and counted as forgotten/learned flips. Defined here once,
+# because scoring, verdicts, overlap and every renderer must agree on them.
+BINARY_METRICS = frozenset({"acc", "acc_norm", "exact_match", "regex_match", "check_pass"})
 
 
 @dataclass
@@ -228,3 +232,13 @@ def from_dict(data: dict[str, Any], source: str = "report.json") -> Comparison:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise BadInput(f"{source}: not a valid forgetcheck report ({exc})") from None
+
+
+def is_proportion(cap: CapabilityResult) -> bool:
+    """True when scores are a share of items right (shown as %, drops in points)."""
+    return cap.kind != "perplexity" and cap.metric in BINARY_METRICS
+
+
+def is_perplexity(cap: CapabilityResult) -> bool:
+    """True when scores are mean log-likelihood per token (drops in nats/token)."""
+    return cap.kind == "perplexity"

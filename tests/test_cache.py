@@ -11,7 +11,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import forgetcheck.results.store as cache_module
+import forgetcheck.results.runner as runner_module
 from forgetcheck.results.store import ResultCache
 from forgetcheck.cli import main
 from forgetcheck.workflows.compare import compare
@@ -84,7 +84,7 @@ def test_cached_base_with_fresh_candidate_equals_an_uncached_run(tiny_base, forg
 
 
 def test_a_run_killed_half_way_resumes_from_what_it_finished(tiny_base, small_suite, tmp_path, monkeypatch):
-    monkeypatch.setattr(cache_module, "CHUNK_ITEMS", 8)  # several chunks per probe in a small suite
+    monkeypatch.setattr(runner_module, "CHUNK_ITEMS", 8)  # several chunks per probe in a small suite
     base, store = str(tiny_base), tmp_path / "cache"
     with ForwardCounter() as full:
         uncached = compare(base, base, str(small_suite), cache=False, progress=False, batch_tokens=256)

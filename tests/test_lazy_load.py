@@ -8,7 +8,8 @@ import pytest
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
-from forgetcheck.results.store import ResultCache, item_key
+from forgetcheck.results.keys import item_key
+from forgetcheck.results.store import ResultCache
 from forgetcheck.workflows.compare import compare
 from forgetcheck.models.specs import resolve
 from forgetcheck.suites.suite import load_suite

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from forgetcheck.cli import main
-from forgetcheck.workflows.compare import CapabilityInfo, judge_items
+from forgetcheck.analysis.verdicts import CapabilityInfo, judge_items
 from forgetcheck.comparison import Comparison, ModelInfo, Settings, ItemResult, overall_verdict, to_dict
 from forgetcheck.analysis.overlap import expected_jaccard, overlap, overlap_p_value, spearman
 

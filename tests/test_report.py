@@ -324,7 +324,7 @@ def test_markdown_shows_chance_adjusted_forgetting_and_subcategories():
 
 
 def test_version_1_reports_still_read_and_rejudge(tmp_path):
-    from forgetcheck.workflows.compare import rejudge
+    from forgetcheck.analysis.verdicts import rejudge
     from forgetcheck.comparison import to_dict
 
     data = to_dict(make_comparison())

@@ -14,53 +14,45 @@ from forgetcheck.suites.suite import load_suite
 
 
 def _setup(tiny_base, forgetful_adapter, tiny_suite, n=12, seed=0):
+    """The adapter model, a scorer of the base (adapter off) and one of the candidate, and the base's samples."""
     model, tokenizer = load_model(resolve(str(tiny_base)), dtype=torch.float32, device="cpu")
     wrapped = attach_adapter(model, resolve(str(forgetful_adapter)))
-    scorer = HFScorer(wrapped, tokenizer, progress=False)
-    prompts = drift_prompts(load_suite(str(tiny_suite)), lambda probe, text: render_prompt(text, False, scorer), n,
+    base = HFScorer(wrapped, tokenizer, progress=False, context_manager=wrapped.disable_adapter)
+    candidate = HFScorer(wrapped, tokenizer, progress=False)
+    prompts = drift_prompts(load_suite(str(tiny_suite)), lambda probe, text: render_prompt(text, False, base), n,
                             seed)
-    samples = sample_from_base(wrapped, scorer, prompts, seed=seed, max_new_tokens=8,
-                               context=wrapped.disable_adapter)
-    return wrapped, scorer, samples
-
-
-def _forward(model, context=None):
-    def run(ids, mask):
-        with context() if context else torch.no_grad():
-            return model(input_ids=ids, attention_mask=mask).logits
-    return run
+    samples = sample_from_base(base, prompts, seed=seed, max_new_tokens=8)
+    return wrapped, base, candidate, samples
 
 
 def test_kl_of_a_model_with_itself_is_exactly_zero(tiny_base, forgetful_adapter, tiny_suite):
-    wrapped, scorer, samples = _setup(tiny_base, forgetful_adapter, tiny_suite)
-    base = _forward(wrapped, wrapped.disable_adapter)
-    reference = base_reference(samples, base, pad_id=scorer.pad_id)
-    kls, drops = score_drift(samples, reference, base, pad_id=scorer.pad_id)
+    wrapped, base, _, samples = _setup(tiny_base, forgetful_adapter, tiny_suite)
+    reference = base_reference(base, samples)
+    kls, drops = score_drift(base, samples, reference)
     assert len(kls) == len(samples.sample_ids) > 0
     assert all(k == 0.0 for k in kls) and all(d == 0.0 for d in drops)
 
 
 def test_kl_rises_with_the_adapter_scale(tiny_base, forgetful_adapter, tiny_suite):
-    wrapped, scorer, samples = _setup(tiny_base, forgetful_adapter, tiny_suite)
-    reference = base_reference(samples, _forward(wrapped, wrapped.disable_adapter), pad_id=scorer.pad_id)
+    wrapped, base, candidate, samples = _setup(tiny_base, forgetful_adapter, tiny_suite)
+    reference = base_reference(base, samples)
     means = []
     for scale in (0.0, 0.25, 0.5, 1.0):
         with rescale_adapter_scale(wrapped, scale):
-            kls, _ = score_drift(samples, reference, _forward(wrapped), pad_id=scorer.pad_id)
+            kls, _ = score_drift(candidate, samples, reference)
         means.append(sum(kls) / len(kls))
     assert means[0] < 1e-9
     assert means[0] < means[1] < means[2] < means[3]
 
 
 def test_kl_matches_a_direct_computation(tiny_base, forgetful_adapter, tiny_suite):
-    wrapped, scorer, samples = _setup(tiny_base, forgetful_adapter, tiny_suite, n=3)
+    wrapped, base, candidate, samples = _setup(tiny_base, forgetful_adapter, tiny_suite, n=3)
     # The tiny vocabulary (400) is larger than k=64 here, so the pooled "rest" bucket matters:
     # exact when k covers the vocabulary, a close lower bound otherwise.
-    base = _forward(wrapped, wrapped.disable_adapter)
-    whole = base_reference(samples, base, top_k=10_000, pad_id=scorer.pad_id, batch_size=2)
-    pooled = base_reference(samples, base, top_k=64, pad_id=scorer.pad_id, batch_size=3)
-    kls, drops = score_drift(samples, whole, _forward(wrapped), pad_id=scorer.pad_id, batch_size=2)
-    pooled_kls, _ = score_drift(samples, pooled, _forward(wrapped), pad_id=scorer.pad_id)
+    whole = base_reference(base, samples, top_k=10_000)
+    pooled = base_reference(base, samples, top_k=64)
+    kls, drops = score_drift(candidate, samples, whole)
+    pooled_kls, _ = score_drift(candidate, samples, pooled)
     for k in range(3):
         ids = torch.tensor([samples.prompt_ids[k] + samples.sample_ids[k]])
         n_prompt, n_sample = len(samples.prompt_ids[k]), len(samples.sample_ids[k])
@@ -78,9 +70,9 @@ def test_kl_matches_a_direct_computation(tiny_base, forgetful_adapter, tiny_suit
 
 
 def test_samples_are_seeded_and_grouped(tiny_base, forgetful_adapter, tiny_suite):
-    _, _, one = _setup(tiny_base, forgetful_adapter, tiny_suite, seed=3)
-    _, _, again = _setup(tiny_base, forgetful_adapter, tiny_suite, seed=3)
-    _, _, other = _setup(tiny_base, forgetful_adapter, tiny_suite, seed=4)
+    *_, one = _setup(tiny_base, forgetful_adapter, tiny_suite, seed=3)
+    *_, again = _setup(tiny_base, forgetful_adapter, tiny_suite, seed=3)
+    *_, other = _setup(tiny_base, forgetful_adapter, tiny_suite, seed=4)
     assert one.sample_ids == again.sample_ids and one.sample_ids != other.sample_ids
     assert one.groups.count("open") == 3 and set(one.groups) - {"open"}  # a quarter neutral, the rest per capability
     summary = summarise(one.groups, [0.1] * len(one.groups), [0.2] * len(one.groups))

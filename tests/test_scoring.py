@@ -3,7 +3,7 @@
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from forgetcheck.workflows.compare import merge_for_candidate
+from forgetcheck.models.weights import merge_for_candidate
 from forgetcheck.models.loading import attach_adapter
 from forgetcheck.scoring.seam import GenerationRequest
 from forgetcheck.scoring.hf import HFScorer
@@ -154,18 +154,19 @@ def test_greedy_generation_is_batch_independent_and_stops(tiny_base):
 
 def test_an_adapter_comparison_scores_the_merged_candidate_like_the_unmerged_one(tiny_base, forgetful_adapter,
                                                                                  tiny_suite, monkeypatch):
+    import forgetcheck.models.weights as weights_module
     import forgetcheck.workflows.compare as compare_module
 
     merges = []
-    merge = compare_module.merge_for_candidate
-    monkeypatch.setattr(compare_module, "merge_for_candidate", lambda *args: merges.append(merge(*args)) or merges[-1])
+    merge = weights_module.merge_for_candidate
+    monkeypatch.setattr(weights_module, "merge_for_candidate", lambda *args: merges.append(merge(*args)) or merges[-1])
 
     def run():
         return compare_module.compare(str(tiny_base), str(forgetful_adapter), str(tiny_suite), cache=False,
                                       progress=False, kl_samples=0, recovery_shots=0)
 
     merged = run()
-    monkeypatch.setattr(compare_module, "merge_for_candidate", lambda *args: False)
+    monkeypatch.setattr(weights_module, "merge_for_candidate", lambda *args: False)
     unmerged = run()
     assert merges == [True]
     # The base pass ran before the merge; the candidate's numbers agree to 1e-4 (per token, for perplexity).

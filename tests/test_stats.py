@@ -81,7 +81,7 @@ def test_paired_drop_counts_flips_and_rejects_misaligned():
 
 # --- chance-adjusted forgetting (Harmon et al. 2025) on worked vectors ----------------
 
-from forgetcheck.workflows.compare import CapabilityInfo, judge_items  # noqa: E402
+from forgetcheck.analysis.verdicts import CapabilityInfo, judge_items  # noqa: E402
 from forgetcheck.comparison import ItemResult, overall_verdict  # noqa: E402
 from forgetcheck.analysis.stats import chance_adjusted, measures_nothing, wilson_interval  # noqa: E402
 

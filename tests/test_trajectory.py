@@ -21,7 +21,8 @@ from click.testing import CliRunner
 from forgetcheck.cli import main
 from forgetcheck.errors import BadInput
 from forgetcheck.suites.suite import load_suite
-from forgetcheck.workflows.trajectory import find_checkpoints, fit_power_law, fit_retention, with_learned
+from forgetcheck.analysis.fits import fit_power_law, fit_retention
+from forgetcheck.workflows.trajectory import find_checkpoints, with_learned
 from tests.conftest import train, unrelated_sentences, write_suite
 
 STEPS = (2, 4, 8, 16)

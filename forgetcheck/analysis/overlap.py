@@ -20,9 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from forgetcheck.comparison import Comparison, ItemResult
+from forgetcheck.comparison import BINARY_METRICS, Comparison, ItemResult
 from forgetcheck.errors import BadInput
-from forgetcheck.suites.asking import BINARY_METRICS
 
 
 @dataclass

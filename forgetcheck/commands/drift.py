@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from forgetcheck.report.files import write_atomic
+from forgetcheck.files import write_atomic
 from forgetcheck.report.weights import render_markdown, render_text, write_chart
 
 

@@ -1,7 +1,9 @@
 """What several commands share: exit codes, judging options and model-running options.
 
-Defined once here, so ``compare`` and ``trajectory`` (which runs ``compare`` per
-checkpoint) can never drift apart in names, defaults or help.
+Defined once here, with their defaults read from :class:`forgetcheck.options.CompareOptions`,
+so ``compare``, ``trajectory`` (which runs ``compare`` per checkpoint) and the library
+can never drift apart in names, defaults or help. :func:`compare_options` turns the
+parsed values back into one :class:`~forgetcheck.options.CompareOptions`.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import click
 
 from forgetcheck.comparison import Comparison
+from forgetcheck.options import DEFAULTS, CompareOptions
 
 FAIL_ON = ("regressed", "inconclusive", "never")
 
@@ -28,19 +31,19 @@ def judging_options(func):
     func = click.option("--fail-on", type=click.Choice(FAIL_ON), default="regressed", show_default=True,
                         help="Which verdict makes the exit code non-zero.")(func)
     func = click.option("--confidence", type=float, default=None,
-                        help="Confidence level of the intervals [default: 0.95, or the report's].")(func)
+                        help=f"Confidence level of the intervals [default: {DEFAULTS.confidence}, or the report's].")(func)
     func = click.option("--tolerance", type=float, default=None,
                         help="Largest drop that still counts as held, absolute (0.02 = 2 points) "
-                             "[default: 0.02, or the report's].")(func)
+                             f"[default: {DEFAULTS.tolerance}, or the report's].")(func)
     return func
 
 
 def running_options(func):
     """How the models are loaded and scored, and whether the result cache is used."""
     options = [
-        click.option("--dtype", default="auto", show_default=True,
+        click.option("--dtype", default=DEFAULTS.dtype, show_default=True,
                      help="auto (bf16 on GPU, float32 on CPU), float32, bfloat16, float16."),
-        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ..."),
+        click.option("--device", default=DEFAULTS.device, show_default=True, help="auto, cpu, cuda, cuda:1 ..."),
         click.option("--chat-template", type=click.Choice(["auto", "on", "off"]), default=None,
                      help="Override every probe's chat-template setting."),
         click.option("--batch-tokens", type=int, default=None, help="Token budget per batch (padded tokens)."),
@@ -49,7 +52,7 @@ def running_options(func):
         click.option("--quiet", is_flag=True, help="No progress bars."),
         click.option("--no-cache", is_flag=True,
                      help="Score every item afresh; neither read nor write the result cache."),
-        click.option("--kl-samples", type=click.IntRange(min=0), default=64, show_default=True,
+        click.option("--kl-samples", type=click.IntRange(min=0), default=DEFAULTS.kl_samples, show_default=True,
                      help="Sequences the base samples for label-free drift (KL on its own text); 0 turns it off."),
     ]
     for option in reversed(options):
@@ -63,3 +66,10 @@ def quiet_libraries(quiet: bool) -> None:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
+
+
+def compare_options(*, tolerance=None, confidence=None, quiet=False, no_cache=False, **running) -> CompareOptions:
+    """The parsed command-line values as one CompareOptions; an option left out keeps its default."""
+    judged = {name: value for name, value in (("tolerance", tolerance), ("confidence", confidence))
+              if value is not None}
+    return DEFAULTS.with_overrides(**judged, **running, progress=not quiet, cache=not no_cache)

@@ -28,12 +28,11 @@ def replay_command(base, out_file, samples, suite, report_json, seed, max_new_to
     Writes chat `messages` rows when the model has a chat template, `text` rows
     otherwise; `datasets.load_dataset("json", data_files=OUT)` reads either.
     """
-    from forgetcheck.models.loading import choose_device, choose_dtype, load_model
-    from forgetcheck.workflows.replay import SUGGESTED_SHARE, focus, replay_rows, write_rows
-    from forgetcheck.report.files import read_report
-    from forgetcheck.scoring.hf import HFScorer
     from forgetcheck.models.specs import resolve
+    from forgetcheck.models.weights import open_model
+    from forgetcheck.report.files import read_report
     from forgetcheck.suites.suite import load_suite
+    from forgetcheck.workflows.replay import SUGGESTED_SHARE, focus, replay_rows, write_rows
 
     suite_obj = load_suite(suite)
     if report_json:
@@ -42,11 +41,9 @@ def replay_command(base, out_file, samples, suite, report_json, seed, max_new_to
     spec = resolve(base, allow_pickle=allow_pickle)
     if spec.adapter:
         raise BadInput(f"{base!r} is a PEFT adapter; replay samples the BASE model the fine-tune started from")
-    device_name = choose_device(device)
-    model, tokenizer = load_model(spec, dtype=choose_dtype(dtype, device_name), device=device_name,
-                                  allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
-    scorer = HFScorer(model, tokenizer, device=device_name, progress=False)
-    rows = replay_rows(model, scorer, suite_obj, samples, seed=seed, max_new_tokens=max_new_tokens)
+    scorer = open_model(spec, dtype=dtype, device=device, allow_pickle=allow_pickle,
+                        trust_remote_code=trust_remote_code).scorer
+    rows = replay_rows(scorer, suite_obj, samples, seed=seed, max_new_tokens=max_new_tokens)
     write_rows(rows, out_file)
     kind = "chat messages" if scorer.has_chat_template else "plain text"
     click.echo(f"wrote {len(rows)} replay rows ({kind}) to {out_file}")

@@ -110,7 +110,8 @@ def card(report_json, readme, repo_id, revision, create_pr, with_chart):
     and base_model (added if missing); running it twice changes nothing.
     """
     from forgetcheck.integrations.card import CHART_NAME, update_card
-    from forgetcheck.report.files import read_report, write_atomic
+    from forgetcheck.files import write_atomic
+    from forgetcheck.report.files import read_report
 
     if (readme is None) == (repo_id is None):
         raise BadInput("give one of --readme PATH (a local card) or --repo-id ORG/NAME (a card on the Hub)")

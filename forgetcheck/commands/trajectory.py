@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from forgetcheck.commands.options import exit_code, judging_options, quiet_libraries, running_options
+from forgetcheck.commands.options import compare_options, exit_code, judging_options, quiet_libraries, running_options
 
 
 @click.command("trajectory")
@@ -35,7 +35,8 @@ def trajectory_command(base, checkpoints, suite, out_dir, learned, tolerance, co
     """
     from forgetcheck.models import parallel
     from forgetcheck.results.store import ResultCache
-    from forgetcheck.report.files import write_atomic, write_report_folder
+    from forgetcheck.files import write_atomic
+    from forgetcheck.report.files import write_report_folder
     from forgetcheck.report.text import outcome_line
     from forgetcheck.report.trajectory import render_markdown, render_text, write_plot
     from forgetcheck.suites.suite import load_suite
@@ -43,9 +44,10 @@ def trajectory_command(base, checkpoints, suite, out_dir, learned, tolerance, co
 
     found = find_checkpoints(list(checkpoints))
     suite_obj, learned_names = with_learned(load_suite(suite), learned)
+    options = compare_options(tolerance=tolerance, confidence=confidence, quiet=quiet, dtype=dtype, device=device,
+                              chat_template=chat_template, batch_tokens=batch_tokens, allow_pickle=allow_pickle,
+                              trust_remote_code=trust_remote_code, kl_samples=kl_samples)
     quiet_libraries(quiet)
-    tolerance = 0.02 if tolerance is None else tolerance
-    confidence = 0.95 if confidence is None else confidence
     out = Path(out_dir)
     warned: set[str] = set()
 
@@ -58,22 +60,19 @@ def trajectory_command(base, checkpoints, suite, out_dir, learned, tolerance, co
         if parallel.is_main():
             write_report_folder(comparison, out / "checkpoints" / str(checkpoint.step))
 
-    options = dict(tolerance=tolerance, confidence=confidence, dtype=dtype, device=device, chat_template=chat_template,
-                   batch_tokens=batch_tokens, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
-                   progress=not quiet, kl_samples=kl_samples, warn=warn)
     echo = lambda line: click.echo(line, err=True)  # noqa: E731
     if no_cache:
         # Nothing is read from or left in the user's cache, but the base is still scored once: a private cache
         # lives for this run only.
         with tempfile.TemporaryDirectory(prefix="forgetcheck-trajectory-") as private:
-            comparisons = score_checkpoints(base, found, suite_obj, cache=ResultCache(private, warn=warn), echo=echo,
-                                            each=save, **options)
+            comparisons = score_checkpoints(base, found, suite_obj, options.with_overrides(
+                cache=ResultCache(private, warn=warn)), echo=echo, each=save, warn=warn)
     else:
-        comparisons = score_checkpoints(base, found, suite_obj, cache=True, echo=echo, each=save, **options)
+        comparisons = score_checkpoints(base, found, suite_obj, options, echo=echo, each=save, warn=warn)
     if not parallel.is_main():
         sys.exit(0)
     settings = {"suite": suite_obj.name, "suite_source": suite_obj.source, "learned": learned,
-                "tolerance": tolerance, "confidence": confidence, "dtype": comparisons[0].settings.dtype,
+                "tolerance": options.tolerance, "confidence": options.confidence, "dtype": comparisons[0].settings.dtype,
                 "device": comparisons[0].settings.device, "kl_samples": kl_samples,
                 "cache": "private, deleted after the run" if no_cache else "shared result cache"}
     data = summarise(found, comparisons, learned_names, settings)

@@ -17,15 +17,10 @@ from pathlib import Path
 from typing import Callable
 
 from forgetcheck.errors import BadInput
+from forgetcheck.results.store import default_root
 
 MODEL_NAME = "SmolLM2-135M-Instruct"
 ADAPTER_DIR = Path(__file__).parent / "adapter"
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("FORGETCHECK_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "forgetcheck")
-    return Path(root)
 
 
 def find_smollm2_gguf() -> Path:
@@ -44,7 +39,7 @@ def find_smollm2_gguf() -> Path:
 
 def base_model_folder(echo: Callable[[str], None] = print) -> Path:
     """The converted HF folder of SmolLM2-135M-Instruct, made on first use."""
-    target = cache_dir() / "models" / MODEL_NAME
+    target = default_root() / "models" / MODEL_NAME
     if (target / "model.safetensors").exists():
         return target
     import torch

@@ -1,7 +1,7 @@
 """Data-parallel scoring across processes started by ``torchrun`` or ``accelerate launch``.
 
 Each process loads the model and scores every n-th chunk of the suite (chunks
-are fixed by the probe, see :func:`forgetcheck.results.store.chunks`), then the records
+are fixed by the probe, see :func:`forgetcheck.results.runner.chunks`), then the records
 are gathered so that every process holds all of them; only rank 0 writes the
 report. Because a chunk is scored the same way whichever process scores it,
 the result is identical to one process. With one process (no ``WORLD_SIZE``,

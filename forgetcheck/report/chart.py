@@ -25,9 +25,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from forgetcheck.comparison import CapabilityResult, Comparison, overall_verdict
-from forgetcheck.report.files import write_atomic
-from forgetcheck.report.text import is_perplexity, is_proportion, outcome_line, score_text
+from forgetcheck.comparison import CapabilityResult, Comparison, is_perplexity, is_proportion, overall_verdict
+from forgetcheck.files import write_atomic
+from forgetcheck.report.text import outcome_line, score_text
 
 VERDICT_COLOUR = {"regressed": "#c62828", "held": "#2e7d32", "inconclusive": "#e69500", "at-chance": "#9e9e9e"}
 BASE_COLOUR = "#616161"

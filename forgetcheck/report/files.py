@@ -13,39 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from forgetcheck.comparison import Comparison, from_dict, to_dict
 from forgetcheck.errors import BadInput
+from forgetcheck.files import write_atomic
 from forgetcheck.report.markdown import render_markdown
-
-# mkstemp creates files readable by the owner only; report files should get the
-# permissions any other file the user writes gets. Read once, at import, because
-# reading the umask means briefly changing it, which is not safe while threads run.
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
-
-def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
-    """Write ``data`` (text is UTF-8) to ``path`` so readers see all of it or none."""
-    path = Path(path)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    descriptor, temp_name = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.chmod(temp_name, 0o666 & ~_UMASK)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
 
 def samples_jsonl(comparison: Comparison) -> str:
     """One JSON object per line, one line per probe item scored on both sides."""

@@ -18,12 +18,10 @@ import math
 import re
 from dataclasses import replace
 
-from forgetcheck.comparison import Comparison, ItemResult, ModelInfo, overall_verdict
+from forgetcheck.comparison import Comparison, ItemResult, ModelInfo, is_perplexity, is_proportion, overall_verdict
 from forgetcheck.report.text import (
     drop_text,
     flips_text,
-    is_perplexity,
-    is_proportion,
     outcome_line,
     plural,
     score_text,

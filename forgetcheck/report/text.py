@@ -15,9 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from forgetcheck.comparison import CapabilityResult, Comparison, overall_verdict
-
-PROPORTION_METRICS = frozenset({"acc", "acc_norm", "exact_match", "regex_match", "check_pass"})
+from forgetcheck.comparison import CapabilityResult, Comparison, is_perplexity, is_proportion, overall_verdict
 
 WIDTH = 100
 GAP = "  "
@@ -25,15 +23,6 @@ NAMES_SHOWN = 6
 
 # Terminal escape sequences in a suite's capability name must not reach the terminal.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def is_proportion(cap: CapabilityResult) -> bool:
-    """True when scores are a share of items right (shown as %, drops in points)."""
-    return cap.kind != "perplexity" and cap.metric in PROPORTION_METRICS
-
-
-def is_perplexity(cap: CapabilityResult) -> bool:
-    return cap.kind == "perplexity"
 
 
 def score_text(cap: CapabilityResult, side: str) -> str:

@@ -19,10 +19,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from forgetcheck.report.chart import DPI, VERDICT_COLOUR
-from forgetcheck.report.files import write_atomic
+from forgetcheck.files import write_atomic
 from forgetcheck.report.markdown import VERDICT_EMOJI, escape_untrusted
 from forgetcheck.report.text import perplexity_text
-from forgetcheck.workflows.trajectory import power_law
+from forgetcheck.analysis.fits import power_law
 
 MEANING = ("A fitted curve describes this run's checkpoints and nothing more: it is a summary of what was measured, "
            "not a law of this model. Reading it beyond the last checkpoint (how much more a longer run would "

@@ -13,7 +13,7 @@ import os
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from forgetcheck.report.files import write_atomic
+from forgetcheck.files import write_atomic
 from forgetcheck.report.markdown import escape_untrusted
 
 MEANING = ("A large Fisher-weighted change marks where the fine-tune moved weights the base's own predictions "

@@ -1,109 +1,39 @@
-"""The content-addressed result cache: per-item scores kept on disk, keyed by what decides them.
+"""The result store: per-item scores and a few larger results kept on disk, and nothing else.
 
 In CI only the candidate changes between runs, so the base's scores are worth
-keeping. A result is stored under two hashes: the *model key* (weights
-fingerprint, adapter fingerprint or "adapter switched off", dtype, device type and
-:data:`ENGINE_VERSION`) and the *item key* (the probe settings that decide a score
-plus the item's own fields). Any change to either gives a new key, so a stale
-score is never reused; bump :data:`ENGINE_VERSION` whenever scoring changes.
+keeping. The store knows where it lives (:func:`default_root`) and how to read and
+write records; what a key means is :mod:`forgetcheck.results.keys`' job, and what to
+score is :mod:`forgetcheck.results.runner`'s.
 
-Items are scored in fixed chunks (:func:`chunks`) that depend only on the probe,
-and each chunk is written as soon as it is done, in one SQLite transaction (WAL
-mode, safe with several writers). A run killed half-way therefore resumes from
-its finished chunks, and those chunks are exactly the batches an uncached run
-scores, so a resumed run gives the same numbers as one that never stopped.
-The same chunks are the unit of data-parallel sharding (:mod:`forgetcheck.models.parallel`).
+Two tables in one SQLite file (WAL mode, safe with several writers):
+``results`` holds one record per (model key, item key): a score, the answer and
+the per-item values a probe's summary is rebuilt from; ``blobs`` holds whole results
+that are not item scores, such as the base's self-generated samples and a pair's
+label-free drift, each under its own kind.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import math
+import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import Callable
 
-from forgetcheck.models import parallel
-from forgetcheck.suites.asking import ProbeScores, probe_scores, score_probe, use_chat
-from forgetcheck.suites.suite import Item, Probe, Suite
-
-# Bump when a change to scoring, batching or chunking changes any stored number.
-# 2: contexts of a batch share their common start, continuations run unpadded in equal-length
-#    groups, batches stop at 10% padding; an fp32 LoRA candidate is scored on merged weights.
-ENGINE_VERSION = "2"
-# Items per chunk: the unit of batching, writing to the cache and sharding across processes.
-CHUNK_ITEMS = 128
-# The per-item values each kind needs to rebuild its probe's summary numbers.
-REQUIRED_VALUES = {"choice": ("acc", "acc_norm"), "perplexity": ("logprob", "n_tokens"), "generate": (),
-                   # label-free drift (forgetcheck.workflows.label_free): the base's samples, and a pair's KL results
-                   "samples": (), "drift": ()}
+# The per-item values each probe kind needs to rebuild its probe's summary numbers.
+REQUIRED_VALUES = {"choice": ("acc", "acc_norm"), "perplexity": ("logprob", "n_tokens"), "generate": ()}
 
 
 def default_root() -> Path:
-    """FORGETCHECK_CACHE, or ~/.cache/forgetcheck; results live in its ``results/`` folder."""
-    from forgetcheck.demo.run import cache_dir
+    """``FORGETCHECK_CACHE``, else ``$XDG_CACHE_HOME/forgetcheck``, else ``~/.cache/forgetcheck``.
 
-    return cache_dir()
-
-
-def model_key(resolved: str, *, adapter: str | None, adapter_disabled: bool, dtype: str, device: str,
-              label: str = "", batch_tokens: int | None = None) -> dict:
-    """Everything about the model side that decides a score, as a dict with its hash in ``key``.
-
-    ``label`` (the spec as the user typed it) only names the model in ``cache info``.
-
-    The base pass of an adapter comparison runs with the adapter switched off, so
-    its key names no adapter, only that one was switched off: the base's cache
-    then survives every new adapter.
-
-    ``batch_tokens`` is an explicit ``--batch-tokens`` (None: the device type's
-    default budget, which the device field already decides). It is part of the key
-    because the budget decides which items share a batch, and batch composition
-    moves the last digits of a log-likelihood: a base cached under one budget and a
-    candidate scored under another would no longer be computed in the same batches,
-    and numeric noise could show up as a fake flip. A new budget costs one fresh
-    base pass, never a wrong pairing.
+    Results live in its ``results/`` folder; the demo keeps its converted model in ``models/``.
     """
-    fields = {"model": resolved, "adapter": None if adapter_disabled else adapter,
-              "adapter_disabled": adapter_disabled, "dtype": dtype, "device": device.split(":")[0],
-              "engine": ENGINE_VERSION, "batch_tokens": batch_tokens}
-    return {**fields, "key": content_hash(fields), "label": label}
-
-
-# Probe fields that never change a score; every other field (kind, metric, max_tokens,
-# stop, match, target_delimiter, and any added later) is part of the item key.
-NOT_SCORING = ("name", "items", "source", "info", "chat_template")
-
-
-def item_key(probe: Probe, item: Item, chat: bool) -> str:
-    """Hash of the probe settings that decide this item's score, and the item itself.
-
-    ``chat`` is whether the chat template was applied (the template's text belongs
-    to the tokenizer, so to the model key).
-    """
-    settings = {f.name: getattr(probe, f.name) for f in dataclasses.fields(probe) if f.name not in NOT_SCORING}
-    return content_hash([settings, chat, dataclasses.asdict(item)])
-
-
-def content_hash(value) -> str:
-    payload = json.dumps(value, sort_keys=True, ensure_ascii=False, default=list)
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def chunks(probe: Probe) -> list[list[int]]:
-    """The probe's items cut into chunks of similar length, longest first; depends only on the probe.
-
-    Sorting by text length before cutting keeps each chunk's batches nearly free of padding.
-    """
-    def size(k: int) -> int:
-        item = probe.items[k]
-        return len(item.prompt) + sum(len(c) for c in item.choices) + len(item.text)
-
-    order = sorted(range(len(probe.items)), key=lambda k: (-size(k), k))
-    return [sorted(order[i:i + CHUNK_ITEMS]) for i in range(0, len(order), CHUNK_ITEMS)]
+    root = os.environ.get("FORGETCHECK_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "forgetcheck")
+    return Path(root)
 
 
 class ResultCache:
@@ -128,6 +58,8 @@ class ResultCache:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("CREATE TABLE IF NOT EXISTS results (model TEXT, item TEXT, record TEXT, "
                    "PRIMARY KEY (model, item)) WITHOUT ROWID")
+        db.execute("CREATE TABLE IF NOT EXISTS blobs (model TEXT, key TEXT, kind TEXT, value TEXT, "
+                   "PRIMARY KEY (model, key, kind)) WITHOUT ROWID")
         db.execute("CREATE TABLE IF NOT EXISTS models (model TEXT PRIMARY KEY, label TEXT, resolved TEXT, "
                    "adapter TEXT, fields TEXT, created REAL)")
         return db
@@ -142,7 +74,7 @@ class ResultCache:
             self._warned.add(message)
             self.warn(message)
 
-    def get_many(self, model: str, keys: list[str], kind: str) -> dict[str, dict]:
+    def get_many(self, model_key: str, keys: list[str], kind: str) -> dict[str, dict]:
         """The stored, well-formed records among ``keys``; malformed ones count as misses."""
         if self.broken or not keys:
             return {}
@@ -152,7 +84,7 @@ class ResultCache:
                 for start in range(0, len(keys), 500):
                     part = keys[start:start + 500]
                     rows = db.execute(f"SELECT item, record FROM results WHERE model = ? AND item IN "
-                                      f"({','.join('?' * len(part))})", [model, *part]).fetchall()
+                                      f"({','.join('?' * len(part))})", [model_key, *part]).fetchall()
                     found.update(rows)
         except sqlite3.Error as exc:
             self._unreadable(exc)
@@ -167,18 +99,57 @@ class ResultCache:
                 records[key] = record
         return records
 
-    def put_many(self, model: dict, records: dict[str, dict]) -> None:
+    def put_many(self, model_key: dict, records: dict[str, dict]) -> None:
         """Store one chunk's records in a single transaction: all of them or none."""
         if self.broken or not records:
             return
         try:
             with self._connect() as db:
-                db.execute("INSERT OR IGNORE INTO models VALUES (?, ?, ?, ?, ?, ?)",
-                           (model["key"], model["label"], model["model"], model["adapter"], json.dumps(model), time.time()))
+                self._remember(db, model_key)
                 db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?)",
-                               [(model["key"], key, json.dumps(r)) for key, r in records.items()])
+                               [(model_key["key"], key, json.dumps(r)) for key, r in records.items()])
         except sqlite3.Error as exc:
             self._unreadable(exc)
+
+    def get_blob(self, model_key: str, key: str, kind: str) -> dict | None:
+        """A whole stored result (``kind`` says which: ``self-samples``, ``label-free-drift``), or None."""
+        if self.broken:
+            return None
+        try:
+            with self._connect() as db:
+                row = db.execute("SELECT value FROM blobs WHERE model = ? AND key = ? AND kind = ?",
+                                 (model_key, key, kind)).fetchone()
+        except sqlite3.Error as exc:
+            self._unreadable(exc)
+            return None
+        if row is None:
+            return None
+        try:
+            value = json.loads(row[0])
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            self._note(f"result cache {self.path}: ignored a malformed {kind} entry; it is computed again")
+            return None
+        return value
+
+    def put_blob(self, model_key: dict, key: str, kind: str, value: dict) -> None:
+        if self.broken:
+            return
+        try:
+            with self._connect() as db:
+                self._remember(db, model_key)
+                db.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?, ?)",
+                           (model_key["key"], key, kind, json.dumps(value)))
+        except sqlite3.Error as exc:
+            self._unreadable(exc)
+
+    @staticmethod
+    def _remember(db: sqlite3.Connection, model_key: dict) -> None:
+        # The models table names each key for `cache info` and `cache clear`.
+        db.execute("INSERT OR IGNORE INTO models VALUES (?, ?, ?, ?, ?, ?)",
+                   (model_key["key"], model_key["label"], model_key["model"], model_key["adapter"],
+                    json.dumps(model_key), time.time()))
 
     def info(self) -> dict:
         """Location, size, number of entries and entries per model (by the name it was given)."""
@@ -227,6 +198,7 @@ class ResultCache:
             count = 0
             for model in models:
                 count += db.execute("DELETE FROM results WHERE model = ?", (model,)).rowcount
+                db.execute("DELETE FROM blobs WHERE model = ?", (model,))
                 db.execute("DELETE FROM models WHERE model = ?", (model,))
         return count
 
@@ -244,58 +216,3 @@ def parse_record(text: str, kind: str) -> dict | None:
     return record if ok else None
 
 
-@dataclasses.dataclass
-class SuiteCounts:
-    """How many items came from the cache and how many were scored, for the timings."""
-
-    cached: int = 0
-    scored: int = 0  # by all processes together
-    scored_here: int = 0  # by this process, under data-parallel scoring its share
-
-
-def score_suite(suite: Suite, scorer, chat_override: str | None, cache: ResultCache | None, model: dict,
-                counts: SuiteCounts | None = None) -> dict[str, ProbeScores]:
-    """Every probe's scores, taking what the cache has and scoring the rest chunk by chunk.
-
-    Chunks with a missing item are scored (only their missing items) and stored
-    as each finishes. Under ``torchrun``/``accelerate launch`` each process scores
-    every n-th such chunk and the records are gathered, so every process returns
-    the same scores as a single process would.
-    """
-    counts = counts if counts is not None else SuiteCounts()
-    keys, known, todo = {}, {}, []
-    for probe in suite.probes:
-        chat = use_chat(probe, scorer, chat_override) if probe.kind != "perplexity" else False
-        keys[probe.name] = [item_key(probe, item, chat) for item in probe.items]
-    # One process reads the cache and shares what it found, so every process plans the same chunks.
-    if parallel.is_main():
-        known = {p.name: (cache.get_many(model["key"], keys[p.name], p.kind) if cache else {}) for p in suite.probes}
-    known = parallel.broadcast(known)
-    for probe in suite.probes:
-        for chunk in chunks(probe):
-            missing = [k for k in chunk if keys[probe.name][k] not in known[probe.name]]
-            if missing:
-                todo.append((probe, missing))
-    fresh: dict[str, dict[str, dict]] = {p.name: {} for p in suite.probes}
-    for probe, missing in parallel.shard(todo):
-        counts.scored_here += len(missing)
-        part = dataclasses.replace(probe, items=[probe.items[k] for k in missing])
-        scored = score_probe(part, scorer, chat_override)
-        values = scored.values or [{} for _ in missing]
-        records = {keys[probe.name][k]: {"score": s, "answer": a, "values": v}
-                   for k, s, a, v in zip(missing, scored.scores, scored.answers, values)}
-        if cache:
-            cache.put_many(model, records)
-        fresh[probe.name].update(records)
-    for part in parallel.gather(fresh):
-        for name, records in part.items():
-            known[name].update(records)
-    results = {}
-    for probe in suite.probes:
-        records = [known[probe.name][key] for key in keys[probe.name]]
-        results[probe.name] = probe_scores(probe, [r["score"] for r in records], [r["answer"] for r in records],
-                                           [r["values"] for r in records])
-    scored = sum(len(missing) for _, missing in todo)
-    counts.scored += scored
-    counts.cached += sum(len(p.items) for p in suite.probes) - scored
-    return results

@@ -21,12 +21,15 @@ from typing import Callable, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from forgetcheck.scoring.seam import GenerationRequest, LoglikelihoodResult
+from forgetcheck.scoring.seam import GenerationRequest, LoglikelihoodResult, Sample, TokenLogprobs
 
 DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 32768}
 # A log-likelihood batch ends before padding would pass this share of the tokens it computes.
 # Generation is exempt: its decoding steps run once per batch, so fewer, wider batches are faster.
 MAX_PADDING = 0.1
+# Sequences per batch when sampling and when scoring token by token: fixed, so the
+# samples and their log-probs depend only on the request list.
+SAMPLE_BATCH = 8
 
 
 class HFScorer:
@@ -164,6 +167,55 @@ class HFScorer:
                     outputs[i] = text
                 bar.update(len(batch))
         return outputs
+
+    @torch.no_grad()
+    def sample(self, contexts: Sequence[str], *, seed: int, max_tokens: int, temperature: float = 1.0,
+               desc: str = "") -> list[Sample]:
+        encoded = [self.encode_context(text) for text in contexts]
+        eos = self.tokenizer.eos_token_id
+        torch.manual_seed(seed)
+        sampled: list[list[int]] = []
+        with self._progress(len(encoded), desc) as bar:
+            for start in range(0, len(encoded), SAMPLE_BATCH):
+                batch = encoded[start:start + SAMPLE_BATCH]
+                ids, mask = self._pad(batch, left=True)
+                with self.context_manager():
+                    out = self.model.generate(
+                        input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=True,
+                        temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=max_tokens,
+                        pad_token_id=self.pad_id)
+                for row in out[:, ids.shape[1]:].tolist():
+                    # Keep the end-of-text token (the model chose to stop) and nothing after it.
+                    cut = row.index(eos) + 1 if eos is not None and eos in row else len(row)
+                    sampled.append(row[:cut])
+                bar.update(len(batch))
+        texts = self.tokenizer.batch_decode(sampled, skip_special_tokens=True)
+        return [Sample(c, s, t) for c, s, t in zip(encoded, sampled, texts)]
+
+    @torch.no_grad()
+    def token_logprobs(self, sequences: Sequence[tuple[list[int], list[int]]], *, top_k: int = 0,
+                       at=None, desc: str = "", batch_size: int = SAMPLE_BATCH) -> list[TokenLogprobs]:
+        results: list[TokenLogprobs] = []
+        with self._progress(len(sequences), desc) as bar:
+            for start in range(0, len(sequences), batch_size):
+                batch = sequences[start:start + batch_size]
+                ids, mask = self._pad([list(c) + list(x) for c, x in batch], left=False)  # positions 0..n-1
+                with self.context_manager():
+                    logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                logprobs = torch.log_softmax(logits.float(), dim=-1)
+                for row, (context, continuation) in enumerate(batch):
+                    # Position t predicts token t+1: the continuation is predicted from len(context)-1 on.
+                    lp = logprobs[row, len(context) - 1: len(context) - 1 + len(continuation)]
+                    target = torch.tensor(list(continuation), device=lp.device)[:, None]
+                    tokens = lp.gather(-1, target)[:, 0].cpu()
+                    top_ids = top_lps = at_lps = None
+                    if top_k:
+                        top_lps, top_ids = (t.cpu() for t in lp.topk(min(top_k, lp.shape[-1]), dim=-1))
+                    if at is not None:
+                        at_lps = lp.cpu().gather(-1, at[start + row])
+                    results.append(TokenLogprobs(tokens, top_ids, top_lps, at_lps))
+                bar.update(len(batch))
+        return results
 
     # -- batching -------------------------------------------------------------
     def _batches(self, order: list[int], length: Callable[[int], int], same=lambda i: None,

@@ -1,7 +1,7 @@
-"""The scorer seam: the only way probes talk to a model.
+"""The scorer seam: the only way anything in forgetcheck talks to a model.
 
-Three request kinds, as in lm-evaluation-harness's ``LM`` interface, so a new
-backend implements three methods and every probe works with it:
+Probes use three request kinds, as in lm-evaluation-harness's ``LM`` interface, so a
+new backend implements them and every probe works with it:
 
 * ``loglikelihood(requests)``: for each ``(context, continuation)``, the summed
   log-probability of the continuation's tokens given the context. The context is
@@ -15,6 +15,13 @@ backend implements three methods and every probe works with it:
 * ``generate(requests)``: greedy continuation of each context, at most
   ``max_tokens`` new tokens, cut before the first stop string.
 
+Label-free drift, re-asking and replay need the model's own distribution, so two
+more kinds serve them (each with its contract on the method below):
+
+* ``sample(contexts, ...)``: seeded ancestral samples of each context.
+* ``token_logprobs(sequences, ...)``: per-position log-probabilities of given token
+  sequences, with the top-k alternatives or the log-probs of chosen token ids.
+
 Backends must score a list of requests in a way that depends only on the list
 (same batches, same order), so base and candidate see identical computations.
 """
@@ -22,7 +29,7 @@ Backends must score a list of requests in a way that depends only on the list
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,36 @@ class GenerationRequest:
     max_tokens: int = 32
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One sampled continuation: the context's token ids, the sampled token ids and their text.
+
+    ``tokens`` keeps the end-of-text token when the model chose to stop, and nothing after it.
+    """
+
+    context_tokens: list[int]
+    tokens: list[int]
+    text: str
+
+
+@dataclass(frozen=True)
+class TokenLogprobs:
+    """Log-probabilities along one continuation, one row per continuation token.
+
+    ``tokens``: the log-prob of each continuation token given everything before it, [T].
+    ``top_ids`` / ``top_logprobs``: the ``top_k`` most likely next tokens and their
+    log-probs at each position, [T, k] (None unless asked).
+    ``at_logprobs``: the log-probs of the token ids asked for at each position, [T, k]
+    (None unless asked). Values are CPU float32 tensors, so arithmetic on them (a KL
+    over the vocabulary) is exact to the backend's own numbers.
+    """
+
+    tokens: Any
+    top_ids: Any = None
+    top_logprobs: Any = None
+    at_logprobs: Any = None
+
+
 class Scorer(Protocol):
     has_chat_template: bool
 
@@ -50,3 +87,24 @@ class Scorer(Protocol):
     def rolling_loglikelihood(self, texts: Sequence[str], desc: str = "") -> list[LoglikelihoodResult]: ...
 
     def generate(self, requests: Sequence[GenerationRequest], desc: str = "") -> list[str]: ...
+
+    def sample(self, contexts: Sequence[str], *, seed: int, max_tokens: int, temperature: float = 1.0,
+               desc: str = "") -> list[Sample]:
+        """One ancestral sample per context: plain sampling at ``temperature``, no top-k or top-p.
+
+        Contexts are encoded as in :meth:`loglikelihood`. The generator is seeded once
+        with ``seed`` and contexts are sampled in their given order in fixed batches, so
+        the same arguments give the same samples. At most ``max_tokens`` new tokens;
+        a sample ends after the end-of-text token if the model emits it.
+        """
+
+    def token_logprobs(self, sequences: Sequence[tuple[list[int], list[int]]], *, top_k: int = 0,
+                       at: Sequence[Any] | None = None, desc: str = "") -> list[TokenLogprobs]:
+        """For each (context tokens, continuation tokens): log-probs of the continuation, position by position.
+
+        Position t of the result predicts continuation token t from the context and the
+        continuation tokens before it. ``top_k`` > 0 also returns the k most likely tokens
+        at each position; ``at`` (one [T, k] id tensor per sequence) returns the log-probs
+        of those ids instead, which is how a candidate is measured on the base's top tokens.
+        Sequences are computed in their given order in fixed batches.
+        """

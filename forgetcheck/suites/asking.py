@@ -17,8 +17,6 @@ from forgetcheck.suites import checkers
 from forgetcheck.scoring.seam import GenerationRequest, Scorer
 from forgetcheck.suites.suite import Item, Probe
 
-BINARY_METRICS = ("acc", "acc_norm", "exact_match", "regex_match", "check_pass")
-
 
 @dataclass
 class ProbeScores:

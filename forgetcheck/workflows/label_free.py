@@ -21,15 +21,14 @@ samples; base and candidate score the very same token ids in the same batches.
 
 from __future__ import annotations
 
-import contextlib
 import random
 from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
-from forgetcheck.scoring.hf import pad_batch
 from forgetcheck.analysis.stats import paired_bootstrap
+from forgetcheck.results.keys import content_hash
 
 # Neutral openers: no task, no format, just "keep writing" in a few registers.
 NEUTRAL_PROMPTS = (
@@ -42,7 +41,6 @@ NEUTRAL_PROMPTS = (
     "What is a good way to spend a free afternoon?",
     "Write a short note to a friend.",
 )
-SAMPLE_BATCH = 8
 DEFAULT_SAMPLES = 64
 DEFAULT_NEW_TOKENS = 48
 TOP_K = 256
@@ -76,32 +74,17 @@ def drift_prompts(suite, render: Callable[[object, str], str], n: int, seed: int
     return chosen
 
 
-@torch.no_grad()
-def sample_from_base(model, scorer, prompts: list[tuple[str, str]], *, seed: int = 0,
-                     max_new_tokens: int = DEFAULT_NEW_TOKENS, temperature: float = 1.0,
-                     context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext) -> SelfSamples:
-    """Sample one continuation per prompt from the base: plain ancestral sampling (no top-k/p)."""
-    tokenizer = scorer.tokenizer
-    encoded = [scorer.encode_context(text) for _, text in prompts]
-    eos = tokenizer.eos_token_id
-    torch.manual_seed(seed)
-    samples: list[list[int]] = []
-    for start in range(0, len(encoded), SAMPLE_BATCH):
-        batch = encoded[start:start + SAMPLE_BATCH]
-        ids, mask = scorer._pad(batch, left=True)
-        with context():
-            out = model.generate(
-                input_ids=ids.to(scorer.device), attention_mask=mask.to(scorer.device), do_sample=True,
-                temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
-                pad_token_id=scorer.pad_id)
-        for row in out[:, ids.shape[1]:].tolist():
-            # Keep the end-of-text token (the model chose to stop) and nothing after it.
-            cut = row.index(eos) + 1 if eos is not None and eos in row else len(row)
-            samples.append(row[:cut])
-    texts = tokenizer.batch_decode(samples, skip_special_tokens=True)
-    keep = [k for k, s in enumerate(samples) if s]
-    return SelfSamples([prompts[k][0] for k in keep], [encoded[k] for k in keep], [samples[k] for k in keep],
-                       [texts[k] for k in keep], keep)
+def sample_from_base(scorer, prompts: list[tuple[str, str]], *, seed: int = 0,
+                     max_new_tokens: int = DEFAULT_NEW_TOKENS, temperature: float = 1.0) -> SelfSamples:
+    """One continuation per (group, rendered prompt), sampled from the base through its scorer.
+
+    Plain ancestral sampling (no top-k/p); samples that end before saying anything are left out.
+    """
+    sampled = scorer.sample([text for _, text in prompts], seed=seed, max_tokens=max_new_tokens,
+                            temperature=temperature, desc="self-samples")
+    keep = [k for k, s in enumerate(sampled) if s.tokens]
+    return SelfSamples([prompts[k][0] for k in keep], [sampled[k].context_tokens for k in keep],
+                       [sampled[k].tokens for k in keep], [sampled[k].text for k in keep], keep)
 
 
 @dataclass
@@ -109,8 +92,8 @@ class BaseReference:
     """What the candidate is measured against, per sequence: the base's top-k next-token
     log-probabilities at every sampled position, and its log-probability of each sampled token.
 
-    Small enough to keep while the base is unloaded (or to cache): k values per position
-    instead of the whole vocabulary.
+    Small enough to keep while the base is unloaded: k values per position instead of
+    the whole vocabulary.
     """
 
     top_ids: list[torch.Tensor]  # [T, k] int
@@ -118,36 +101,17 @@ class BaseReference:
     sampled_logprobs: list[torch.Tensor]  # [T] float32
 
 
-def _batches(samples: SelfSamples, forward, pad_id: int, batch_size: int, device: str):
-    """(sequence index, log-probs at its sampled positions [T, V]) in a fixed batch order."""
-    sequences = [p + s for p, s in zip(samples.prompt_ids, samples.sample_ids)]
-    for start in range(0, len(sequences), batch_size):
-        batch = sequences[start:start + batch_size]
-        ids, mask = pad_batch(batch, pad_id, left=False)  # right padding keeps positions 0..n-1
-        logprobs = torch.log_softmax(forward(ids.to(device), mask.to(device)).float(), dim=-1)
-        for row in range(len(batch)):
-            k = start + row
-            n_prompt, n_sample = len(samples.prompt_ids[k]), len(samples.sample_ids[k])
-            # Position t predicts token t+1: the sampled tokens are predicted from n_prompt-1 on.
-            yield k, logprobs[row, n_prompt - 1: n_prompt - 1 + n_sample]
+def _sequences(samples: SelfSamples) -> list[tuple[list[int], list[int]]]:
+    return list(zip(samples.prompt_ids, samples.sample_ids))
 
 
-@torch.no_grad()
-def base_reference(samples: SelfSamples, base_forward, *, top_k: int = TOP_K, pad_id: int = 0,
-                   batch_size: int = SAMPLE_BATCH, device: str = "cpu") -> BaseReference:
-    """Score the samples under the base once; ``base_forward(input_ids, attention_mask)`` returns logits."""
-    top_ids, top_lps, sampled = [], [], []
-    for k, lp in _batches(samples, base_forward, pad_id, batch_size, device):
-        values, index = lp.topk(min(top_k, lp.shape[-1]), dim=-1)
-        top_ids.append(index.cpu())
-        top_lps.append(values.cpu())
-        sampled.append(lp.gather(-1, torch.tensor(samples.sample_ids[k], device=lp.device)[:, None])[:, 0].cpu())
-    return BaseReference(top_ids, top_lps, sampled)
+def base_reference(scorer, samples: SelfSamples, *, top_k: int = TOP_K) -> BaseReference:
+    """Score the samples under the base once, keeping its top ``top_k`` tokens per position."""
+    scored = scorer.token_logprobs(_sequences(samples), top_k=top_k, desc="drift reference")
+    return BaseReference([s.top_ids for s in scored], [s.top_logprobs for s in scored], [s.tokens for s in scored])
 
 
-@torch.no_grad()
-def score_drift(samples: SelfSamples, reference: BaseReference, candidate_forward, *, pad_id: int = 0,
-                batch_size: int = SAMPLE_BATCH, device: str = "cpu") -> tuple[list[float], list[float]]:
+def score_drift(scorer, samples: SelfSamples, reference: BaseReference) -> tuple[list[float], list[float]]:
     """Per sequence: mean KL(base ‖ candidate) and mean log-likelihood drop over its sampled tokens.
 
     The KL runs over the whole vocabulary with the base's tokens outside its top k
@@ -155,16 +119,13 @@ def score_drift(samples: SelfSamples, reference: BaseReference, candidate_forwar
     log-sum inequality), by at most what the rest bucket holds; with k = 256 the
     base's top tokens carry nearly all its mass. A model against itself gives 0 exactly.
     """
+    scored = scorer.token_logprobs(_sequences(samples), at=reference.top_ids, desc="drift")
     kls, drops = [], []
-    for k, lc in _batches(samples, candidate_forward, pad_id, batch_size, device):
-        lc = lc.cpu()
-        lb_top = reference.top_logprobs[k]
-        lc_top = lc.gather(-1, reference.top_ids[k])
-        lb_rest = _log_rest(lb_top)
-        lc_rest = _log_rest(lc_top)
+    for k, candidate in enumerate(scored):
+        lb_top, lc_top = reference.top_logprobs[k], candidate.at_logprobs
+        lb_rest, lc_rest = _log_rest(lb_top), _log_rest(lc_top)
         kl = (lb_top.exp() * (lb_top - lc_top)).sum(-1) + lb_rest.exp() * (lb_rest - lc_rest)
-        target = torch.tensor(samples.sample_ids[k])[:, None]
-        drop = reference.sampled_logprobs[k] - lc.gather(-1, target)[:, 0]
+        drop = reference.sampled_logprobs[k] - candidate.tokens
         kls.append(float(kl.mean()))
         drops.append(float(drop.mean()))
     return kls, drops
@@ -197,15 +158,63 @@ def settings_for(n: int, seed: int = 0) -> dict:
     return {"samples": n, "seed": seed, "temperature": 1.0, "max_new_tokens": DEFAULT_NEW_TOKENS, "top_k": TOP_K}
 
 
-def cached_samples(store, base_key: dict, key: str, make: Callable[[], SelfSamples]) -> SelfSamples:
-    """The base's samples from the result cache, or made now and stored (they depend only on the base)."""
-    found = store.get_many(base_key["key"], [key], "samples").get(key) if store else None
-    if found:
-        v = found["values"]
-        return SelfSamples(v["groups"], v["prompt_ids"], v["sample_ids"], v.get("texts", []))
-    samples = make()
-    if store:
-        store.put_many(base_key, {key: {"score": float(len(samples.groups)), "answer": None, "values": {
-            "groups": samples.groups, "prompt_ids": samples.prompt_ids, "sample_ids": samples.sample_ids,
-            "texts": samples.texts}}})
-    return samples
+class LabelFreeDrift:
+    """Label-free drift inside a comparison, cached like any score.
+
+    The base's samples are stored under the base's key; the KL results under the pair
+    of keys (both as blobs of the result store). With two full models the base's side
+    (samples and its compact reference) is taken in :meth:`prepare` while the base is
+    loaded, the candidate's in :meth:`measure`. Every model call goes through the scorers.
+    """
+
+    def __init__(self, suite, chat_override, store, base_key: dict, cand_key: dict, n: int, confidence: float,
+                 render: Callable[[object, object, str], str]):
+        self.suite, self.chat_override, self.store, self.n = suite, chat_override, store, n
+        self.base_key, self.confidence, self.render = base_key, confidence, render
+        self.settings = settings_for(n)
+        self.sample_key = content_hash(["self-samples", self.settings, suite.fingerprint(), chat_override])
+        self.pair = {**cand_key, "key": content_hash([base_key["key"], cand_key["key"]]),
+                     "label": f"{cand_key['label']} vs {base_key['label']}"}
+        self.samples = self.reference = self.result = None
+
+    def prepare(self, base_scorer) -> None:
+        """The base's side: the stored result, or samples (stored or drawn now) and their reference."""
+        if not self.n:
+            return
+        found = self.store.get_blob(self.pair["key"], self.sample_key, "label-free-drift") if self.store else None
+        if found and _is_result(found):
+            self.result = found
+            return
+        prompts = drift_prompts(self.suite, lambda probe, text: self.render(base_scorer, probe, text), self.n,
+                                self.settings["seed"])
+        self.samples = self._samples(lambda: sample_from_base(base_scorer, prompts, seed=self.settings["seed"]))
+        self.reference = base_reference(base_scorer, self.samples)
+
+    def measure(self, cand_scorer) -> dict | None:
+        """The drift section of the report; :meth:`prepare` has run on the base's side."""
+        if not self.n:
+            return None
+        if self.result is None:
+            kls, drops = score_drift(cand_scorer, self.samples, self.reference)
+            self.result = {"groups": self.samples.groups, "kls": kls, "drops": drops}
+            if self.store:
+                self.store.put_blob(self.pair, self.sample_key, "label-free-drift", self.result)
+        return {**self.settings, **summarise(self.result["groups"], self.result["kls"], self.result["drops"],
+                                             self.confidence)}
+
+    def _samples(self, make: Callable[[], SelfSamples]) -> SelfSamples:
+        """The base's samples from the store, or made now and stored (they depend only on the base)."""
+        found = self.store.get_blob(self.base_key["key"], self.sample_key, "self-samples") if self.store else None
+        if found and all(isinstance(found.get(f), list) for f in ("groups", "prompt_ids", "sample_ids")):
+            return SelfSamples(found["groups"], found["prompt_ids"], found["sample_ids"], found.get("texts", []))
+        samples = make()
+        if self.store:
+            self.store.put_blob(self.base_key, self.sample_key, "self-samples", {
+                "groups": samples.groups, "prompt_ids": samples.prompt_ids, "sample_ids": samples.sample_ids,
+                "texts": samples.texts})
+        return samples
+
+
+def _is_result(found: dict) -> bool:
+    return all(isinstance(found.get(f), list) for f in ("groups", "kls", "drops")) and \
+        len(found["groups"]) == len(found["kls"]) == len(found["drops"]) > 0

@@ -15,6 +15,7 @@ import random
 from dataclasses import replace
 
 from forgetcheck.comparison import ItemResult
+from forgetcheck.results.runner import score_suite
 from forgetcheck.suites.suite import Suite
 
 
@@ -29,13 +30,12 @@ def few_shot_prompt(examples: list[tuple[str, str]], prompt: str) -> str:
 
 
 def recover(suite: Suite, items: list[ItemResult], scorer, *, shots: int = 3, seed: int = 0,
-            chat_override: str | None = None, cache=None, model: dict | None = None) -> int:
+            chat_override: str | None = None, cache=None, model_key: dict | None = None) -> int:
     """Re-ask forgotten generation items with ``shots`` examples; sets ``item.recovered``. Returns how many were asked.
 
     The re-asked prompts are ordinary generation items, so they go through the result
-    cache like any other (``cache``, ``model``: the candidate's key): a warm rerun asks nothing.
+    cache like any other (``cache``, ``model_key``: the candidate's key): a warm rerun asks nothing.
     """
-    from forgetcheck.results.store import score_suite
 
     asked_probes, originals = [], {}
     for probe in suite.probes:
@@ -58,7 +58,7 @@ def recover(suite: Suite, items: list[ItemResult], scorer, *, shots: int = 3, se
         originals[probe.name] = [results[item.id] for item in forgotten]
     if not asked_probes:
         return 0
-    scores = score_suite(Suite(f"{suite.name}-recovery", asked_probes), scorer, chat_override, cache, model or {})
+    scores = score_suite(Suite(f"{suite.name}-recovery", asked_probes), scorer, chat_override, cache, model_key or {})
     for probe in asked_probes:
         for result, score in zip(originals[probe.name], scores[probe.name].scores):
             result.recovered = score >= 0.5

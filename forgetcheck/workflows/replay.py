@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from forgetcheck.errors import BadInput
-from forgetcheck.report.files import write_atomic
+from forgetcheck.files import write_atomic
 from forgetcheck.workflows.label_free import drift_prompts, sample_from_base
 from forgetcheck.suites.suite import Suite
 
@@ -40,7 +40,7 @@ def focus(suite: Suite, regressed: list[str]) -> tuple[Suite, str]:
     return replace(suite, probes=kept), f"prompts focus on the regressed capabilities: {', '.join(regressed)}"
 
 
-def replay_rows(model, scorer, suite: Suite, n: int, *, seed: int = 0, max_new_tokens: int = 128) -> list[dict]:
+def replay_rows(scorer, suite: Suite, n: int, *, seed: int = 0, max_new_tokens: int = 128) -> list[dict]:
     """Up to ``n`` rows sampled from the base: ``messages`` with a chat template, else ``text``.
 
     Samples that end before saying anything are left out.
@@ -48,7 +48,7 @@ def replay_rows(model, scorer, suite: Suite, n: int, *, seed: int = 0, max_new_t
     chat = scorer.has_chat_template
     raw = drift_prompts(suite, lambda probe, text: text, n, seed)
     rendered = [(group, scorer.chat_prompt(text) if chat else text) for group, text in raw]
-    samples = sample_from_base(model, scorer, rendered, seed=seed, max_new_tokens=max_new_tokens)
+    samples = sample_from_base(scorer, rendered, seed=seed, max_new_tokens=max_new_tokens)
     rows = []
     for index, reply in zip(samples.prompt_index, samples.texts):
         group, text = raw[index]

@@ -159,35 +159,35 @@ def measure(base: str, candidate: str, *, fisher_samples: int = 16, seed: int = 
     """``forgetcheck drift`` as a library call: the per-matrix, per-layer and per-module drift as plain data."""
     from forgetcheck import __version__
     from forgetcheck.errors import BadInput
-    from forgetcheck.models.loading import attach_adapter, choose_device, choose_dtype, load_model
-    from forgetcheck.suites.asking import render_prompt
-    from forgetcheck.workflows.label_free import drift_prompts, sample_from_base
-    from forgetcheck.scoring.hf import HFScorer
+    from forgetcheck.models.loading import attach_adapter, load_weights
     from forgetcheck.models.specs import resolve
+    from forgetcheck.models.weights import open_model
+    from forgetcheck.suites.asking import render_prompt
     from forgetcheck.suites.suite import Suite
+    from forgetcheck.workflows.label_free import drift_prompts, sample_from_base
 
     base_spec = resolve(base, allow_pickle=allow_pickle)
     cand_spec = resolve(candidate, allow_pickle=allow_pickle)
     if base_spec.adapter:
         raise BadInput(f"base {base!r} is a PEFT adapter; BASE must be a full model (the adapter goes in CANDIDATE)")
-    device_name = choose_device(device)
-    torch_dtype = choose_dtype(dtype, device_name)
-    model, tokenizer = load_model(base_spec, dtype=torch_dtype, device=device_name, allow_pickle=allow_pickle,
-                                  trust_remote_code=trust_remote_code)
+    opened = open_model(base_spec, dtype=dtype, device=device, allow_pickle=allow_pickle,
+                        trust_remote_code=trust_remote_code)
+    scorer, device_name, torch_dtype = opened.scorer, opened.device, opened.dtype
+    # Weight drift reads the weights themselves (norms, gradients), so it holds the model, not only the scorer.
+    model = scorer.model
     fisher = None
     if fisher_samples > 0:
-        scorer = HFScorer(model, tokenizer, device=device_name, progress=False)
         def render(probe, text):
             return render_prompt(text, scorer.has_chat_template, scorer)
 
         prompts = drift_prompts(Suite("none", []), render, fisher_samples, seed)  # no suite: neutral openers only
-        samples = sample_from_base(model, scorer, prompts, seed=seed)
+        samples = sample_from_base(scorer, prompts, seed=seed)
         fisher = diagonal_fisher(model, list(zip(samples.prompt_ids, samples.sample_ids)), device=device_name)
     if cand_spec.adapter:
         rows = adapter_drift(attach_adapter(model, cand_spec, allow_pickle=allow_pickle), fisher)
     else:
-        cand_model, _ = load_model(cand_spec, dtype=torch_dtype, device=device_name, allow_pickle=allow_pickle,
-                                   trust_remote_code=trust_remote_code)
+        cand_model = load_weights(cand_spec, dtype=torch_dtype, device=device_name, allow_pickle=allow_pickle,
+                                  trust_remote_code=trust_remote_code)
         rows = full_drift(model, cand_model, fisher)
     if not rows:
         raise BadInput(f"{candidate!r}: no weight matrix in common with the base, so there is no drift to measure")

@@ -1,0 +1,130 @@
+"""Verdicts: aligned per-item scores in, one judged result per capability out.
+
+Pure and torch-free: ``compare`` calls :func:`judge_items` after scoring, and
+``forgetcheck report`` calls :func:`rejudge` on a saved report.json to judge it again
+with other thresholds, in well under a second because nothing here imports a model
+library. The statistics themselves (paired drops, Holm, the three-way rule) live in
+:mod:`forgetcheck.analysis.stats`; this module decides what is tested together
+(capabilities, sub-categories), what guessing alone would score, and which items
+flipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from forgetcheck.analysis.diagnosis import classify_forgotten, diagnose
+from forgetcheck.analysis.stats import chance_adjusted, judge, measures_nothing, paired_drop
+from forgetcheck.comparison import BINARY_METRICS, CapabilityResult, Comparison, ItemResult, overall_verdict
+from forgetcheck.errors import BadInput
+
+
+@dataclass
+class CapabilityInfo:
+    """What judging needs to know about a capability besides its scores."""
+
+    name: str
+    kind: str
+    metric: str
+    extra: dict[str, dict[str, float]]
+    note: str | None = None
+    chance: float | None = None  # declared by the probe; otherwise 1/k for choice items, 0 for generation
+
+
+def check_judging(tolerance: float, confidence: float) -> None:
+    """Refuse thresholds that cannot judge anything, in one line each."""
+    if not 0 <= tolerance < 1:
+        raise BadInput(f"--tolerance {tolerance}: use an absolute drop between 0 and 1 (e.g. 0.02 = 2 points)")
+    if not 0.5 <= confidence < 1:
+        raise BadInput(f"--confidence {confidence}: use a level between 0.5 and 1 (e.g. 0.95)")
+
+
+def judge_items(items: list[ItemResult], capabilities: list[CapabilityInfo], tolerance: float,
+                confidence: float, recovery_shots: int | None = None) -> list[CapabilityResult]:
+    """Per-capability paired drop, Holm correction and verdict; flips set on the items.
+
+    Also the chance level (a base at chance turns the verdict to ``at-chance``
+    unless it regressed), chance-adjusted forgetting for k-option items, and the
+    per-sub-category breakdown.
+    """
+    check_judging(tolerance, confidence)
+    drops, groups = [], []
+    for cap in capabilities:
+        mine = [i for i in items if i.capability == cap.name]
+        binary = cap.metric in BINARY_METRICS
+        for item in mine:
+            item.flip = _flip(item) if binary else None
+        groups.append(mine)
+        drops.append(paired_drop([i.base_score for i in mine], [i.candidate_score for i in mine],
+                                 binary=binary, confidence=confidence))
+    classify_forgotten(items)
+    results = []
+    for cap, mine, j in zip(capabilities, groups, judge(drops, tolerance, confidence)):
+        d = j.drop
+        binary = cap.metric in BINARY_METRICS
+        chance = _chance_level(cap, mine) if binary else None
+        base_scores = [i.base_score for i in mine]
+        at_chance = measures_nothing(base_scores, chance, confidence) if chance is not None else None
+        verdict = "at-chance" if at_chance and j.verdict != "regressed" else j.verdict
+        results.append(CapabilityResult(
+            name=cap.name, kind=cap.kind, metric=cap.metric, n=d.n, base_score=d.base_score,
+            candidate_score=d.candidate_score, drop=d.drop, ci_low=d.ci_low, ci_high=d.ci_high,
+            p_value=d.p_value, p_adjusted=j.p_adjusted, verdict=verdict, forgotten=d.forgotten,
+            learned=d.learned, items_needed=j.items_needed if verdict == "inconclusive" else None, note=cap.note,
+            extra=cap.extra, chance=chance, at_chance=at_chance, chance_adjusted=_chance_adjusted(mine),
+            subcategories=_subcategories(mine, binary, confidence), detectable_drop=j.detectable,
+            diagnosis=diagnose(mine, recovery_shots)))
+    return results
+
+
+def _chance_level(cap: CapabilityInfo, items: list[ItemResult]) -> float:
+    """What guessing scores: as the probe declares, else mean 1/k over choice items; free generation 0."""
+    if cap.chance is not None:
+        return cap.chance
+    if cap.kind != "choice":
+        return 0.0
+    options = [i.n_options for i in items if i.n_options]
+    return sum(1 / k for k in options) / len(options) if options else 0.0
+
+
+def _chance_adjusted(items: list[ItemResult]) -> dict[str, float] | None:
+    """Harmon et al.'s chance-adjusted forgetting, for capabilities whose items all have k options."""
+    if not items or any(not i.n_options or i.n_options < 2 for i in items):
+        return None
+    result = chance_adjusted([i.base_score for i in items], [i.candidate_score for i in items],
+                             [i.n_options for i in items])
+    return asdict(result)
+
+
+def _subcategories(items: list[ItemResult], binary: bool, confidence: float) -> list[dict]:
+    """The paired drop per sub-category; empty when the capability has fewer than two."""
+    names = sorted({i.subcategory for i in items if i.subcategory})
+    if len(names) < 2:
+        return []
+    rows = []
+    for name in names:
+        mine = [i for i in items if i.subcategory == name]
+        d = paired_drop([i.base_score for i in mine], [i.candidate_score for i in mine], binary=binary,
+                        confidence=confidence)
+        rows.append({"name": name, "n": d.n, "base_score": d.base_score, "candidate_score": d.candidate_score,
+                     "drop": d.drop, "ci_low": d.ci_low, "ci_high": d.ci_high, "forgotten": d.forgotten,
+                     "learned": d.learned})
+    return rows
+
+
+def _flip(item: ItemResult) -> str:
+    if item.base_score > item.candidate_score:
+        return "forgotten"
+    if item.candidate_score > item.base_score:
+        return "learned"
+    return "same"
+
+
+def rejudge(comparison: Comparison, tolerance: float | None = None, confidence: float | None = None) -> Comparison:
+    """The same comparison judged with other thresholds; no model is loaded."""
+    tolerance = comparison.settings.tolerance if tolerance is None else tolerance
+    confidence = comparison.settings.confidence if confidence is None else confidence
+    infos = [CapabilityInfo(c.name, c.kind, c.metric, c.extra, c.note, c.chance) for c in comparison.capabilities]
+    capabilities = judge_items(comparison.items, infos, tolerance, confidence, comparison.settings.recovery_shots)
+    settings = replace(comparison.settings, tolerance=tolerance, confidence=confidence)
+    return replace(comparison, capabilities=capabilities, settings=settings, verdict=overall_verdict(capabilities))

@@ -1,0 +1,221 @@
+"""Opening models for scoring: resolve, choose device and dtype, load lazily, hand out scorers.
+
+Every command that needs a model goes through here: :func:`open_model` for one
+model (replay, weight drift, the probe audit), :func:`open_pair` for a base and its
+candidate (compare, trajectory, the webhook). Both give back scorers (the seam in
+:mod:`forgetcheck.scoring`), never bare weights to call, and both load weights only
+when a forward pass first needs them, so a comparison found whole in the cache
+loads none.
+
+A PEFT adapter candidate shares one loaded model with its base: the base side runs
+it with the adapter switched off, the candidate side on merged weights where merging
+is exact (:func:`merge_for_candidate`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from forgetcheck.errors import BadInput
+from forgetcheck.models import parallel
+from forgetcheck.models.loading import (
+    attach_adapter, check_device_map, check_loadable, choose_device, choose_dtype, load_tokenizer, load_weights)
+from forgetcheck.models.specs import ModelSpec, resolve, same_model_name
+from forgetcheck.scoring.hf import HFScorer
+
+
+@dataclass
+class OpenModel:
+    """One resolved model, ready to score: its spec, where it runs and its scorer (weights load on first use)."""
+
+    spec: ModelSpec
+    device: str
+    dtype: torch.dtype
+    scorer: HFScorer
+
+    @property
+    def dtype_name(self) -> str:
+        return str(self.dtype).replace("torch.", "")
+
+
+def open_model(spec: str | ModelSpec, *, dtype: str = "auto", device: str = "auto", batch_tokens: int | None = None,
+               allow_pickle: bool = False, trust_remote_code: bool = False, progress: bool = False,
+               label: str = "") -> OpenModel:
+    """A full model (not an adapter) as an :class:`OpenModel`; unsafe models are refused before anything loads."""
+    spec = spec if isinstance(spec, ModelSpec) else resolve(spec, allow_pickle=allow_pickle)
+    if spec.adapter:
+        raise BadInput(f"{spec.spec!r} is a PEFT adapter; give the full model it was trained on")
+    device_name = choose_device(device)
+    torch_dtype = choose_dtype(dtype, device_name)
+    tokenizer = load_tokenizer(spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+
+    def load():
+        return load_weights(spec, dtype=torch_dtype, device=device_name, allow_pickle=allow_pickle,
+                            trust_remote_code=trust_remote_code)
+
+    scorer = HFScorer(None, tokenizer, device=device_name, batch_tokens=batch_tokens, progress=progress,
+                      label=label, load=load)
+    return OpenModel(spec, device_name, torch_dtype, scorer)
+
+
+@dataclass
+class ModelPair:
+    """A base and a candidate opened together, scored identically.
+
+    ``base`` and ``candidate`` are their scorers; ``weights`` loads what they need on
+    first use and counts it; ``notes`` are warnings worth showing the user.
+    """
+
+    base_spec: ModelSpec
+    cand_spec: ModelSpec
+    device: str
+    dtype: torch.dtype
+    placement: str | None
+    base: HFScorer
+    candidate: HFScorer
+    weights: "LazyWeights"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def dtype_name(self) -> str:
+        return str(self.dtype).replace("torch.", "")
+
+    def free_base(self) -> None:
+        """Free the base before the candidate loads (one model in memory at a time); a no-op for adapters."""
+        if not self.cand_spec.adapter:
+            self.base.model = None
+
+
+def open_pair(base: str, candidate: str, *, dtype: str = "auto", device: str = "auto", device_map: str | None = None,
+              batch_tokens: int | None = None, allow_pickle: bool = False, trust_remote_code: bool = False,
+              progress: bool = True, timings: dict | None = None) -> ModelPair:
+    """Resolve both sides, check they can be compared, and give each a scorer.
+
+    Tokenizers load now: item keys and prompts need them, and they refuse an unsafe
+    model even when nothing else loads. Weights load only when a forward pass needs them.
+    """
+    timings = timings if timings is not None else {}
+    notes: list[str] = []
+    base_spec = resolve(base, allow_pickle=allow_pickle)
+    cand_spec = resolve(candidate, allow_pickle=allow_pickle)
+    if base_spec.adapter:
+        raise BadInput(f"base {base!r} is a PEFT adapter; BASE must be a full model (the adapter goes in CANDIDATE)")
+    if cand_spec.adapter and cand_spec.adapter_base and not same_model_name(cand_spec.adapter_base, base_spec):
+        notes.append(f"the adapter {candidate!r} was trained on {cand_spec.adapter_base!r}, but BASE is {base!r}; "
+                     "if that is not the same model, this comparison means little")
+    device_name = parallel.start(choose_device(device))
+    torch_dtype = choose_dtype(dtype, device_name)
+    placement = check_device_map(device_map, device_name)
+    if device_map and not placement:
+        notes.append(f"--device-map {device_map} only spreads a model over GPUs; on {device_name} it is ignored")
+    base_tok = load_tokenizer(base_spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    if cand_spec.adapter:
+        check_loadable(cand_spec, allow_pickle=allow_pickle, trust_remote_code=False)
+        cand_tok = base_tok
+    else:
+        cand_tok = load_tokenizer(cand_spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+        if cand_tok.get_vocab() != base_tok.get_vocab():
+            notes.append("the candidate's tokenizer differs from the base's; scores are comparable only per item text")
+    weights = LazyWeights(base_spec, cand_spec, timings, dtype=torch_dtype, device=device_name,
+                          allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, device_map=placement)
+
+    def scorer(tokenizer, label: str, load: Callable, context=None) -> HFScorer:
+        return HFScorer(None, tokenizer, device=device_name, batch_tokens=batch_tokens, context_manager=context,
+                        progress=progress, label=label, load=load)
+
+    # The base pass of an adapter comparison runs on the one loaded model with the adapter switched off.
+    base_scorer = scorer(base_tok, "base", weights.base, weights.adapter_off if cand_spec.adapter else None)
+    cand_scorer = scorer(cand_tok, "candidate", weights.candidate)
+    return ModelPair(base_spec, cand_spec, device_name, torch_dtype, placement, base_scorer, cand_scorer, weights,
+                     notes)
+
+
+def merge_for_candidate(wrapped, placement: str | None = None) -> bool:
+    """Merge a plain LoRA adapter into the base weights for the candidate's passes; True if it did.
+
+    Unmerged, every adapted layer adds two small matmuls to each call; merged, the
+    candidate runs as fast as the base. Call it only after the last base pass: a
+    forward under ``disable_adapter`` makes PEFT unmerge each layer again (correct,
+    but W + ΔW − ΔW leaves the base weights changed in their last bits).
+    The adapter stays unmerged, and scores come from PEFT's own layers, for other
+    adapter types and LoRA variants (DoRA, aLoRA, ...), quantized weights, weights a
+    device map spreads out, weights tied to another parameter (merging would change
+    both, e.g. the input embedding with the output head), and any dtype but float32:
+    rounding ΔW into half-precision weights can move scores by more than the 1e-4
+    that scores are held to.
+    """
+    from peft import PeftType
+    from peft.tuners.lora import LoraLayer
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    model = wrapped.base_model.model
+    config = wrapped.peft_config[wrapped.active_adapter]
+    if (config.peft_type != PeftType.LORA or placement or getattr(model, "hf_device_map", None)
+            or getattr(model, "hf_quantizer", None) is not None):
+        return False
+    uses = Counter(id(p) for _, p in model.named_parameters(remove_duplicate=False))
+    for layer in model.modules():
+        if not isinstance(layer, BaseTunerLayer):
+            continue
+        weight = getattr(layer.get_base_layer(), "weight", None)
+        if (not isinstance(layer, LoraLayer) or layer.lora_variant or weight is None
+                or weight.dtype != torch.float32 or uses[id(weight)] > 1):
+            return False
+    wrapped.merge_adapter()
+    return True
+
+
+class LazyWeights:
+    """The weights of a comparison, loaded the first time a forward pass needs them.
+
+    Each scorer is given :meth:`base` or :meth:`candidate` as its loader, so a
+    rerun that finds every result cached loads no weights at all, and one with a
+    cached base loads only what the candidate's side needs. Loads are counted in
+    ``timings["models_loaded"]`` and timed in ``timings["load_s"]``.
+
+    With an adapter, base and candidate share one model, the base with the adapter
+    attached: the base side runs it with the adapter switched off
+    (:meth:`adapter_off`), the candidate side on merged weights where that is exact
+    (:func:`merge_for_candidate`). The merge happens when the candidate first asks,
+    which is after every base pass: the base's suite and drift reference come first.
+    """
+
+    def __init__(self, base_spec: ModelSpec, cand_spec: ModelSpec, timings: dict, **options):
+        self.base_spec, self.cand_spec, self.timings, self.options = base_spec, cand_spec, timings, options
+        self.adapted = None
+        timings["load_s"] = 0.0
+        timings["models_loaded"] = 0
+
+    def base(self):
+        return self._adapted() if self.cand_spec.adapter else self._load(self.base_spec)
+
+    def candidate(self):
+        if not self.cand_spec.adapter:
+            return self._load(self.cand_spec)
+        model = self._adapted()
+        merge_for_candidate(model, self.options["device_map"])
+        return model
+
+    def adapter_off(self):
+        """The context the adapter comparison's base passes run in."""
+        return self._adapted().disable_adapter()
+
+    def _adapted(self):
+        if self.adapted is None:
+            model = self._load(self.base_spec)
+            t = time.perf_counter()
+            self.adapted = attach_adapter(model, self.cand_spec, allow_pickle=self.options["allow_pickle"])
+            self.timings["load_s"] += time.perf_counter() - t
+        return self.adapted
+
+    def _load(self, spec: ModelSpec):
+        t = time.perf_counter()
+        model = load_weights(spec, **self.options)
+        self.timings["load_s"] += time.perf_counter() - t
+        self.timings["models_loaded"] += 1
+        return model
