@@ -1,13 +1,16 @@
 """The ``forgetcheck`` command: thin click commands over the library.
 
-Exit codes: 0 nothing regressed; 1 a capability regressed; 2 bad usage or bad
-input (one line, no traceback); 3 inconclusive when ``--fail-on inconclusive``.
+Exit codes (``forgetcheck.errors``): 0 nothing regressed; 1 a capability regressed;
+2 bad usage or bad input (one line, no traceback); 3 inconclusive when
+``--fail-on inconclusive``; 4 the run could not finish (the machine, or a bug in
+forgetcheck); 130 interrupted. Only a finished comparison ever exits 1.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import traceback
 import warnings
 
 import click
@@ -15,12 +18,19 @@ import click
 from forgetcheck import __version__
 from forgetcheck.commands.options import compare_options, exit_code, judging_options, quiet_libraries, running_options
 from forgetcheck.comparison import Comparison, to_dict
-from forgetcheck.errors import ForgetcheckError
+from forgetcheck.files import check_out_dir
+from forgetcheck.errors import EXIT_FAILED, EXIT_INTERRUPTED, ForgetcheckError
 from forgetcheck.options import DEFAULTS
 
 
 class Group(click.Group):
-    """Turns every ForgetcheckError into one line on stderr and exit code 2."""
+    """Turns every way a command can stop early into one documented exit code.
+
+    A ForgetcheckError is the user's to fix: one line, exit 2. The machine failing
+    (disk full, a folder that cannot be written) is one line and exit 4; any other
+    exception is a bug in forgetcheck: its traceback, a line saying so, exit 4.
+    Ctrl-C exits 130 and says that finished work is kept in the result cache.
+    """
 
     def invoke(self, ctx):
         try:
@@ -28,6 +38,22 @@ class Group(click.Group):
         except ForgetcheckError as exc:
             click.echo(f"forgetcheck: error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("\nforgetcheck: interrupted; scores finished so far are kept in the result cache, "
+                       "so the same command resumes where this one stopped", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except OSError as exc:
+            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            click.echo(f"forgetcheck: error: the run could not finish: {exc.strerror or exc}{where}; "
+                       "free the space or fix the permissions and run it again", err=True)
+            sys.exit(EXIT_FAILED)
+        except Exception:  # noqa: BLE001  (the last line of defence: a bug must never read as "regressed")
+            traceback.print_exc()
+            click.echo("forgetcheck: internal error: this is a bug in forgetcheck; please report it with the "
+                       "traceback above (exit code 4)", err=True)
+            sys.exit(EXIT_FAILED)
 
 
 @click.group(cls=Group)
@@ -62,6 +88,7 @@ def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dty
     """
     from forgetcheck.workflows.compare import compare as run_compare
 
+    check_out_dir(out_dir)
     options = compare_options(
         tolerance=tolerance, confidence=confidence, quiet=quiet, no_cache=no_cache, dtype=dtype, device=device,
         chat_template=chat_template, batch_tokens=batch_tokens, allow_pickle=allow_pickle,
@@ -119,6 +146,7 @@ def demo(out_dir, quiet):
     """Compare SmolLM2-135M-Instruct with a LoRA adapter that forgot things; offline."""
     from forgetcheck.demo.run import demo_models
 
+    check_out_dir(out_dir)
     quiet_libraries(quiet)
     base, adapter = demo_models(echo=lambda m: click.echo(m, err=True))
     from forgetcheck.workflows.compare import compare as run_compare

@@ -36,3 +36,28 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def check_out_dir(out_dir: str | os.PathLike, option: str = "--out") -> Path:
+    """Refuse an output folder that cannot be written, before any work is done.
+
+    A run that scores for minutes and then cannot write its report loses that
+    work's summary, so the folder is checked first: it must be a folder or not yet
+    exist, and the nearest existing folder above it must be writable.
+    """
+    from forgetcheck.errors import BadInput
+
+    path = Path(out_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"{option} {out_dir}: that is a file, not a folder; give a folder for the report")
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise BadInput(f"{option} {out_dir}: {probe} is a file, so no folder can be made under it; "
+                       "choose another folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise BadInput(f"{option} {out_dir}: {probe} is not writable; choose a folder you can write to")
+    return path

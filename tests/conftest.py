@@ -9,7 +9,10 @@ real fine-tunes forget. Both are saved as safetensors folders, as users have the
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,6 +108,31 @@ probes:
     kind: perplexity
 """)
     return folder / "suite.yaml"
+
+
+def run(*args: str):
+    """The CLI in this process, as click runs it; exceptions propagate so a bug fails the test loudly."""
+    from click.testing import CliRunner
+
+    from forgetcheck.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def run_subprocess(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The installed console script's behaviour, with stderr and the exit code as a user sees them."""
+    return subprocess.run([sys.executable, "-m", "forgetcheck.cli", *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=300)
+
+
+def assert_one_line_error(result, *needles: str, code: int = 2) -> None:
+    """Bad input: exit 2 (or ``code``), no traceback, exactly one ``forgetcheck: error:`` line naming ``needles``."""
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("forgetcheck: error:")]
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
 
 
 @pytest.fixture(autouse=True)

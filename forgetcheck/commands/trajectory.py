@@ -35,13 +35,14 @@ def trajectory_command(base, checkpoints, suite, out_dir, learned, tolerance, co
     """
     from forgetcheck.models import parallel
     from forgetcheck.results.store import ResultCache
-    from forgetcheck.files import write_atomic
+    from forgetcheck.files import check_out_dir, write_atomic
     from forgetcheck.report.files import write_report_folder
     from forgetcheck.report.text import outcome_line
     from forgetcheck.report.trajectory import render_markdown, render_text, write_plot
     from forgetcheck.suites.suite import load_suite
     from forgetcheck.workflows.trajectory import find_checkpoints, forgetting_only, score_checkpoints, summarise, with_learned
 
+    check_out_dir(out_dir)
     found = find_checkpoints(list(checkpoints))
     suite_obj, learned_names = with_learned(load_suite(suite), learned)
     options = compare_options(tolerance=tolerance, confidence=confidence, quiet=quiet, dtype=dtype, device=device,

@@ -80,6 +80,7 @@ class ModelPair:
     candidate: HFScorer
     weights: "LazyWeights"
     notes: list[str] = field(default_factory=list)
+    same_tokenizer: bool = True  # token-level measures (label-free drift) need one vocabulary on both sides
 
     @property
     def dtype_name(self) -> str:
@@ -114,13 +115,16 @@ def open_pair(base: str, candidate: str, *, dtype: str = "auto", device: str = "
     if device_map and not placement:
         notes.append(f"--device-map {device_map} only spreads a model over GPUs; on {device_name} it is ignored")
     base_tok = load_tokenizer(base_spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    same_tokenizer = True
     if cand_spec.adapter:
         check_loadable(cand_spec, allow_pickle=allow_pickle, trust_remote_code=False)
         cand_tok = base_tok
     else:
         cand_tok = load_tokenizer(cand_spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
-        if cand_tok.get_vocab() != base_tok.get_vocab():
-            notes.append("the candidate's tokenizer differs from the base's; scores are comparable only per item text")
+        same_tokenizer = cand_tok.get_vocab() == base_tok.get_vocab()
+        if not same_tokenizer:
+            notes.append("the candidate's tokenizer differs from the base's; scores are comparable only per item text, "
+                         "and label-free drift (which compares token by token) is skipped")
     weights = LazyWeights(base_spec, cand_spec, timings, dtype=torch_dtype, device=device_name,
                           allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, device_map=placement)
 
@@ -132,7 +136,7 @@ def open_pair(base: str, candidate: str, *, dtype: str = "auto", device: str = "
     base_scorer = scorer(base_tok, "base", weights.base, weights.adapter_off if cand_spec.adapter else None)
     cand_scorer = scorer(cand_tok, "candidate", weights.candidate)
     return ModelPair(base_spec, cand_spec, device_name, torch_dtype, placement, base_scorer, cand_scorer, weights,
-                     notes)
+                     notes, same_tokenizer)
 
 
 def merge_for_candidate(wrapped, placement: str | None = None) -> bool:

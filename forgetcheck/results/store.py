@@ -66,8 +66,8 @@ class ResultCache:
 
     def _unreadable(self, exc: Exception) -> None:
         self.broken = True
-        self._note(f"result cache {self.path} is unreadable ({exc}); scoring without it. "
-                   "`forgetcheck cache clear` starts a fresh one")
+        self._note(f"result cache {self.path} cannot be used ({exc}); scoring without it. If the folder is "
+                   "writable, `forgetcheck cache clear` starts a fresh one; FORGETCHECK_CACHE picks another folder")
 
     def _note(self, message: str) -> None:
         if message not in self._warned:
@@ -86,7 +86,7 @@ class ResultCache:
                     rows = db.execute(f"SELECT item, record FROM results WHERE model = ? AND item IN "
                                       f"({','.join('?' * len(part))})", [model_key, *part]).fetchall()
                     found.update(rows)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             self._unreadable(exc)
             return {}
         records = {}
@@ -108,7 +108,7 @@ class ResultCache:
                 self._remember(db, model_key)
                 db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?)",
                                [(model_key["key"], key, json.dumps(r)) for key, r in records.items()])
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             self._unreadable(exc)
 
     def get_blob(self, model_key: str, key: str, kind: str) -> dict | None:
@@ -119,7 +119,7 @@ class ResultCache:
             with self._connect() as db:
                 row = db.execute("SELECT value FROM blobs WHERE model = ? AND key = ? AND kind = ?",
                                  (model_key, key, kind)).fetchone()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             self._unreadable(exc)
             return None
         if row is None:
@@ -141,7 +141,7 @@ class ResultCache:
                 self._remember(db, model_key)
                 db.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?, ?)",
                            (model_key["key"], key, kind, json.dumps(value)))
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             self._unreadable(exc)
 
     @staticmethod
@@ -163,7 +163,7 @@ class ResultCache:
                 info["entries"] = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
                 rows = db.execute("SELECT m.label, m.fields, COUNT(r.item) FROM models m JOIN results r "
                                   "ON r.model = m.model GROUP BY m.model ORDER BY m.label").fetchall()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             info["error"] = str(exc)
             return info
         for label, fields, count in rows:
@@ -184,7 +184,7 @@ class ResultCache:
             try:
                 with self._connect() as db:
                     count = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
-            except sqlite3.Error:
+            except (sqlite3.Error, OSError):
                 pass
             for file in self.path.parent.glob(self.path.name + "*"):
                 file.unlink(missing_ok=True)

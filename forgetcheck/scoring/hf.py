@@ -21,6 +21,7 @@ from typing import Callable, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from forgetcheck.errors import BadInput
 from forgetcheck.scoring.seam import GenerationRequest, LoglikelihoodResult, Sample, TokenLogprobs
 
 DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 32768}
@@ -80,8 +81,19 @@ class HFScorer:
 
     # -- prompt rendering ---------------------------------------------------
     def chat_prompt(self, user_text: str) -> str:
-        return self.tokenizer.apply_chat_template(
-            [{"role": "user", "content": user_text}], tokenize=False, add_generation_prompt=True)
+        from jinja2.exceptions import SecurityError, TemplateError
+
+        try:
+            return self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": user_text}], tokenize=False, add_generation_prompt=True)
+        except SecurityError as exc:
+            # transformers renders chat templates in a Jinja sandbox; a template that tries to escape it
+            # is refused, and the run must say so rather than crash.
+            raise BadInput(f"{self.label or 'model'}: its chat template tried something the sandbox forbids "
+                           f"({exc}); run with --chat-template off, or fix the template") from None
+        except TemplateError as exc:
+            raise BadInput(f"{self.label or 'model'}: its chat template does not render ({exc}); "
+                           "run with --chat-template off, or fix the template") from None
 
     def encode_context(self, context: str) -> list[int]:
         bos = self.tokenizer.bos_token
@@ -157,6 +169,10 @@ class HFScorer:
 
     def generate(self, requests: Sequence[GenerationRequest], desc: str = "") -> list[str]:
         encoded = [self.encode_context(r.context) for r in requests]
+        if any(len(e) + r.max_tokens > self.max_length for e, r in zip(encoded, requests)):
+            # A context longer than the model can see keeps its end, as the log-likelihood requests do:
+            # the question sits at the end of a prompt, and the answer's room must fit too.
+            encoded = [e[-max(1, self.max_length - r.max_tokens):] for e, r in zip(encoded, requests)]
         order = sorted(range(len(requests)), key=lambda i: (-len(encoded[i]), requests[i].max_tokens, i))
         outputs: list[str] = [""] * len(requests)
         with self._progress(len(requests), desc) as bar:

@@ -72,9 +72,10 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
                          batch_tokens=options.batch_tokens)
     counts = SuiteCounts()
     chat_template = options.chat_template
-    # Label-free drift runs once, in the process that writes the report.
+    # Label-free drift runs once, in the process that writes the report, and only where both sides share
+    # a vocabulary (it compares next-token distributions token by token).
     drift = LabelFreeDrift(suite_obj, chat_template, store, base_key, cand_key,
-                           options.kl_samples if parallel.is_main() else 0, options.confidence,
+                           options.kl_samples if parallel.is_main() and pair.same_tokenizer else 0, options.confidence,
                            render=lambda scorer, probe, text: _render(scorer, probe, text, chat_template))
     timings["resolve_s"] = time.perf_counter() - started
 
@@ -86,7 +87,7 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
                                counts)
     with _phase(timings, "drift_s"):
         drift_summary = drift.measure(pair.candidate)
-    if not options.kl_samples or not parallel.is_main():
+    if not drift.n:
         timings.pop("drift_s", None)
     padded = pair.base.padded_tokens + pair.candidate.padded_tokens
     if padded:
