@@ -16,6 +16,11 @@ import torch
 from forgetcheck.errors import BadInput, UnsafeModel
 from forgetcheck.models.specs import WEIGHT_SUFFIXES, ModelSpec
 
+# The files transformers and PEFT open when safetensors weights are there; anything else
+# they would load instead (pytorch_model.bin, adapter_model.bin) is a pickle.
+SAFE_MODEL_FILES = ("model.safetensors", "model.safetensors.index.json")
+SAFE_ADAPTER_FILES = ("adapter_model.safetensors",)
+
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}
 
@@ -56,10 +61,18 @@ def check_loadable(spec: ModelSpec, *, allow_pickle: bool, trust_remote_code: bo
     weights = [p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES and not p.name.startswith("training_args")]
     if not weights:
         raise BadInput(f"model {spec.spec!r}: no weights in {folder} (expected *.safetensors); is the download complete?")
-    if not any(p.suffix == ".safetensors" for p in weights) and not allow_pickle:
-        raise UnsafeModel(
-            f"model {spec.spec!r}: only pickle weights ({weights[0].name}); loading them can run arbitrary code. "
-            "Convert to safetensors, or pass --allow-pickle if you trust the source")
+    if not allow_pickle:
+        # Check the very file the loader will open, not "some .safetensors file": a decoy
+        # next to a pickled adapter_model.bin would otherwise pass, and PEFT would unpickle the .bin.
+        names = {p.name for p in weights}
+        loaded = SAFE_ADAPTER_FILES if spec.adapter else SAFE_MODEL_FILES
+        if not any(name in names or (folder / name).exists() for name in loaded):
+            pickled = sorted(p.name for p in weights if p.suffix != ".safetensors")
+            found = f"no {' or '.join(loaded)}" + (f", only pickle weights ({pickled[0]})" if pickled else
+                                                    f" (found {', '.join(sorted(names))})")
+            raise UnsafeModel(
+                f"model {spec.spec!r}: {found}; the loader would read a pickle file, and loading one can run "
+                "arbitrary code. Convert to safetensors, or pass --allow-pickle if you trust the source")
     config_path = folder / ("adapter_config.json" if spec.adapter else "config.json")
     try:
         config = json.loads(config_path.read_text())

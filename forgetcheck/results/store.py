@@ -10,13 +10,24 @@ Two tables in one SQLite file (WAL mode, safe with several writers):
 the per-item values a probe's summary is rebuilt from; ``blobs`` holds whole results
 that are not item scores, such as the base's self-generated samples and a pair's
 label-free drift, each under its own kind.
+
+Every record and blob carries an HMAC-SHA256 over its model key, its own key and its
+content. A record whose MAC does not match (a flipped bit, an edit, a record written
+with another secret) is not used: it is scored again, and the run says so once. The
+secret is ``FORGETCHECK_CACHE_SECRET`` when set (in CI, a repository secret: a pull
+request that poisons a restored cache cannot forge records without it), else a random
+key in ``ROOT/results/integrity.key`` readable by its owner only, which catches
+corruption and edits by anyone who cannot read that file, but not code running as you.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import math
 import os
+import secrets
 import sqlite3
 import time
 from pathlib import Path
@@ -50,6 +61,7 @@ class ResultCache:
         self.warn = warn or (lambda message: None)
         self.broken = False
         self._warned: set[str] = set()
+        self._secret: bytes | None = None
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +75,36 @@ class ResultCache:
         db.execute("CREATE TABLE IF NOT EXISTS models (model TEXT PRIMARY KEY, label TEXT, resolved TEXT, "
                    "adapter TEXT, fields TEXT, created REAL)")
         return db
+
+    def _mac(self, model_key: str, key: str, content: str) -> str:
+        if self._secret is None:
+            self._secret = _integrity_secret(self.path.parent)
+        message = json.dumps([model_key, key, content]).encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def _seal(self, model_key: str, key: str, value: dict) -> str:
+        """The stored text: the value and its MAC."""
+        content = json.dumps(value, sort_keys=True)
+        return json.dumps({"mac": self._mac(model_key, key, content), "value": content})
+
+    def _open(self, model_key: str, key: str, text: str) -> dict | None:
+        """The stored value if its MAC matches, else None (counted, and reported once)."""
+        try:
+            sealed = json.loads(text)
+            content, mac = sealed["value"], sealed["mac"]
+            if not isinstance(content, str) or not isinstance(mac, str):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not hmac.compare_digest(mac, self._mac(model_key, key, content)):
+            self._note(f"result cache {self.path}: some records failed their integrity check (edited, corrupt, "
+                       "or written with another FORGETCHECK_CACHE_SECRET); they are scored again")
+            return None
+        try:
+            value = json.loads(content)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
 
     def _unreadable(self, exc: Exception) -> None:
         self.broken = True
@@ -90,8 +132,14 @@ class ResultCache:
             self._unreadable(exc)
             return {}
         records = {}
+        try:
+            self._mac("", "", "")  # the secret, read or made once, inside the error handling
+        except (OSError, ValueError) as exc:
+            self._unreadable(exc)
+            return {}
         for key, text in found.items():
-            record = parse_record(text, kind)
+            opened = self._open(model_key, key, text)
+            record = None if opened is None else check_record(opened, kind)
             if record is None:
                 self._note(f"result cache {self.path}: ignored a malformed entry (item {key[:12]}); "
                            "it is scored again")
@@ -107,7 +155,8 @@ class ResultCache:
             with self._connect() as db:
                 self._remember(db, model_key)
                 db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?)",
-                               [(model_key["key"], key, json.dumps(r)) for key, r in records.items()])
+                               [(model_key["key"], key, self._seal(model_key["key"], key, r))
+                                for key, r in records.items()])
         except (sqlite3.Error, OSError) as exc:
             self._unreadable(exc)
 
@@ -124,11 +173,8 @@ class ResultCache:
             return None
         if row is None:
             return None
-        try:
-            value = json.loads(row[0])
-        except ValueError:
-            value = None
-        if not isinstance(value, dict):
+        value = self._open(model_key, f"{kind}:{key}", row[0])
+        if value is None:
             self._note(f"result cache {self.path}: ignored a malformed {kind} entry; it is computed again")
             return None
         return value
@@ -140,7 +186,7 @@ class ResultCache:
             with self._connect() as db:
                 self._remember(db, model_key)
                 db.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?, ?)",
-                           (model_key["key"], key, kind, json.dumps(value)))
+                           (model_key["key"], key, kind, self._seal(model_key["key"], f"{kind}:{key}", value)))
         except (sqlite3.Error, OSError) as exc:
             self._unreadable(exc)
 
@@ -203,10 +249,29 @@ class ResultCache:
         return count
 
 
-def parse_record(text: str, kind: str) -> dict | None:
+def _integrity_secret(folder: Path) -> bytes:
+    """FORGETCHECK_CACHE_SECRET, else this cache's own random key (created once, owner-only)."""
+    given = os.environ.get("FORGETCHECK_CACHE_SECRET")
+    if given:
+        return given.encode()
+    path = folder / "integrity.key"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError):
+        pass
+    key = secrets.token_hex(32)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return bytes.fromhex(path.read_text().strip())
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key)
+    return bytes.fromhex(key)
+
+
+def check_record(record: dict, kind: str) -> dict | None:
     """A stored record if it is well-formed for ``kind``, else None."""
     try:
-        record = json.loads(text)
         score, answer, values = record["score"], record["answer"], record["values"]
         ok = (isinstance(score, (int, float)) and math.isfinite(score) and (answer is None or isinstance(answer, str))
               and isinstance(values, dict) and all(isinstance(values.get(name), (int, float))

@@ -1,0 +1,101 @@
+"""What a hostile model folder or an edited cache can make forgetcheck do: nothing it was not asked to.
+
+Each test builds the attack for real (a pickled adapter behind a decoy, an edited SQLite
+record) and runs the real CLI or library on it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+
+import torch
+
+from forgetcheck.results.store import ResultCache
+from forgetcheck.workflows.compare import compare
+from tests.conftest import assert_one_line_error, run_subprocess
+
+
+def _pickled_adapter_behind_a_decoy(forgetful_adapter, folder):
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(forgetful_adapter, folder)
+    weights = load_file(folder / "adapter_model.safetensors")
+    (folder / "adapter_model.safetensors").unlink()
+    torch.save(weights, folder / "adapter_model.bin")  # what PEFT loads when no adapter_model.safetensors is there
+    save_file({"decoy": torch.zeros(1)}, folder / "decoy.safetensors")
+    return folder
+
+
+def test_a_decoy_safetensors_does_not_let_a_pickled_adapter_load(tiny_base, forgetful_adapter, tiny_suite,
+                                                                    tmp_path):
+    adapter = _pickled_adapter_behind_a_decoy(forgetful_adapter, tmp_path / "decoyed")
+    result = run_subprocess("compare", tiny_base, adapter, "--suite", tiny_suite, "--out", tmp_path / "out",
+                            "--quiet")
+    assert_one_line_error(result, "adapter_model.safetensors", "--allow-pickle")
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_the_same_adapter_loads_when_the_user_allows_pickle(tiny_base, forgetful_adapter, tiny_suite, tmp_path):
+    adapter = _pickled_adapter_behind_a_decoy(forgetful_adapter, tmp_path / "decoyed")
+    comparison = compare(str(tiny_base), str(adapter), str(tiny_suite), cache=False, progress=False,
+                         allow_pickle=True, kl_samples=0, recovery_shots=0)
+    assert "facts" in comparison.regressed()
+
+
+def _edit_every_record(db_path, edit):
+    with sqlite3.connect(db_path) as db:
+        rows = db.execute("SELECT model, item, record FROM results").fetchall()
+        for model, item, text in rows:
+            db.execute("UPDATE results SET record = ? WHERE model = ? AND item = ?", (edit(text), model, item))
+    return len(rows)
+
+
+def test_edited_cache_records_are_detected_and_scored_again(tiny_base, tiny_suite, tmp_path):
+    """The attack from the issue: flip cached scores so a self-comparison reads as a regression."""
+    store = ResultCache(tmp_path / "cache")
+    options = dict(cache=store, progress=False, kl_samples=0, recovery_shots=0, tolerance=0.2)
+    clean = compare(str(tiny_base), str(tiny_base), str(tiny_suite), **options)
+    assert clean.verdict == "held"
+
+    def forge(text):
+        # An attacker who can write the database but not read the secret: rewrite the score inside,
+        # keeping the old MAC (or any MAC: without the secret none of them verifies).
+        sealed = json.loads(text)
+        value = json.loads(sealed["value"])
+        value["score"] = 0.0
+        value["values"] = {k: 0.0 if k != "n_tokens" else v for k, v in value["values"].items()}
+        sealed["value"] = json.dumps(value, sort_keys=True)
+        return json.dumps(sealed)
+
+    assert _edit_every_record(store.path, forge) > 0
+    warnings = []
+    options["cache"] = ResultCache(tmp_path / "cache", warn=warnings.append)
+    again = compare(str(tiny_base), str(tiny_base), str(tiny_suite), **options)
+    assert again.verdict == "held"
+    assert [(i.base_score, i.candidate_score) for i in again.items] == \
+        [(i.base_score, i.candidate_score) for i in clean.items]
+    assert any("integrity check" in w for w in warnings)
+
+
+def test_records_written_with_another_secret_are_not_trusted(tiny_base, tiny_suite, tmp_path, monkeypatch):
+    store_path = tmp_path / "cache"
+    options = dict(progress=False, kl_samples=0, recovery_shots=0)
+    monkeypatch.setenv("FORGETCHECK_CACHE_SECRET", "the CI secret")
+    first = compare(str(tiny_base), str(tiny_base), str(tiny_suite), cache=ResultCache(store_path), **options)
+    monkeypatch.setenv("FORGETCHECK_CACHE_SECRET", "a pull request's guess")
+    second = compare(str(tiny_base), str(tiny_base), str(tiny_suite), cache=ResultCache(store_path), **options)
+    assert first.timings.get("scored_items", 0) > 0
+    # Nothing written under the first secret verifies under the second: everything is scored again.
+    scored = second.timings.get("scored_items") or 0
+    assert scored == 2 * len(second.items) or scored == len(second.items)  # base and candidate share a key here
+    assert second.timings.get("cached_items", 0) in (0, len(second.items))
+
+
+def test_the_integrity_key_is_readable_by_its_owner_only(tiny_base, tiny_suite, tmp_path):
+    store = ResultCache(tmp_path / "cache")
+    compare(str(tiny_base), str(tiny_base), str(tiny_suite), cache=store, progress=False, kl_samples=0,
+            recovery_shots=0)
+    key = store.path.parent / "integrity.key"
+    assert key.exists() and (key.stat().st_mode & 0o777) == 0o600
