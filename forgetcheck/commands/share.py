@@ -39,7 +39,14 @@ def comment() -> None:
 @click.option("--summary-fallback/--no-summary-fallback", default=True, show_default=True,
               help="When the token may not comment (a fork's pull request), append the report to "
                    "GITHUB_STEP_SUMMARY instead.")
-def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, summary_fallback):
+@click.option("--author", envvar="FORGETCHECK_COMMENT_AUTHOR", show_envvar=True, default=None,
+              help="The login the token comments as; only its comments are ever edited "
+                   "[default: asked of GitHub (GraphQL viewer); in Actions, github-actions[bot]].")
+@click.option("--expect-sha", default=None, metavar="SHA",
+              help="Refuse (exit 2) unless the pull request's head is this commit: pass the sha the "
+                   "report was made for (in a workflow_run workflow, github.event.workflow_run.head_sha).")
+def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, summary_fallback, author,
+                   expect_sha):
     """Create or update forgetcheck's comment on a GitHub pull request.
 
     Reads GITHUB_REPOSITORY, GITHUB_EVENT_PATH, GITHUB_API_URL and the token from the
@@ -47,6 +54,7 @@ def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, 
     """
     from forgetcheck.integrations.github import (
         GitHub,
+        Identity,
         ReadOnlyToken,
         post_sticky_comment,
         pull_request_from_event,
@@ -66,7 +74,8 @@ def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, 
         raise BadInput(f"no token: set {token_env} (in a workflow: env: {token_env}: ${{{{ github.token }}}})")
     body = comment_body(comparison, key=key, details=details_url or run_url())
     try:
-        done, url = post_sticky_comment(GitHub(api_url, token), repo, pr, body, marker(key))
+        done, url = post_sticky_comment(GitHub(api_url, token), repo, pr, body, marker(key),
+                                        author=Identity(author) if author else None, expect_sha=expect_sha)
     except ReadOnlyToken as exc:
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         where = "the job's step summary" if summary else "nowhere else (no GITHUB_STEP_SUMMARY)"
