@@ -168,8 +168,12 @@ def card(report_json, readme, repo_id, revision, create_pr, with_chart):
 @click.option("--out", "out_dir", default="forgetcheck-webhook", show_default=True,
               type=click.Path(file_okay=False), help="Where each pull request's report folder is kept.")
 @click.option("--key", default="", help="Tells apart several forgetcheck comments on one pull request.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Comparisons run at once, over all repos (each loads two models).")
+@click.option("--max-queued", type=click.IntRange(1, 10_000), default=100, show_default=True,
+              help="Jobs that may wait; one more is answered 503 and the Hub retries it later.")
 def serve_webhook(host, port, secret_env, watch, suite, tolerance, confidence, dtype, device, batch_tokens,
-                  out_dir, key):
+                  out_dir, key, workers, max_queued):
     """Compare every new or updated pull request of a Hub model repo and comment on it.
 
     Point a Hub webhook (scopes: repo.content and discussion) at this server, with a
@@ -187,7 +191,7 @@ def serve_webhook(host, port, secret_env, watch, suite, tolerance, confidence, d
     settings = WebhookSettings(suite=suite, tolerance=tolerance, confidence=confidence, dtype=dtype,
                                device=device, batch_tokens=batch_tokens, out_dir=Path(out_dir), key=key)
     try:
-        server = make_server(host, port, secret, set(watch), settings)
+        server = make_server(host, port, secret, set(watch), settings, workers=workers, max_queued=max_queued)
     except OSError as exc:
         raise BadInput(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
     watched = ", ".join(watch) if watch else "every repo the webhook sends"
