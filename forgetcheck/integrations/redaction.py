@@ -30,3 +30,21 @@ def redact_tokens(text: str) -> str:
     'hf_hub_download failed: 404'
     """
     return _TOKEN.sub(REDACTED, text)
+
+
+def main() -> None:
+    """``python -m forgetcheck.integrations.redaction``: copy stdin to stdout, redacted line by line.
+
+    The Action pipes forgetcheck's messages through it, so that whatever a server
+    quoted in an error reaches the public log without a token in it.
+    """
+    import sys
+
+    stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)
+    for line in stdin:
+        sys.stdout.write(redact_tokens(line))
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
