@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -380,3 +381,15 @@ def test_server_messages_never_echo_a_token(github, tmp_path, monkeypatch):
     result = comment(env, save_report(tmp_path))
     assert result.exit_code == 2 and "422" in result.output
     assert TOKEN not in result.output and "hf_aaaa" not in result.output and "[redacted]" in result.output
+
+
+def test_an_unreachable_github_is_one_line(github, tmp_path, monkeypatch):
+    monkeypatch.setattr("forgetcheck.integrations.github.BACKOFF_S", 0.01)
+    _, env = github
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    result = comment({**env, "GITHUB_API_URL": f"http://127.0.0.1:{closed.getsockname()[1]}"},
+                     save_report(tmp_path))
+    closed.close()
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert "cannot reach GitHub" in result.output and "Connection refused" in result.output

@@ -26,6 +26,7 @@ import base64
 import hashlib
 import json
 import re
+import socket
 import threading
 from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -279,3 +280,13 @@ def test_card_on_the_hub_as_a_pull_request(hub_writes, tmp_path):
     assert server.commits[0]["files"]["README.md"].decode().startswith("---\nmodel-index:")
     unknown = run_subprocess("card", save_report(tmp_path), "--repo-id", "acme/nope", env=env)
     assert unknown.returncode == 2 and "acme/nope" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_an_unreachable_hub_is_one_line(hub_writes, tmp_path):
+    _, env = hub_writes
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    result = hub_comment({**env, "HF_ENDPOINT": f"http://127.0.0.1:{closed.getsockname()[1]}"}, save_report(tmp_path))
+    closed.close()
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "the Hub cannot be reached" in result.stderr

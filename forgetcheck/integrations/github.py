@@ -83,7 +83,7 @@ class GitHub:
         data = None if payload is None else json.dumps(payload).encode()
         for attempt in range(1, self.attempts + 1):
             status, headers, body = self._send(method, url, data)
-            if status < 300:
+            if 200 <= status < 300:  # not 0: that is a network error, retried below
                 return (json.loads(body) if body.strip() else None), headers
             wait = self._retry_wait(status, headers, body, attempt)
             if wait is None or attempt == self.attempts:

@@ -145,6 +145,11 @@ def hub_errors(where: str):
         RevisionNotFoundError,
     )
 
+    try:  # huggingface_hub 1.x and later speak HTTP through httpx2, whose network errors are no OSError
+        from httpx2 import TransportError
+    except ImportError:
+        TransportError = OSError  # noqa: N806
+
     try:
         yield
     except RevisionNotFoundError:
@@ -165,7 +170,7 @@ def hub_errors(where: str):
         raise HubError(f"{where}: the Hub answered {status} ({_first_line(exc)})") from None
     except ValueError as exc:  # huggingface_hub's own argument checks (a bad repo id, a bad number)
         raise BadInput(f"{where}: {_first_line(exc)}") from None
-    except OSError as exc:
+    except (OSError, TransportError) as exc:
         raise HubError(f"{where}: the Hub cannot be reached ({type(exc).__name__}); check HF_ENDPOINT and "
                        "the network") from None
 
