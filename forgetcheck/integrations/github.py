@@ -49,6 +49,7 @@ LONGEST_WAIT_S = 60.0
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
 _SHA = re.compile(r"[0-9a-fA-F]{40}\Z")
+_AUTHOR_HINT = "pass --author LOGIN, e.g. --author 'github-actions[bot]'"
 
 
 class GitHubError(ForgetcheckError):
@@ -170,13 +171,17 @@ class Identity:
 
 def token_identity(github: GitHub) -> Identity:
     """The token's own identity, from GraphQL ``viewer`` (which installation tokens may ask)."""
-    answer, _ = github.request("POST", graphql_url(github.api_url), {"query": "query { viewer { login databaseId } }"})
+    try:
+        answer, _ = github.request("POST", graphql_url(github.api_url),
+                                   {"query": "query { viewer { login databaseId } }"})
+    except ReadOnlyToken as exc:  # a 403 to a query is no fork's read-only token; say what helps
+        raise GitHubError(f"cannot tell which account the token comments as ({exc}); {_AUTHOR_HINT}") from None
     viewer = ((answer or {}).get("data") or {}).get("viewer") if isinstance(answer, dict) else None
     if not isinstance(viewer, dict) or not isinstance(viewer.get("login"), str):
         errors = (answer or {}).get("errors") if isinstance(answer, dict) else None
         why = _message(json.dumps(errors[0])) if isinstance(errors, list) and errors else "no viewer in the answer"
         raise GitHubError(f"cannot tell which account the token comments as (GraphQL viewer: {why}); "
-                          "pass --author LOGIN, e.g. --author 'github-actions[bot]'")
+                          + _AUTHOR_HINT)
     number = viewer.get("databaseId")
     return Identity(viewer["login"], number if isinstance(number, int) else None)
 
