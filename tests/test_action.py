@@ -55,7 +55,7 @@ def substitute(text: str, context: dict) -> str:
 
 def read_outputs(path: Path, text: str | None = None) -> dict[str, str]:
     """GITHUB_OUTPUT's ``name=value`` and ``name<<DELIMITER`` lines, split at CR, LF or CRLF as the runner does."""
-    outputs, lines = {}, re.split(r"\r\n|\r|\n", path.read_text(newline="") if text is None else text)
+    outputs, lines = {}, re.split(r"\r\n|\r|\n", path.read_bytes().decode() if text is None else text)
     while lines:
         line = lines.pop(0)
         if "<<" in line and "=" not in line.split("<<")[0]:
