@@ -161,6 +161,7 @@ def test_webhook_compares_pull_requests_one_at_a_time(webhook_server):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
         assert response.status == 200
     assert server.edits == 0 and len(comments(server, 2)) == 1
+    assert server.whoami_calls == 1  # the Hub rate-limits whoami: asked once for the server's life
 
 
 def test_serve_webhook_needs_a_secret(tmp_path):
