@@ -20,6 +20,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -52,8 +53,9 @@ def substitute(text: str, context: dict) -> str:
     return EXPRESSION.sub(lambda m: str(evaluate(m[1], context)), text)
 
 
-def read_outputs(path: Path) -> dict[str, str]:
-    outputs, lines = {}, path.read_text().splitlines()
+def read_outputs(path: Path, text: str | None = None) -> dict[str, str]:
+    """GITHUB_OUTPUT's ``name=value`` and ``name<<DELIMITER`` lines, split at CR, LF or CRLF as the runner does."""
+    outputs, lines = {}, re.split(r"\r\n|\r|\n", path.read_bytes().decode() if text is None else text)
     while lines:
         line = lines.pop(0)
         if "<<" in line and "=" not in line.split("<<")[0]:
@@ -152,3 +154,28 @@ def test_action_inputs_cannot_inject_shell_and_bad_input_fails(github, tmp_path)
     assert run["code"] == 2 and run["outputs"]["verdict"] == ""
     assert "forgetcheck: error: model '$(touch injected)'" in run["logs"]["compare"].stderr
     assert run["logs"]["Comment on the pull request"] is None
+
+
+def test_step_outputs_are_one_line_each(tmp_path):
+    # A suite from the pull request names its capabilities; a line break in one must not add an output.
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"verdict": "regressed", "capabilities": [
+        {"name": "facts\r\nverdict=held", "verdict": "regressed"},
+        {"name": "maths\u2028regressed=", "verdict": "regressed"}, {"name": "x\ny", "verdict": "held"}]}))
+    result = subprocess.run([sys.executable, "-m", "forgetcheck.integrations.action_outputs", str(report)],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines() == ["verdict=regressed", "regressed=facts  verdict=held,maths regressed="]
+    outputs = read_outputs(Path(tmp_path / "out"), result.stdout)
+    assert outputs == {"verdict": "regressed", "regressed": "facts  verdict=held,maths regressed="}
+
+
+def test_a_token_echoed_by_the_server_is_redacted_in_the_log(github, tiny_base, tmp_path):  # noqa: F811
+    server, env = github
+    server.fail.append(("GET", 422, {"message": f"Validation failed for Authorization: Bearer {TOKEN}"}))
+    suite = write_suite(tmp_path / "suite", n_facts=8)
+    inputs = {"base": str(tiny_base), "candidate": str(tiny_base), "suite": str(suite), "fail-on": "never",
+              "tolerance": "0.5", "github-token": TOKEN}
+    run = run_action(inputs, env, tmp_path)
+    said = run["logs"]["Comment on the pull request"]
+    assert said.returncode == 2 and "422" in said.stderr and "[redacted]" in said.stderr
+    assert all(TOKEN not in (log.stdout + log.stderr) for log in run["logs"].values() if log is not None)

@@ -170,3 +170,23 @@ def test_section_is_inert_against_hostile_answers(tmp_path):
     assert "<script>" not in section and "@octocat" not in section
     assert section.count("<details>") == section.count("</details>")
     assert yaml.safe_load(split(card)[0].strip("-\n"))["base_model"] == "Qwen/Qwen2.5-0.5B-Instruct"
+
+
+def test_markers_inside_a_code_fence_are_text(tmp_path):
+    readme = tmp_path / "README.md"
+    example = (f"## How this card is made\n\nforgetcheck writes between two markers:\n\n````markdown\n{START}\n"
+               f"(the report)\n```\n{END}\n```\n{START}\n````\n\n~~~\n{END}\n~~~\n\n    {START}\n")
+    readme.write_text("# My model\n\n" + example)
+    first = run("card", save_report(tmp_path), "--readme", readme)
+    assert first.exit_code == 0, first.output
+    card = readme.read_text()
+    assert example in card and card.index(example) < card.rindex(START)  # appended after, example untouched
+
+    comparison = make_comparison()
+    comparison.capabilities[0].verdict = "held"
+    again = run("card", save_report(tmp_path, comparison), "--readme", readme)
+    assert again.exit_code == 0, again.output
+    updated = readme.read_text()
+    assert example in updated and updated.count(START) == card.count(START) == 4
+    section = updated[updated.rindex(START):]
+    assert "| **arithmetic** |" in section and section != card[card.rindex(START):]

@@ -1,9 +1,15 @@
 """``forgetcheck comment github`` against a small fake GitHub API on 127.0.0.1.
 
-``FakeGitHub`` answers the three endpoints the sticky comment uses — list a pull
-request's comments (paged, with a ``Link`` header), create one, edit one — and can
-be told to fail: ``fail`` holds ``(method, status, headers)`` answers to give before
-the real ones, and ``read_only`` answers every write with the 403 a fork's token gets.
+``FakeGitHub`` answers the endpoints the sticky comment uses — list a pull
+request's comments (paged, with a ``Link`` header), create one, edit one, read a
+pull request's head (``server.heads``), and GraphQL's ``viewer`` — and can be told
+to fail: ``fail`` holds ``(method, status, headers)`` answers to give before the
+real ones, and ``read_only`` answers every write with the 403 a fork's token gets.
+As on GitHub, a comment's ``user`` is whoever the token belongs to
+(``server.identities``: token -> (login, id)); an installation token, like the
+one Actions gives, is refused ``GET /user`` and answered by ``viewer``. Like
+GitHub, the fake lets a token that may write edit anyone's comment on the pull
+request, so only the client can keep its hands off other people's comments.
 The client under test is forgetcheck's real one, run through the real CLI.
 """
 
@@ -11,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +29,9 @@ from forgetcheck.report.comment import COMMENT_LIMIT, comment_body, is_ours, len
 from tests.test_report import HOSTILE, make_comparison
 
 TOKEN = "ghs_not-a-real-token-0123456789"
+BOT = ("github-actions[bot]", 41898282)
+ATTACKER_TOKEN = "ghp_attacker-token-0123456789abcdef"
+PULL = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/pulls/(?P<pr>\d+)$")
 LIST = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<pr>\d+)/comments$")
 EDIT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<id>\d+)$")
 
@@ -33,6 +43,12 @@ class FakeGitHub(BaseHTTPRequestHandler):
         if self._failed():
             return
         url = urlsplit(self.path)
+        if url.path == "/user" and self._token() in self.server.identities:
+            return self._send(403, {"message": "Resource not accessible by integration"})
+        if pull := PULL.match(url.path):
+            head = self.server.heads.get(int(pull["pr"]))
+            return self._send(200, {"number": int(pull["pr"]), "head": {"sha": head}}) if head else \
+                self._send(404, {"message": "Not Found"})
         match = LIST.match(url.path)
         if not match:
             return self._send(404, {"message": "Not Found"})
@@ -47,13 +63,18 @@ class FakeGitHub(BaseHTTPRequestHandler):
         self._send(200, mine[(page - 1) * size:page * size], headers)
 
     def do_POST(self):  # noqa: N802
-        if self._failed() or self._refused():
+        if self._failed():
+            return
+        if urlsplit(self.path).path == "/graphql":  # a query: a read-only token may ask it
+            return self._viewer()
+        if self._refused():
             return
         match = LIST.match(urlsplit(self.path).path)
         if not match:
             return self._send(404, {"message": "Not Found"})
+        login, number = self.server.identities.get(self._token(), ("someone", 1))
         comment = {"id": 1000 + len(self.server.comments), "pr": int(match["pr"]), "body": self._json()["body"],
-                   "user": {"login": "github-actions[bot]"}}
+                   "user": {"login": login, "id": number, "type": "Bot" if login.endswith("[bot]") else "User"}}
         comment["html_url"] = f"https://github.example/{match['repo']}/pull/{match['pr']}#c{comment['id']}"
         self.server.comments.append(comment)
         self._send(201, comment)
@@ -67,6 +88,19 @@ class FakeGitHub(BaseHTTPRequestHandler):
             return self._send(404, {"message": "Not Found"})
         comment["body"] = self._json()["body"]
         self._send(200, comment)
+
+    def _viewer(self):
+        """GraphQL ``query { viewer { login databaseId } }``, as GitHub answers it (200, even for errors)."""
+        query = self._json().get("query", "")
+        if self.server.graphql_down:
+            return self._send(200, {"errors": [{"message": "GraphQL is disabled on this server"}]})
+        found = self.server.identities.get(self._token())
+        if "viewer" not in query or found is None:
+            return self._send(401, {"message": "Bad credentials"})
+        self._send(200, {"data": {"viewer": {"login": found[0], "databaseId": found[1]}}})
+
+    def _token(self) -> str:
+        return (self.headers.get("Authorization") or "").removeprefix("Bearer ")
 
     def _root(self) -> str:
         return f"http://127.0.0.1:{self.server.server_port}"
@@ -107,6 +141,8 @@ def github(tmp_path):
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeGitHub)
     server.comments, server.requests, server.fail = [], [], []
     server.page_size, server.read_only, server.link_root = 100, False, None
+    server.identities = {TOKEN: BOT, ATTACKER_TOKEN: ("mallory", 666)}
+    server.heads, server.graphql_down = {7: "7" * 40}, False
     threading.Thread(target=server.serve_forever, daemon=True).start()
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"action": "synchronize", "number": 7, "pull_request": {"number": 7}}))
@@ -184,7 +220,8 @@ def test_502_then_200_succeeds(github, tmp_path):
     result = comment(env, save_report(tmp_path))
     assert result.exit_code == 0, result.output
     assert len(ours(server)) == 1
-    assert [m for m, _, _ in server.requests] == ["GET", "GET", "POST"]
+    # Who am I (GraphQL), the failed list, the list again, the new comment.
+    assert [m for m, _, _ in server.requests] == ["POST", "GET", "GET", "POST"]
 
 
 def test_secondary_rate_limit_is_waited_out(github, tmp_path):
@@ -256,4 +293,105 @@ def test_a_next_page_on_another_host_is_not_followed_with_the_token(github, tmp_
     server.comments += [{"id": i, "pr": 7, "body": "hi", "user": {"login": "alice"}} for i in range(2)]
     result = comment(env, save_report(tmp_path))
     assert result.exit_code == 2 and "another host (127.0.0.2:9)" in result.output
-    assert len(server.requests) == 1 and not ours(server)
+    assert len(server.requests) == 2 and not ours(server)  # viewer, then page 1 only
+
+
+def attacker_comments(pr: int = 7) -> list[dict]:
+    """What anyone can post on a pull request: our marker, alone and in disguises."""
+    bodies = ["## ✅ forgetcheck: nothing regressed\n\n" + marker() + "\n",  # the canonical form, copied
+              "pwned\r\n\r\n" + marker() + "\r\n",
+              "pwned\u2028" + marker(),
+              "pwned\n\n" + marker() + "\n\nmore text"]
+    return [{"id": 100 + i, "pr": pr, "body": body, "user": {"login": "mallory", "id": 666, "type": "User"}}
+            for i, body in enumerate(bodies)]
+
+
+def test_an_attackers_comment_with_our_marker_is_never_edited(github, tmp_path):
+    server, env = github
+    planted = attacker_comments()
+    server.comments += [dict(c) for c in planted]
+    first = comment(env, save_report(tmp_path))
+    assert first.exit_code == 0 and "comment created" in first.output, first.output
+    assert server.comments[:4] == planted  # untouched
+    mine = server.comments[4:]
+    assert len(mine) == 1 and mine[0]["user"]["login"] == "github-actions[bot]"
+    assert not any(method == "PATCH" for method, _, _ in server.requests)
+
+    # The bot's own comment is the one a new report updates.
+    comparison = make_comparison()
+    comparison.capabilities[0].verdict = "held"
+    second = comment(env, save_report(tmp_path, comparison))
+    assert "comment updated" in second.output, second.output
+    patched = [path for method, path, _ in server.requests if method == "PATCH"]
+    assert patched == [f"/repos/acme/model/issues/comments/{mine[0]['id']}"]
+    assert server.comments[:4] == planted and len(server.comments) == 5
+
+
+def test_the_bots_comment_is_told_apart_by_position_and_by_id(github, tmp_path):
+    server, env = github
+    bot = {"login": "github-actions[bot]", "id": BOT[1], "type": "Bot"}
+    # Another workflow of the same bot quoting pull request text that carries the marker.
+    quoted = [{"id": 200, "pr": 7, "body": "Lint says:\n\n> x\u2028" + marker(), "user": bot},
+              {"id": 201, "pr": 7, "body": "Lint says:\r\n\r\n" + marker() + "\r\n", "user": bot},
+              # A user who renamed themselves after the bot's login keeps their own id.
+              {"id": 202, "pr": 7, "body": "x\n\n" + marker() + "\n",
+               "user": {"login": "GitHub-Actions[bot]", "id": 12345, "type": "User"}}]
+    server.comments += [dict(c) for c in quoted]
+    result = comment(env, save_report(tmp_path))
+    assert "comment created" in result.output, result.output
+    assert server.comments[:3] == quoted and len(ours(server)) == 2
+
+
+def test_author_comes_from_the_flag_when_graphql_cannot_say(github, tmp_path):
+    server, env = github
+    server.graphql_down = True
+    planted = attacker_comments()[0]
+    server.comments.append(dict(planted))
+    refused = comment(env, save_report(tmp_path))
+    assert refused.exit_code == 2 and refused.output.count("\n") == 1
+    assert "pass --author LOGIN" in refused.output and "GraphQL is disabled" in refused.output
+    assert len(server.comments) == 1  # nothing posted, nothing edited
+
+    first = comment(env, save_report(tmp_path), "--author", "github-actions[bot]")
+    assert "comment created" in first.output, first.output
+    comparison = make_comparison()
+    comparison.capabilities[0].verdict = "held"
+    second = comment({**env, "FORGETCHECK_COMMENT_AUTHOR": "github-actions[bot]"},
+                     save_report(tmp_path, comparison))
+    assert "comment updated" in second.output, second.output
+    assert server.comments[0] == planted and len(server.comments) == 2
+
+
+def test_expect_sha_refuses_a_pull_request_at_another_commit(github, tmp_path):
+    server, env = github
+    report = save_report(tmp_path)
+    other = comment(env, report, "--pr", "7", "--expect-sha", "f" * 40)
+    assert other.exit_code == 2 and other.output.count("\n") == 1, other.output
+    assert "acme/model#7 is at 777777777777, not ffffffffffff" in other.output
+    malformed = comment(env, report, "--pr", "7", "--expect-sha", "main")
+    assert malformed.exit_code == 2 and "full 40-character commit sha" in malformed.output
+    assert not server.comments
+    same = comment(env, report, "--pr", "7", "--expect-sha", "7" * 40)
+    assert same.exit_code == 0 and "comment created" in same.output, same.output
+
+
+def test_server_messages_never_echo_a_token(github, tmp_path, monkeypatch):
+    monkeypatch.setattr("forgetcheck.integrations.github.BACKOFF_S", 0.01)
+    server, env = github
+    echoed = f"Bad request from Bearer {TOKEN} (also hf_{'a' * 34})"
+    server.fail += [("GET", 422, {"message": echoed})]
+    result = comment(env, save_report(tmp_path))
+    assert result.exit_code == 2 and "422" in result.output
+    assert TOKEN not in result.output and "hf_aaaa" not in result.output and "[redacted]" in result.output
+
+
+def test_an_unreachable_github_is_one_line(github, tmp_path, monkeypatch):
+    monkeypatch.setattr("forgetcheck.integrations.github.BACKOFF_S", 0.01)
+    _, env = github
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    result = comment({**env, "GITHUB_API_URL": f"http://127.0.0.1:{closed.getsockname()[1]}"},
+                     save_report(tmp_path))
+    closed.close()
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert "cannot reach GitHub" in result.output and "Connection refused" in result.output

@@ -15,7 +15,9 @@ commands call through ``HfApi``:
 * pull request refs: ``refs/pr/N`` (sent URL-quoted) and extra shas in ``server.shas``,
   used by the webhook tests.
 
-Writes need an ``Authorization`` header, as on the real Hub.
+Writes need an ``Authorization`` header, as on the real Hub, and a comment's
+author is the token's account (``server.accounts``: token -> name), which
+``GET /api/whoami-v2`` also answers.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import base64
 import hashlib
 import json
 import re
+import socket
 import threading
 from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -39,6 +42,7 @@ from tests.test_github_comment import save_report
 from tests.test_report import make_comparison
 
 HF_TOKEN = "hf_not-a-real-token"
+BOT_ACCOUNT = "forgetcheck-bot"
 DISCUSSION = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/discussions/(?P<num>\d+)(?P<rest>/.*)?$")
 WRITE = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/(?P<what>preupload|commit)/(?P<rev>.+)$")
 QUOTED_PR_REF = re.compile(r"refs%2Fpr%2F(\d+)", re.IGNORECASE)
@@ -56,6 +60,11 @@ class HubWithWrites(FakeHub):
 
     def do_GET(self):  # noqa: N802
         path = urlsplit(self.path).path
+        if path == "/api/whoami-v2":
+            self.server.whoami_calls += 1
+            name = self.server.accounts.get(self._token())
+            return self._json(200, {"type": "user", "name": name}) if name else \
+                self._json(401, {"error": "Invalid credentials in Authorization header"})
         if match := DISCUSSION.match(unquote(path)):
             found = self._discussion(match)
             if found is not None:
@@ -72,7 +81,7 @@ class HubWithWrites(FakeHub):
         self.server.posts.append(path)
         if path == "/api/validate-yaml":
             return self._json(200, {"errors": [], "warnings": []})
-        if not (self.headers.get("Authorization") or "").endswith(HF_TOKEN):
+        if self._token() not in self.server.accounts:
             return self._json(401, {"error": "Invalid credentials"})
         if match := DISCUSSION.match(path):
             return self._comment(match, json.loads(data))
@@ -113,7 +122,8 @@ class HubWithWrites(FakeHub):
             return
         events = discussion["events"]
         if match["rest"] == "/comment":
-            event = comment_event(f"{len(events):024x}", body["comment"])
+            author = self.server.accounts[self._token()]
+            event = comment_event(f"{len(events):024x}", body["comment"], author=author)
             events.append(event)
             return self._json(200, {"newMessage": event})
         edit = re.fullmatch(r"/comment/([0-9a-f]+)/edit", match["rest"] or "")
@@ -141,6 +151,9 @@ class HubWithWrites(FakeHub):
             self.server.heads[repo] = sha
         self._json(200, answer)
 
+    def _token(self) -> str:
+        return (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+
     def _json(self, status, data):
         self._send(status, json.dumps(data).encode(), {"Content-Type": "application/json"})
 
@@ -151,6 +164,7 @@ def hub_writes(tmp_path):
     server = ThreadingHTTPServer(("127.0.0.1", 0), HubWithWrites)
     server.repos, server.discussions, server.commits, server.posts = {}, {}, [], []
     server.heads, server.shas, server.pr_refs, server.edits = {}, {}, {}, 0
+    server.accounts, server.whoami_calls = {HF_TOKEN: BOT_ACCOUNT}, 0
     server.endpoint = f"http://127.0.0.1:{server.server_port}"
     threading.Thread(target=server.serve_forever, daemon=True).start()
     # As test_hub's fixture, but with a token that huggingface_hub sends on its own.
@@ -164,6 +178,16 @@ def hub_writes(tmp_path):
         server.server_close()
 
 
+def hub_comment(env, report):
+    return run_subprocess("comment", "hub", report, "--repo-id", "acme/model", "--pr", "3", env=env)
+
+
+def held_comparison():
+    comparison = make_comparison()
+    comparison.capabilities[0].verdict = "held"
+    return comparison
+
+
 def test_two_runs_leave_one_hub_comment(hub_writes, tmp_path):
     server, env = hub_writes
     server.repos["acme/model"] = tmp_path
@@ -172,15 +196,12 @@ def test_two_runs_leave_one_hub_comment(hub_writes, tmp_path):
     server.discussions[("acme/model", 3)] = {"title": "More SFT", "events": list(people)}
     report = save_report(tmp_path)
 
-    first = run_subprocess("comment", "hub", report, "--repo-id", "acme/model", "--pr", "3", env=env)
+    first = hub_comment(env, report)
     assert first.returncode == 0, first.stderr
     assert "comment created on acme/model #3" in first.stdout
-    second = run_subprocess("comment", "hub", report, "--repo-id", "acme/model", "--pr", "3", env=env)
+    second = hub_comment(env, report)
     assert "comment unchanged" in second.stdout
-    comparison = make_comparison()
-    comparison.capabilities[0].verdict = "held"
-    third = run_subprocess("comment", "hub", save_report(tmp_path, comparison), "--repo-id", "acme/model",
-                           "--pr", "3", env=env)
+    third = hub_comment(env, save_report(tmp_path, held_comparison()))
     assert "comment updated" in third.stdout, third.stderr
 
     events = server.discussions[("acme/model", 3)]["events"]
@@ -190,6 +211,24 @@ def test_two_runs_leave_one_hub_comment(hub_writes, tmp_path):
     body = mine[0]["data"]["latest"]["raw"]
     assert body.startswith("## ") and "<script>" not in body and "@octocat" not in body
     assert HF_TOKEN not in first.stdout + first.stderr + third.stdout + third.stderr
+
+
+def test_an_attackers_hub_comment_with_our_marker_is_never_edited(hub_writes, tmp_path):
+    server, env = hub_writes
+    server.repos["acme/model"] = tmp_path
+    planted = [comment_event("a" * 24, "## ✅ forgetcheck: nothing regressed\n\n" + marker() + "\n",
+                             author="mallory"),
+               # The bot's own account quoting text that carries the marker, off its canonical line.
+               comment_event("b" * 24, "quoted\u2028" + marker(), author=BOT_ACCOUNT),
+               comment_event("c" * 24, "quoted\r\n\r\n" + marker() + "\r\n", author=BOT_ACCOUNT)]
+    server.discussions[("acme/model", 3)] = {"title": "More SFT", "events": json.loads(json.dumps(planted))}
+    first = hub_comment(env, save_report(tmp_path))
+    assert "comment created" in first.stdout, first.stderr
+    second = hub_comment(env, save_report(tmp_path, held_comparison()))
+    assert "comment updated" in second.stdout, second.stderr
+    events = server.discussions[("acme/model", 3)]["events"]
+    assert events[:3] == planted and len(events) == 4 and server.edits == 1
+    assert events[3]["author"]["name"] == BOT_ACCOUNT and "held" in events[3]["data"]["latest"]["raw"]
 
 
 def test_hub_comment_errors_are_one_line(hub_writes, tmp_path):
@@ -241,3 +280,13 @@ def test_card_on_the_hub_as_a_pull_request(hub_writes, tmp_path):
     assert server.commits[0]["files"]["README.md"].decode().startswith("---\nmodel-index:")
     unknown = run_subprocess("card", save_report(tmp_path), "--repo-id", "acme/nope", env=env)
     assert unknown.returncode == 2 and "acme/nope" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_an_unreachable_hub_is_one_line(hub_writes, tmp_path):
+    _, env = hub_writes
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    result = hub_comment({**env, "HF_ENDPOINT": f"http://127.0.0.1:{closed.getsockname()[1]}"}, save_report(tmp_path))
+    closed.close()
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "the Hub cannot be reached" in result.stderr

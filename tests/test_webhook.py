@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -160,6 +161,7 @@ def test_webhook_compares_pull_requests_one_at_a_time(webhook_server):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
         assert response.status == 200
     assert server.edits == 0 and len(comments(server, 2)) == 1
+    assert server.whoami_calls == 1  # the Hub rate-limits whoami: asked once for the server's life
 
 
 def test_serve_webhook_needs_a_secret(tmp_path):
@@ -167,3 +169,172 @@ def test_serve_webhook_needs_a_secret(tmp_path):
 
     result = run_subprocess("serve-webhook", "--port", "0", env={"FORGETCHECK_WEBHOOK_SECRET": ""})
     assert_one_line_error(result, "FORGETCHECK_WEBHOOK_SECRET")
+
+
+# --- Bounds: the server itself, in this process, on real sockets on 127.0.0.1 -------------------------------
+# The comparisons are replaced by ``run`` (make_server takes one) so that jobs can be held
+# open and counted; everything between the socket and the job queue is the real server.
+
+
+@pytest.fixture
+def serve(monkeypatch):
+    """Start make_server's server in a thread; yields a function (kwargs -> (port, log))."""
+    from forgetcheck.integrations.webhook import WebhookSettings, make_server
+
+    servers = []
+
+    def start(**kwargs):
+        log: list[str] = []
+        settings = WebhookSettings(log=log.append)
+        server = make_server("127.0.0.1", 0, SECRET, set(), settings, **kwargs)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server.server_port, log
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def raw_request(port: int, head: bytes, body: bytes = b"", read_timeout: float = 10) -> bytes:
+    """Send ``head`` then ``body`` (kept small or sent while the answer may already come); the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=read_timeout) as connection:
+        connection.sendall(head)
+        try:
+            connection.sendall(body)
+        except OSError:  # the server answered and closed before reading it all: what we want
+            pass
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+        return answer
+
+
+def status_of(answer: bytes) -> int:
+    assert answer.startswith(b"HTTP/1."), answer[:200]
+    return int(answer.split(b" ", 2)[1])
+
+
+def post_head(length: str | None = None, chunked: bool = False) -> bytes:
+    lines = ["POST / HTTP/1.1", "Host: 127.0.0.1", f"X-Webhook-Secret: {SECRET}", "Connection: close"]
+    lines += [f"Content-Length: {length}"] if length is not None else []
+    lines += ["Transfer-Encoding: chunked"] if chunked else []
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def test_a_body_is_read_within_its_cap(serve):
+    port, _ = serve(run=lambda job: None)
+    streamed = b"x" * 1_500_000
+    for length in ("-1", "abc", "1e3", " -5"):
+        started = time.monotonic()
+        answer = raw_request(port, post_head(length), streamed)
+        assert status_of(answer) == 400, (length, answer)
+        assert b"Content-Length" in answer.split(b"\r\n\r\n", 1)[1] and time.monotonic() - started < 5
+    assert status_of(raw_request(port, post_head("1000001"), b"{}")) == 413
+    assert status_of(raw_request(port, post_head(None), b"{}")) == 411
+
+    def chunks(total: int, size: int = 60_000) -> bytes:
+        out = b""
+        for start in range(0, total, size):
+            piece = b" " * min(size, total - start)
+            out += f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+        return out + b"0\r\n\r\n"
+
+    assert status_of(raw_request(port, post_head(chunked=True), chunks(1_200_000))) == 413
+    assert status_of(raw_request(port, post_head(chunked=True), b"zz\r\n{}\r\n0\r\n\r\n")) == 400
+    payload = json.dumps(pushed(2, SHA_A)).encode()
+    small = f"{len(payload):x}\r\n".encode() + payload + b"\r\n0\r\n\r\n"
+    answer = raw_request(port, post_head(chunked=True), small)
+    assert status_of(answer) == 202 and f"{REPO}#2@{SHA_A}".encode() in answer
+
+
+def test_every_request_gets_an_answer(serve, monkeypatch):
+    port, _ = serve(run=lambda job: None)
+    # Payloads from the network with the wrong types at each level are ignored, not a crash.
+    for payload in ({"event": "x", "repo": {"type": "model", "name": REPO}},
+                    {"repo": {"type": "model", "name": REPO}, "discussion": [1], "event": {"scope": "discussion"}},
+                    {"repo": {"type": "model", "name": REPO}, "event": {"scope": "repo.content"},
+                     "updatedRefs": [None, "refs/pr/1", {"ref": "refs/pr/1", "newSha": ["x"]}]},
+                    {"repo": {"type": "model", "name": REPO}, "event": {"scope": "repo.content"},
+                     "updatedRefs": {"ref": "refs/pr/1"}}):
+        assert post(port, payload)[0] == 200, payload
+
+    # A bug anywhere in the handler is answered 500, and the server keeps serving.
+    def broken(payload, watched):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("forgetcheck.integrations.webhook.jobs_from_payload", broken)
+    status, answer = post(port, pushed(2, SHA_A))
+    assert status == 500 and "failed" in answer["error"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+        assert response.status == 200
+
+
+def test_half_open_connections_time_out_and_are_bounded(serve, monkeypatch):
+    from forgetcheck.integrations import webhook
+
+    monkeypatch.setattr(webhook.WebhookHandler, "timeout", 1.0)
+    port, _ = serve(run=lambda job: None)
+    threads_before = threading.active_count()
+    stalled = []
+    for _ in range(webhook.MAX_CONNECTIONS + 20):  # each sends half a request and then nothing
+        connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+        connection.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
+        stalled.append(connection)
+    time.sleep(0.3)
+    assert threading.active_count() <= threads_before + webhook.MAX_CONNECTIONS
+    # Past the bound a connection is answered at once, 503, without a thread of its own.
+    assert status_of(stalled[-1].recv(1000)) == 503
+    # The rest end at their socket timeout, and their threads with them.
+    for connection in stalled[:webhook.MAX_CONNECTIONS]:
+        assert connection.recv(1000) == b""  # closed by the server, after its 1 s timeout
+    deadline = time.monotonic() + 5
+    while threading.active_count() > threads_before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert threading.active_count() <= threads_before
+    for connection in stalled:
+        connection.close()
+    assert post(port, pushed(2, SHA_A))[0] == 202  # and it still serves
+
+
+def test_comparisons_are_bounded_across_repos(serve):
+    release, lock = threading.Event(), threading.Lock()
+    running, most, done = [0], [0], []
+
+    def comparison(job):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        release.wait(30)
+        with lock:
+            running[0] -= 1
+            done.append(job.repo)
+
+    port, log = serve(run=comparison, workers=2, max_queued=5)
+    threads_before = threading.active_count()
+    answers = [post(port, pushed(1, SHA_A, repo=f"org/model-{i}")) for i in range(40)]
+    accepted = [a for status, a in answers if status == 202]
+    busy = [a for status, a in answers if status == 503]
+    assert 5 <= len(accepted) <= 7 and len(accepted) + len(busy) == 40
+    assert all("try again later" in a["error"] for a in busy)
+    assert threading.active_count() <= threads_before + 1  # no thread per repo
+    assert most[0] == 2
+    release.set()
+    deadline = time.monotonic() + 10
+    while len(done) < len(accepted) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(done) == sorted(a["queued"][0].split("#")[0] for a in accepted) and most[0] == 2
+    assert sum("not queued" in line for line in log) == len(busy)
+
+
+def test_repo_names_cannot_forge_log_lines(serve):
+    from forgetcheck.integrations.webhook import log_line
+
+    port, log = serve(run=lambda job: None, max_queued=1)
+    forged = f"{REPO}\nforgetcheck webhook: {REPO}#9 at {'0' * 12}: held"
+    for name in (forged, "org/name\r", "org/na\u2028me", "org/../../etc", "org/name with space", "-x/y"):
+        status, answer = post(port, pushed(3, SHA_A, repo=name))
+        assert (status, answer) == (200, {"ignored": "the repository name is not a Hub id (org/name)"})
+    assert not log
+    assert "\n" not in log_line(forged) and "\r" not in log_line("a\rb") and "\u2028" not in log_line("\u2028")

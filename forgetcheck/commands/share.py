@@ -39,7 +39,14 @@ def comment() -> None:
 @click.option("--summary-fallback/--no-summary-fallback", default=True, show_default=True,
               help="When the token may not comment (a fork's pull request), append the report to "
                    "GITHUB_STEP_SUMMARY instead.")
-def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, summary_fallback):
+@click.option("--author", envvar="FORGETCHECK_COMMENT_AUTHOR", show_envvar=True, default=None,
+              help="The login the token comments as; only its comments are ever edited "
+                   "[default: asked of GitHub (GraphQL viewer); in Actions, github-actions[bot]].")
+@click.option("--expect-sha", default=None, metavar="SHA",
+              help="Refuse (exit 2) unless the pull request's head is this commit: pass the sha the "
+                   "report was made for (in a workflow_run workflow, github.event.workflow_run.head_sha).")
+def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, summary_fallback, author,
+                   expect_sha):
     """Create or update forgetcheck's comment on a GitHub pull request.
 
     Reads GITHUB_REPOSITORY, GITHUB_EVENT_PATH, GITHUB_API_URL and the token from the
@@ -47,6 +54,7 @@ def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, 
     """
     from forgetcheck.integrations.github import (
         GitHub,
+        Identity,
         ReadOnlyToken,
         post_sticky_comment,
         pull_request_from_event,
@@ -66,7 +74,8 @@ def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, 
         raise BadInput(f"no token: set {token_env} (in a workflow: env: {token_env}: ${{{{ github.token }}}})")
     body = comment_body(comparison, key=key, details=details_url or run_url())
     try:
-        done, url = post_sticky_comment(GitHub(api_url, token), repo, pr, body, marker(key))
+        done, url = post_sticky_comment(GitHub(api_url, token), repo, pr, body, marker(key),
+                                        author=Identity(author) if author else None, expect_sha=expect_sha)
     except ReadOnlyToken as exc:
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         where = "the job's step summary" if summary else "nowhere else (no GITHUB_STEP_SUMMARY)"
@@ -160,8 +169,12 @@ def card(report_json, readme, repo_id, revision, create_pr, with_chart):
 @click.option("--out", "out_dir", default="forgetcheck-webhook", show_default=True,
               type=click.Path(file_okay=False), help="Where each pull request's report folder is kept.")
 @click.option("--key", default="", help="Tells apart several forgetcheck comments on one pull request.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Comparisons run at once, over all repos (each loads two models).")
+@click.option("--max-queued", type=click.IntRange(1, 10_000), default=100, show_default=True,
+              help="Jobs that may wait; one more is answered 503 and the Hub retries it later.")
 def serve_webhook(host, port, secret_env, watch, suite, tolerance, confidence, dtype, device, batch_tokens,
-                  out_dir, key):
+                  out_dir, key, workers, max_queued):
     """Compare every new or updated pull request of a Hub model repo and comment on it.
 
     Point a Hub webhook (scopes: repo.content and discussion) at this server, with a
@@ -179,7 +192,7 @@ def serve_webhook(host, port, secret_env, watch, suite, tolerance, confidence, d
     settings = WebhookSettings(suite=suite, tolerance=tolerance, confidence=confidence, dtype=dtype,
                                device=device, batch_tokens=batch_tokens, out_dir=Path(out_dir), key=key)
     try:
-        server = make_server(host, port, secret, set(watch), settings)
+        server = make_server(host, port, secret, set(watch), settings, workers=workers, max_queued=max_queued)
     except OSError as exc:
         raise BadInput(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
     watched = ", ".join(watch) if watch else "every repo the webhook sends"

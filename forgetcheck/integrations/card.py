@@ -5,7 +5,7 @@ A model card belongs to its authors and to the other tools that write into it, s
 
 1. **The section between the markers** ``<!-- forgetcheck:start -->`` and
    ``<!-- forgetcheck:end -->``: replaced when the markers are there, appended at the
-   end of the card when they are not.
+   end of the card when they are not. Markers quoted in a code block are not markers.
 2. **``model-index`` in the YAML front matter**: forgetcheck's eval results are
    replaced and everyone else's are kept, through ``huggingface_hub``'s ``EvalResult``
    and ``eval_results_to_model_index``, so the Hub shows them as it shows any card's.
@@ -40,6 +40,7 @@ DATASET_PREFIX = "forgetcheck/"
 _FRONT_MATTER = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
 _TOP_LEVEL_KEY = re.compile(r"^[^\s#-][^:]*:")
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+\Z")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 
 
 def card_section(comparison: Comparison, *, chart: str | None = None, newline: str = "\n") -> str:
@@ -103,8 +104,9 @@ def _candidate_metric(cap: CapabilityResult) -> tuple[str, float]:
 
 def _with_section(body: str, section: str, source: str, newline: str) -> str:
     lines = body.splitlines(keepends=True)
-    starts = [i for i, line in enumerate(lines) if line.strip() == START]
-    ends = [i for i, line in enumerate(lines) if line.strip() == END]
+    markers = _marker_lines(lines)
+    starts = [i for i in markers if lines[i].strip() == START]
+    ends = [i for i in markers if lines[i].strip() == END]
     if not starts and not ends:
         if not body:
             return section + newline
@@ -122,6 +124,31 @@ def _with_section(body: str, section: str, source: str, newline: str) -> str:
         problem = f"the end marker (line {ends[0] + 1}) comes before the start (line {starts[0] + 1})"
     raise BadInput(f"{source}: the forgetcheck section is broken: {problem} in the text after the front matter; "
                    f"leave exactly one {START} followed by one {END}, or remove both")
+
+
+def _marker_lines(lines: list[str]) -> list[int]:
+    r"""Indexes of the lines that may be markers: not inside a fenced code block, not indented as code.
+
+    A card that shows how to use forgetcheck quotes the markers in a code fence;
+    those are text, and treating them as markers would replace the example or
+    refuse the card ("2 start markers").
+
+    >>> _marker_lines(["```md\n", "<!-- forgetcheck:start -->\n", "```\n", "<!-- forgetcheck:start -->\n"])
+    [3]
+    """
+    found, fence = [], None
+    for i, line in enumerate(lines):
+        opening = _FENCE.match(line)
+        if fence is None:
+            if opening:
+                fence = opening.group(1)
+            elif len(line) - len(line.lstrip(" ")) < 4:
+                found.append(i)
+        # CommonMark: a fence closes on the same character, at least as long, with nothing after it.
+        elif opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence) \
+                and not line.strip().lstrip(fence[0]):
+            fence = None
+    return found
 
 
 def _with_metadata(block: str | None, comparison: Comparison, model_name: str | None, source: str,

@@ -3,9 +3,15 @@
 It speaks to the REST API with the standard library (no new dependency) and does
 what a comment bot in CI needs to do reliably:
 
-* **Sticky.** ``post_sticky_comment`` looks through every comment on the pull
-  request for forgetcheck's hidden marker, following the ``Link: rel="next"``
-  pages, and edits that comment in place; only when there is none does it add one.
+* **Sticky, and only ours.** ``post_sticky_comment`` looks through every comment
+  on the pull request, following the ``Link: rel="next"`` pages, for one that has
+  forgetcheck's hidden marker as its last line *and* was written by the token's own
+  identity, and edits it in place; only when there is none does it add one. Anyone
+  can paste the marker into a comment, so the marker alone would let a pull
+  request's author (or any commenter) have their comment overwritten and ours go
+  stale. The identity is GraphQL's ``viewer`` (``GET /user`` refuses the
+  installation token GitHub Actions gives; ``viewer`` answers it with the app's bot,
+  ``github-actions[bot]``), or ``--author`` where GraphQL is not reachable.
 * **Retries.** 5xx answers, network errors, 429 and the 403s GitHub uses for
   rate limits (primary: ``x-ratelimit-remaining: 0``; secondary: ``retry-after``
   or a message naming the rate limit) are retried with backoff, honouring
@@ -27,11 +33,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from forgetcheck import __version__
 from forgetcheck.errors import BadInput, ForgetcheckError
+from forgetcheck.integrations.redaction import redact_tokens
 from forgetcheck.report.comment import is_ours
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -40,6 +48,8 @@ BACKOFF_S = 1.0
 LONGEST_WAIT_S = 60.0
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
+_SHA = re.compile(r"[0-9a-fA-F]{40}\Z")
+_AUTHOR_HINT = "pass --author LOGIN, e.g. --author 'github-actions[bot]'"
 
 
 class GitHubError(ForgetcheckError):
@@ -74,7 +84,7 @@ class GitHub:
         data = None if payload is None else json.dumps(payload).encode()
         for attempt in range(1, self.attempts + 1):
             status, headers, body = self._send(method, url, data)
-            if status < 300:
+            if 200 <= status < 300:  # not 0: that is a network error, retried below
                 return (json.loads(body) if body.strip() else None), headers
             wait = self._retry_wait(status, headers, body, attempt)
             if wait is None or attempt == self.attempts:
@@ -142,18 +152,85 @@ class GitHub:
         return GitHubError(f"GitHub answered {status} to {method} {path}{retried}: {message}")
 
 
-def post_sticky_comment(github: GitHub, repo: str, number: int, body: str, comment_marker: str) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Identity:
+    """Who the token writes as: ``login`` (``github-actions[bot]`` in Actions) and, when known, ``id``."""
+
+    login: str
+    id: int | None = None
+
+    def wrote(self, comment: dict) -> bool:
+        """True when ``comment`` (as the REST API lists it) was written by this identity."""
+        user = comment.get("user") if isinstance(comment.get("user"), dict) else {}
+        login = user.get("login")
+        # Logins are case-insensitive on GitHub; ids never change, so when both are known both must agree.
+        if not isinstance(login, str) or login.lower() != self.login.lower():
+            return False
+        return self.id is None or user.get("id") == self.id
+
+
+def token_identity(github: GitHub) -> Identity:
+    """The token's own identity, from GraphQL ``viewer`` (which installation tokens may ask)."""
+    try:
+        answer, _ = github.request("POST", graphql_url(github.api_url),
+                                   {"query": "query { viewer { login databaseId } }"})
+    except ReadOnlyToken as exc:  # a 403 to a query is no fork's read-only token; say what helps
+        raise GitHubError(f"cannot tell which account the token comments as ({exc}); {_AUTHOR_HINT}") from None
+    viewer = ((answer or {}).get("data") or {}).get("viewer") if isinstance(answer, dict) else None
+    if not isinstance(viewer, dict) or not isinstance(viewer.get("login"), str):
+        errors = (answer or {}).get("errors") if isinstance(answer, dict) else None
+        why = _message(json.dumps(errors[0])) if isinstance(errors, list) and errors else "no viewer in the answer"
+        raise GitHubError(f"cannot tell which account the token comments as (GraphQL viewer: {why}); "
+                          + _AUTHOR_HINT)
+    number = viewer.get("databaseId")
+    return Identity(viewer["login"], number if isinstance(number, int) else None)
+
+
+def graphql_url(api_url: str) -> str:
+    """GraphQL's address for a REST root: api.github.com/graphql, or HOST/api/graphql on Enterprise.
+
+    >>> graphql_url("https://api.github.com")
+    'https://api.github.com/graphql'
+    >>> graphql_url("https://github.acme.com/api/v3")
+    'https://github.acme.com/api/graphql'
+    """
+    return api_url.removesuffix("/v3") + "/graphql" if api_url.endswith("/api/v3") else api_url + "/graphql"
+
+
+def pull_request_head(github: GitHub, repo: str, number: int) -> str:
+    """The commit sha the pull request's head points at now."""
+    pull, _ = github.request("GET", f"/repos/{repo}/pulls/{number}")
+    sha = ((pull or {}).get("head") or {}).get("sha") if isinstance(pull, dict) else None
+    if not isinstance(sha, str):
+        raise GitHubError(f"GitHub gave no head sha for {repo}#{number}")
+    return sha
+
+
+def post_sticky_comment(github: GitHub, repo: str, number: int, body: str, comment_marker: str, *,
+                        author: Identity | None = None, expect_sha: str | None = None) -> tuple[str, str]:
     """Create or update forgetcheck's one comment on a pull request.
 
+    Only a comment written by ``author`` (by default the token's own identity) is
+    ever edited. With ``expect_sha``, refuses unless the pull request's head is still
+    that commit: the report was made for it, and a PR number from elsewhere (a fork's
+    artifact) must not steer the comment to another pull request.
     Returns ``(what, url)``: what is ``created``, ``updated`` or ``unchanged``.
     """
     if not _REPO.match(repo):
         raise BadInput(f"--repo {repo!r}: give it as OWNER/NAME")
     if number <= 0:
         raise BadInput(f"--pr {number}: give the pull request's number, like 12")
+    if expect_sha is not None:
+        if not _SHA.match(expect_sha):
+            raise BadInput(f"--expect-sha {expect_sha[:80]!r}: give the full 40-character commit sha")
+        head = pull_request_head(github, repo, number)
+        if head.lower() != expect_sha.lower():
+            raise BadInput(f"{repo}#{number} is at {head[:12]}, not {expect_sha[:12]} (--expect-sha): the report "
+                           "is for another commit or another pull request; not commenting")
+    author = author or token_identity(github)
     earlier = None
     for comment in github.paginate(f"/repos/{repo}/issues/{number}/comments?per_page=100"):
-        if is_ours(comment.get("body"), comment_marker):
+        if isinstance(comment, dict) and author.wrote(comment) and is_ours(comment.get("body"), comment_marker):
             earlier = comment
             break
     if earlier is None:
@@ -212,7 +289,7 @@ def _message(body: str) -> str:
         message = json.loads(body).get("message", "")
     except (ValueError, AttributeError):
         message = body
-    return " ".join(str(message).split())[:300] or "no message"
+    return redact_tokens(" ".join(str(message).split()))[:300] or "no message"
 
 
 def _number(text: str, default: float) -> float:

@@ -5,7 +5,10 @@ Both go through ``huggingface_hub``'s own client (``HfApi``), so ``HF_TOKEN`` an
 
 * ``post_hub_comment`` reads the discussion (``get_discussion_details``), edits
   forgetcheck's earlier comment if there is one (``edit_discussion_comment``) and
-  adds one otherwise (``comment_discussion``).
+  adds one otherwise (``comment_discussion``). An earlier comment is ours only when
+  its last line is the marker *and* its author is the token's own account
+  (``whoami``): anyone may paste the marker into a comment, and the marker alone
+  would let them have it overwritten.
 * ``push_card`` downloads the repository's README.md, writes forgetcheck's section
   and metadata into it (:mod:`forgetcheck.integrations.card`) and commits it, with
   the chart if asked, as a commit or as a Hub pull request (``create_commit``).
@@ -15,6 +18,7 @@ Hub errors become one-line :class:`ForgetcheckError`s; the token is never shown.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +26,7 @@ from pathlib import Path
 from forgetcheck.comparison import Comparison
 from forgetcheck.errors import BadInput, ForgetcheckError
 from forgetcheck.integrations.card import CHART_NAME, update_card
+from forgetcheck.integrations.redaction import redact_tokens
 from forgetcheck.report.comment import is_ours
 
 
@@ -40,9 +45,11 @@ def post_hub_comment(repo_id: str, number: int, body: str, comment_marker: str,
     api = HfApi()
     where = f"{repo_id} discussion #{number}"
     with hub_errors(where):
+        me = token_account(api)
         details = api.get_discussion_details(repo_id, number, repo_type=repo_type)
         url = details.url
         earlier = next((e for e in details.events if e.type == "comment" and not getattr(e, "hidden", False)
+                        and getattr(e, "author", None) == me
                         and is_ours(getattr(e, "content", None), comment_marker)), None)
         if earlier is None:
             api.comment_discussion(repo_id, number, body, repo_type=repo_type)
@@ -51,6 +58,28 @@ def post_hub_comment(repo_id: str, number: int, body: str, comment_marker: str,
             return "unchanged", url
         api.edit_discussion_comment(repo_id, number, earlier.id, body, repo_type=repo_type)
         return "updated", url
+
+
+def token_account(api) -> str:
+    """The Hub account the token writes as (``whoami``), asked once per token and endpoint.
+
+    The Hub rate-limits ``whoami`` hard, and the webhook comments on every push.
+    """
+    from huggingface_hub import get_token
+
+    token = api.token or get_token()
+    if not token:
+        raise HubError("no Hub token: set HF_TOKEN to a token that may comment on the repository")
+    key = (api.endpoint, hashlib.sha256(token.encode()).hexdigest())
+    if key not in _ACCOUNTS:
+        name = api.whoami(token=token).get("name")
+        if not isinstance(name, str) or not name:
+            raise HubError("the Hub did not say which account the token belongs to (whoami); check HF_TOKEN")
+        _ACCOUNTS[key] = name
+    return _ACCOUNTS[key]
+
+
+_ACCOUNTS: dict[tuple[str, str], str] = {}
 
 
 def push_card(comparison: Comparison, repo_id: str, *, revision: str | None = None, create_pr: bool = False,
@@ -116,6 +145,11 @@ def hub_errors(where: str):
         RevisionNotFoundError,
     )
 
+    try:  # huggingface_hub 1.x and later speak HTTP through httpx2, whose network errors are no OSError
+        from httpx2 import TransportError
+    except ImportError:
+        TransportError = OSError  # noqa: N806
+
     try:
         yield
     except RevisionNotFoundError:
@@ -136,10 +170,10 @@ def hub_errors(where: str):
         raise HubError(f"{where}: the Hub answered {status} ({_first_line(exc)})") from None
     except ValueError as exc:  # huggingface_hub's own argument checks (a bad repo id, a bad number)
         raise BadInput(f"{where}: {_first_line(exc)}") from None
-    except OSError as exc:
+    except (OSError, TransportError) as exc:
         raise HubError(f"{where}: the Hub cannot be reached ({type(exc).__name__}); check HF_ENDPOINT and "
                        "the network") from None
 
 
 def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    return redact_tokens((str(exc).strip().splitlines() or [type(exc).__name__])[0])[:300]

@@ -39,9 +39,21 @@ def marker(key: str = "") -> str:
 
 
 def is_ours(body: str | None, comment_marker: str) -> bool:
-    """True when ``body`` is a comment forgetcheck wrote with this marker."""
-    lines = (body or "").rstrip().splitlines()
-    return bool(lines) and lines[-1].strip() == comment_marker
+    r"""True when ``body`` has this marker where :func:`fit` puts it: alone on the last line.
+
+    Only ``\n`` ends a line here. ``str.splitlines`` also splits at ``\r``, U+2028
+    and a dozen others, so a quote like ``"text\u2028<marker>"`` or a marker padded
+    with ``\r\n`` would pass for ours. The marker names a candidate only: who wrote
+    the comment is checked by the integrations (github.py, hub.py).
+
+    >>> is_ours("## report\n\n<!-- forgetcheck:comment -->\n", marker())
+    True
+    >>> is_ours("quote\u2028<!-- forgetcheck:comment -->", marker())
+    False
+    >>> is_ours("quote\r\n<!-- forgetcheck:comment -->\r\n", marker())
+    False
+    """
+    return (body or "").removesuffix("\n").endswith("\n\n" + comment_marker)
 
 
 def comment_body(comparison: Comparison, *, key: str = "", details: str | None = None,
