@@ -35,7 +35,10 @@ def assert_one_line_error(result, *needles: str) -> None:
 
 def test_base_against_itself_holds_everything(tiny_base, tiny_suite, tmp_path):
     out = tmp_path / "report"
-    result = run("compare", tiny_base, tiny_base, "--suite", tiny_suite, "--out", out, "--quiet")
+    # 120 identical answers bound the drop at ~3.9 points, not 2 (a 2-point loss shows no flip
+    # in 0.98**120 = 9% of runs), so "held" is provable here at a 5-point tolerance.
+    result = run("compare", tiny_base, tiny_base, "--suite", tiny_suite, "--out", out, "--quiet",
+                 "--tolerance", "0.05")
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
     assert report["verdict"] == "held"

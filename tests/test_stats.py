@@ -4,7 +4,10 @@ import math
 
 import pytest
 
-from forgetcheck.analysis.stats import agresti_min_interval, holm, items_to_decide, judge, mcnemar_exact, paired_bootstrap, paired_drop, verdict
+from forgetcheck.analysis.stats import (
+    agresti_min_interval, holm, items_to_decide, judge, mcnemar_exact, paired_bootstrap, paired_drop, score_interval,
+    student_t_critical, student_t_two_sided, t_interval, verdict,
+)
 
 
 def test_mcnemar_exact_matches_binomial_test():
@@ -24,9 +27,43 @@ def test_agresti_min_interval_worked_example():
 
 
 def test_zero_flips_is_not_proof_with_few_items():
-    # 60 identical answers cannot show the loss is below 2 points; 250 can.
-    assert agresti_min_interval(0, 0, 60)[1] > 0.02
-    assert agresti_min_interval(0, 0, 250)[1] < 0.02
+    # A 2-point drop shows no flip in 0.98**100 = 13% of 100-item runs, so 100 identical
+    # answers cannot show the loss is below 2 points (Agresti-Min said they could); 250 can.
+    assert agresti_min_interval(0, 0, 100)[1] < 0.02
+    assert paired_drop([1] * 100, [1] * 100, binary=True).ci_high > 0.02
+    assert score_interval(0, 0, 250)[1] < 0.02
+
+
+def test_score_interval_worked_example_with_no_flips():
+    # With no flips the learned share under "drop = d" is 0, so the half-corrected score
+    # statistic is (0.5 - n·d) / sqrt(n·d·(1-d)); setting it to -z gives a quadratic in d.
+    n, z = 1000, 1.959964
+    a, b, c = n * n + z * z * n, n + z * z * n, 0.25
+    upper = (b + math.sqrt(b * b - 4 * a * c)) / (2 * a)
+    assert score_interval(0, 0, n) == (pytest.approx(-upper, abs=1e-9), pytest.approx(upper, abs=1e-9))
+
+
+def test_score_interval_with_flips():
+    lo, hi = score_interval(10, 2, 100)
+    assert 0 < lo < 8 / 100 < hi < 0.2
+    assert score_interval(100, 0, 100)[1] == 1.0 and score_interval(0, 100, 100)[0] == -1.0
+
+
+def test_student_t_known_values():
+    assert student_t_two_sided(2.0, 10) == pytest.approx(0.0733880, abs=1e-6)
+    assert student_t_two_sided(1.0, 1) == pytest.approx(0.5, abs=1e-12)
+    assert student_t_two_sided(0.0, 5) == 1.0
+    assert student_t_critical(0.95, 7) == pytest.approx(2.364624, abs=1e-6)
+    assert student_t_critical(0.99, 2) == pytest.approx(9.924843, abs=1e-6)
+
+
+def test_t_interval_worked_example():
+    diffs = [0.1, -0.1, 0.3, 0.1]  # mean 0.1, sd sqrt(0.08/3)
+    lo, hi, p = t_interval(diffs)
+    se = math.sqrt(0.08 / 3) / 2
+    assert (lo, hi) == (pytest.approx(0.1 - 3.182446 * se, abs=1e-6), pytest.approx(0.1 + 3.182446 * se, abs=1e-6))
+    assert p == pytest.approx(student_t_two_sided(0.1 / se, 3))
+    assert t_interval([0.0] * 5) == (0.0, 0.0, 1.0)
 
 
 def test_holm_orders_and_caps():
@@ -245,3 +282,11 @@ def test_a_known_skill_is_never_at_chance_and_a_sliver_of_knowledge_is():
 
     assert measures_nothing([1] * 99 + [0], 0.25) is None
     assert "beyond guessing" in measures_nothing([1] * 12 + [0] * 288, 0.0)  # 4% known
+
+
+def test_the_examples_in_the_stats_docstrings_run():
+    import doctest
+
+    import forgetcheck.analysis.stats as stats
+
+    assert doctest.testmod(stats).failed == 0
