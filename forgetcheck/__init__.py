@@ -1,8 +1,7 @@
 """forgetcheck: what did this fine-tune make the model forget, and is the loss real?"""
 
-__version__ = "0.1.0"
-
-from forgetcheck.errors import BadInput, ForgetcheckError  # noqa: E402
+from forgetcheck.errors import BadInput, ForgetcheckError
+from forgetcheck.version import __version__
 
 __all__ = ["BadInput", "ForgetcheckError", "__version__", "compare"]
 

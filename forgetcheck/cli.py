@@ -15,7 +15,7 @@ import warnings
 
 import click
 
-from forgetcheck import __version__
+from forgetcheck.version import __version__
 from forgetcheck.commands.options import compare_options, exit_code, judging_options, quiet_libraries, running_options
 from forgetcheck.comparison import Comparison, to_dict
 from forgetcheck.files import check_out_dir

@@ -42,8 +42,8 @@ def check_out_dir(out_dir: str | os.PathLike, option: str = "--out") -> Path:
     """Refuse an output folder that cannot be written, before any work is done.
 
     A run that scores for minutes and then cannot write its report loses that
-    work's summary, so the folder is checked first: it must be a folder or not yet
-    exist, and the nearest existing folder above it must be writable.
+    work's summary, so the folder is checked, and made, first: it must be a folder
+    or not yet exist, and it must be possible to create it.
     """
     from forgetcheck.errors import BadInput
 
@@ -60,4 +60,9 @@ def check_out_dir(out_dir: str | os.PathLike, option: str = "--out") -> Path:
                        "choose another folder")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise BadInput(f"{option} {out_dir}: {probe} is not writable; choose a folder you can write to")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"{option} {out_dir}: cannot be created ({exc.strerror}); choose a folder you can write to") \
+            from None
     return path

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from forgetcheck.errors import BadInput
+from forgetcheck.options import DEFAULTS
 
 REPORT = click.argument("report_json", metavar="REPORT", type=click.Path(dir_okay=True))
 
@@ -161,11 +162,12 @@ def card(report_json, readme, repo_id, revision, create_pr, with_chart):
 @click.option("--watch", multiple=True, metavar="ORG/NAME",
               help="Only these model repos (repeat it); by default, every repo the webhook sends.")
 @click.option("--suite", default="core", show_default=True, help="Built-in suite name or path to a suite YAML.")
-@click.option("--tolerance", type=float, default=0.02, show_default=True)
-@click.option("--confidence", type=float, default=0.95, show_default=True)
-@click.option("--dtype", default="auto", show_default=True)
-@click.option("--device", default="auto", show_default=True)
-@click.option("--batch-tokens", type=int, default=None)
+@click.option("--tolerance", type=float, default=DEFAULTS.tolerance, show_default=True,
+              help="Largest drop that still counts as held, absolute (0.02 = 2 points).")
+@click.option("--confidence", type=float, default=DEFAULTS.confidence, show_default=True)
+@click.option("--dtype", default=DEFAULTS.dtype, show_default=True)
+@click.option("--device", default=DEFAULTS.device, show_default=True)
+@click.option("--batch-tokens", type=int, default=None, help="Token budget per batch (padded tokens).")
 @click.option("--out", "out_dir", default="forgetcheck-webhook", show_default=True,
               type=click.Path(file_okay=False), help="Where each pull request's report folder is kept.")
 @click.option("--key", default="", help="Tells apart several forgetcheck comments on one pull request.")
@@ -189,8 +191,9 @@ def serve_webhook(host, port, secret_env, watch, suite, tolerance, confidence, d
         raise BadInput(f"no webhook secret: set {secret_env} to the secret configured on the Hub webhook")
     marker(key)  # checks the key before the server starts
     load_suite(suite)  # a wrong suite is a one-line error now, not a failed comment later
-    settings = WebhookSettings(suite=suite, tolerance=tolerance, confidence=confidence, dtype=dtype,
-                               device=device, batch_tokens=batch_tokens, out_dir=Path(out_dir), key=key)
+    options = DEFAULTS.with_overrides(tolerance=tolerance, confidence=confidence, dtype=dtype, device=device,
+                                      batch_tokens=batch_tokens, progress=False)
+    settings = WebhookSettings(suite=suite, options=options, out_dir=Path(out_dir), key=key)
     try:
         server = make_server(host, port, secret, set(watch), settings, workers=workers, max_queued=max_queued)
     except OSError as exc:

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from forgetcheck import __version__
+from forgetcheck.version import __version__
 from forgetcheck.errors import BadInput, ForgetcheckError
 from forgetcheck.integrations.redaction import redact_tokens
 from forgetcheck.report.comment import is_ours

@@ -45,6 +45,7 @@ from typing import Any
 
 from forgetcheck.errors import ForgetcheckError
 from forgetcheck.integrations.redaction import redact_tokens
+from forgetcheck.options import DEFAULTS, CompareOptions
 
 MAX_PAYLOAD_BYTES = 1_000_000
 MAX_QUEUED = 100
@@ -71,11 +72,9 @@ class WebhookSettings:
     """What every comparison of the server uses."""
 
     suite: str = "core"
-    tolerance: float = 0.02
-    confidence: float = 0.95
-    dtype: str = "auto"
-    device: str = "auto"
-    batch_tokens: int | None = None
+    # How each comparison judges and scores; the webhook never loads pickle weights or remote code,
+    # and shows no progress bars (its output is a log).
+    options: CompareOptions = field(default_factory=lambda: DEFAULTS.with_overrides(progress=False))
     out_dir: Path = Path("forgetcheck-webhook")
     key: str = ""
     log: Callable[[str], None] = field(default=lambda message: print(f"forgetcheck webhook: {log_line(message)}",
@@ -254,9 +253,8 @@ class JobRunner:
         from forgetcheck.workflows.compare import compare
 
         s = self.settings
-        return compare(base, candidate, s.suite, tolerance=s.tolerance, confidence=s.confidence, dtype=s.dtype,
-                       device=s.device, batch_tokens=s.batch_tokens, allow_pickle=False,
-                       trust_remote_code=False, progress=False, warn=lambda m: s.log(f"warning: {m}"))
+        options = s.options.with_overrides(allow_pickle=False, trust_remote_code=False, progress=False)
+        return compare(base, candidate, s.suite, options, warn=lambda m: s.log(f"warning: {m}"))
 
 
 class BadBody(Exception):

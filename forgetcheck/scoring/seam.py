@@ -82,11 +82,28 @@ class Scorer(Protocol):
     def chat_prompt(self, user_text: str) -> str:
         """The user turn rendered with the tokenizer's chat template, ready for the reply."""
 
-    def loglikelihood(self, requests: Sequence[tuple[str, str]], desc: str = "") -> list[LoglikelihoodResult]: ...
+    def loglikelihood(self, requests: Sequence[tuple[str, str]], desc: str = "") -> list[LoglikelihoodResult]:
+        """For each (context, continuation): the summed log-probability of the continuation given the context.
 
-    def rolling_loglikelihood(self, texts: Sequence[str], desc: str = "") -> list[LoglikelihoodResult]: ...
+        The context is encoded as the tokenizer encodes a fresh text (special tokens
+        included, unless it already starts with the BOS text); the continuation without
+        special tokens; the two token lists are joined as they are, with no space added.
+        ``is_greedy``: every continuation token was the most likely one. A context too
+        long for the model keeps its end.
+        """
 
-    def generate(self, requests: Sequence[GenerationRequest], desc: str = "") -> list[str]: ...
+    def rolling_loglikelihood(self, texts: Sequence[str], desc: str = "") -> list[LoglikelihoodResult]:
+        """For each text: the log-probability of every token, the first conditioned on BOS (or EOS).
+
+        Texts longer than the model's context are scored in windows; each later window
+        predicts new tokens given up to a context of tokens before them, so every token
+        is predicted exactly once.
+        """
+
+    def generate(self, requests: Sequence[GenerationRequest], desc: str = "") -> list[str]:
+        """For each request: the greedy continuation of its context, at most ``max_tokens`` new tokens,
+        cut before the first of its ``stop`` strings. Special tokens are not part of the text.
+        """
 
     def sample(self, contexts: Sequence[str], *, seed: int, max_tokens: int, temperature: float = 1.0,
                desc: str = "") -> list[Sample]:

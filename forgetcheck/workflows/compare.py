@@ -17,7 +17,7 @@ import time
 from dataclasses import replace
 from typing import Callable
 
-from forgetcheck import __version__
+from forgetcheck.version import __version__
 from forgetcheck.analysis.verdicts import CapabilityInfo, judge_items
 from forgetcheck.comparison import Comparison, ItemResult, ModelInfo, Settings, overall_verdict
 from forgetcheck.models import parallel

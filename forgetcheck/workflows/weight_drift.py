@@ -157,7 +157,7 @@ def ranked(rows: list[MatrixDrift]) -> list[MatrixDrift]:
 def measure(base: str, candidate: str, *, fisher_samples: int = 16, seed: int = 0, dtype: str = "float32",
             device: str = "auto", allow_pickle: bool = False, trust_remote_code: bool = False) -> dict:
     """``forgetcheck drift`` as a library call: the per-matrix, per-layer and per-module drift as plain data."""
-    from forgetcheck import __version__
+    from forgetcheck.version import __version__
     from forgetcheck.errors import BadInput
     from forgetcheck.models.loading import attach_adapter, load_weights
     from forgetcheck.models.specs import resolve
