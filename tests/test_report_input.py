@@ -293,3 +293,15 @@ def test_every_rendered_field_is_defused(tmp_path):
     lines = body.rstrip("\n").splitlines()
     assert lines[-1] == "<!-- forgetcheck:comment -->"
     assert_defused_markdown("\n".join(lines[:-1]))
+
+
+def test_a_real_report_reads_back_byte_for_byte(tiny_base, forgetful_adapter, tiny_suite, tmp_path):
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, ["compare", str(tiny_base), str(forgetful_adapter), "--suite", str(tiny_suite),
+                                       "--out", str(out), "--kl-samples", "4", "--quiet"])
+    assert result.exit_code == 1, result.output  # the adapter forgot the facts
+    written = (out / "report.json").read_text(encoding="utf-8")
+    comparison = read_report(out)
+    assert comparison.label_free.overall.n == 4 and comparison.capabilities[0].chance_adjusted is not None
+    assert comparison.counts.scored_items > 0 and "scored_items" not in comparison.timings
+    assert json.dumps(to_dict(comparison), indent=2, ensure_ascii=False) + "\n" == written
