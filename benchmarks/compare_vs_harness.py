@@ -139,8 +139,9 @@ def forgetcheck_run(base: Path, candidate: Path, suite: Path, out: Path, cache: 
     if cache is None:
         command.append("--no-cache")
     result = run_measured(command, {"FORGETCHECK_CACHE": str(cache)} if cache else None)
-    timings = json.loads((out / "report.json").read_text())["timings"]
-    result.update(scoring_s=timings["base_s"] + timings["candidate_s"], timings=timings)
+    report = json.loads((out / "report.json").read_text())
+    timings = report["timings"]
+    result.update(scoring_s=timings["base_s"] + timings["candidate_s"], timings=timings, counts=report["counts"])
     return result
 
 
@@ -229,7 +230,7 @@ def run_benchmark(work: Path, limit: int | None, batch_size: str, out: Path, arg
     warm = forgetcheck_run(base, adapter, suite, work / "fc-adapter-warm", work / "cache-adapter")
     step("forgetcheck: merged fine-tune comparison, cold cache")
     full = forgetcheck_run(base, merged, suite, work / "fc-merged", work / "cache-merged")
-    if cold["timings"]["cached_items"] or full["timings"]["cached_items"]:
+    if cold["counts"]["cached_items"] or full["counts"]["cached_items"]:
         sys.exit("a cold run read results from the cache; the measurement would flatter forgetcheck")
     step("forgetcheck: one model scored alone (memory reference)")
     alone = run_measured([sys.executable, str(Path(__file__).resolve()), "--one-model-worker", str(base), str(suite)])
@@ -287,7 +288,7 @@ def table(cold, warm, full, alone, h_base, h_peft, h_merged) -> list[tuple[str, 
     merged_scoring = ratio(h_base["scoring_s"] + h_merged["scoring_s"], full["scoring_s"])
     warm_share = warm["wall_s"] / cold["wall_s"]
     memory = cold["rss_mib"] / alone["rss_mib"]
-    padding = cold["timings"].get("padding_efficiency", 0.0)
+    padding = cold["counts"].get("padding_efficiency", 0.0)
 
     def mark(ok):
         return "yes" if ok else "**no**"

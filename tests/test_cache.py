@@ -61,10 +61,10 @@ def test_warm_rerun_scores_nothing_and_equals_the_cold_run(tiny_base, forgetful_
     with ForwardCounter() as warm_passes:
         warm = compare(str(tiny_base), str(forgetful_adapter), str(small_suite), cache=store, progress=False)
     n = len(cold.items)
-    assert cold_passes.calls > 0 and cold.timings["cached_items"] == 0 and cold.timings["scored_items"] == 2 * n
-    assert warm_passes.calls == 0 and warm.timings["cached_items"] == 2 * n and warm.timings["scored_items"] == 0
+    assert cold_passes.calls > 0 and cold.counts.cached_items == 0 and cold.counts.scored_items == 2 * n
+    assert warm_passes.calls == 0 and warm.counts.cached_items == 2 * n and warm.counts.scored_items == 0
     # Nothing to score, so no weights load (tests/test_lazy_load.py counts the loads themselves).
-    assert cold.timings["models_loaded"] == 1 and warm.timings["models_loaded"] == 0 and warm.timings["load_s"] == 0
+    assert cold.counts.models_loaded == 1 and warm.counts.models_loaded == 0 and warm.timings["load_s"] == 0
     assert per_item(warm) == per_item(cold) and summary(warm) == summary(cold)
 
 
@@ -77,8 +77,8 @@ def test_cached_base_with_fresh_candidate_equals_an_uncached_run(tiny_base, forg
         cached_base = compare(str(tiny_base), str(forgetful_adapter), str(small_suite), cache=store, progress=False)
     uncached = compare(str(tiny_base), str(forgetful_adapter), str(small_suite), cache=False, progress=False)
     n = len(uncached.items)
-    assert passes.calls > 0 and cached_base.timings["cached_items"] == n and cached_base.timings["scored_items"] == n
-    assert cached_base.timings["models_loaded"] == 1  # the base with the adapter attached, once for both sides
+    assert passes.calls > 0 and cached_base.counts.cached_items == n and cached_base.counts.scored_items == n
+    assert cached_base.counts.models_loaded == 1  # the base with the adapter attached, once for both sides
     assert per_item(cached_base) == per_item(uncached) and summary(cached_base) == summary(uncached)
     assert [c.verdict for c in cached_base.capabilities] == [c.verdict for c in uncached.capabilities]
 
@@ -95,7 +95,7 @@ def test_a_run_killed_half_way_resumes_from_what_it_finished(tiny_base, small_su
     with ForwardCounter() as rest:
         resumed = compare(base, base, str(small_suite), cache=store, progress=False, batch_tokens=256)
     # Base against itself: the candidate pass is all hits, and the base pass scores only what was missing.
-    assert resumed.timings["scored_items"] == len(uncached.items) - finished
+    assert resumed.counts.scored_items == len(uncached.items) - finished
     assert 0 < rest.calls < full.calls
     assert per_item(resumed) == per_item(uncached) and summary(resumed) == summary(uncached)
 
@@ -107,11 +107,11 @@ def test_an_explicit_batch_budget_keeps_its_own_entries(tiny_base, forgetful_ada
                        progress=False, kl_samples=0, recovery_shots=0, **options)
 
     default = run()
-    assert default.timings["cached_items"] == 0
+    assert default.counts.cached_items == 0
     small = run(batch_tokens=256)
-    assert small.timings["cached_items"] == 0 and small.timings["scored_items"] == 2 * len(small.items)
-    assert run(batch_tokens=256).timings["scored_items"] == 0
-    assert run().timings["scored_items"] == 0
+    assert small.counts.cached_items == 0 and small.counts.scored_items == 2 * len(small.items)
+    assert run(batch_tokens=256).counts.scored_items == 0
+    assert run().counts.scored_items == 0
 
 
 def test_no_cache_and_cache_info_and_clear_from_the_cli(tiny_base, forgetful_adapter, small_suite, tmp_path,
@@ -147,7 +147,7 @@ def test_a_corrupt_entry_is_rescored_with_one_warning(tiny_base, small_suite, tm
         db.execute("UPDATE results SET record = '{broken' WHERE item = (SELECT MIN(item) FROM results)")
     warnings = []
     again = compare(base, base, str(small_suite), cache=store, progress=False, warn=warnings.append)
-    assert again.timings["scored_items"] == 1
+    assert again.counts.scored_items == 1
     assert len(warnings) == 1 and "malformed entry" in warnings[0] and "\n" not in warnings[0]
     assert per_item(again) == per_item(first)
 
@@ -159,7 +159,7 @@ def test_a_corrupt_database_is_reported_in_one_line(tiny_base, small_suite, tmp_
     warnings = []
     comparison = compare(str(tiny_base), str(tiny_base), str(small_suite), cache=root, progress=False,
                          warn=warnings.append)
-    assert comparison.timings["cached_items"] == 0 and comparison.timings["scored_items"] == 2 * len(comparison.items)
+    assert comparison.counts.cached_items == 0 and comparison.counts.scored_items == 2 * len(comparison.items)
     assert len(warnings) == 1 and "unreadable" in warnings[0] and "cache clear" in warnings[0]
 
     env = {"FORGETCHECK_CACHE": str(root), "PATH": "/usr/bin:/bin"}

@@ -7,18 +7,18 @@ from forgetcheck.workflows.compare import compare
 
 def test_drift_is_zero_against_itself_cached_and_switchable(tiny_base, tiny_suite, forgetful_adapter):
     itself = compare(str(tiny_base), str(tiny_base), str(tiny_suite), progress=False, kl_samples=8)
-    assert itself.drift["overall"]["kl"] == 0.0 and itself.drift["overall"]["logprob_drop"] == 0.0
-    assert itself.drift["samples"] == 8 and itself.settings.kl_samples == 8
+    assert itself.label_free.overall.kl == 0.0 and itself.label_free.overall.logprob_drop == 0.0
+    assert itself.label_free.samples == 8 and itself.settings.kl_samples == 8
 
     cold = compare(str(tiny_base), str(forgetful_adapter), str(tiny_suite), progress=False, kl_samples=8)
-    assert cold.drift["overall"]["kl"] > 0.01 and cold.drift["overall"]["n"] == 8
-    assert [g["name"] for g in cold.drift["groups"]][0] == "open"
+    assert cold.label_free.overall.kl > 0.01 and cold.label_free.overall.n == 8
+    assert [g.name for g in cold.label_free.groups][0] == "open"
     warm = compare(str(tiny_base), str(forgetful_adapter), str(tiny_suite), progress=False, kl_samples=8)
-    assert warm.drift == cold.drift  # read back from the result cache, not recomputed
-    assert warm.timings["scored_items"] == 0
+    assert warm.label_free == cold.label_free  # read back from the result cache, not recomputed
+    assert warm.counts.scored_items == 0
 
     off = compare(str(tiny_base), str(forgetful_adapter), str(tiny_suite), progress=False, kl_samples=0)
-    assert off.drift is None and "drift_s" not in off.timings
+    assert off.label_free is None and "drift_s" not in off.timings
 
 
 def test_forgotten_answers_are_asked_again_with_examples(tiny_base, tiny_suite, forgetful_adapter):

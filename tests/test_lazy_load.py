@@ -55,32 +55,32 @@ def numbers(comparison):
               i.recovered) for i in comparison.items]
     capabilities = [(c.name, c.base_score, c.candidate_score, c.drop, c.p_value, c.verdict, c.extra, c.diagnosis)
                     for c in comparison.capabilities]
-    return items, capabilities, comparison.drift, comparison.verdict
+    return items, capabilities, comparison.label_free, comparison.verdict
 
 
 def test_a_warm_full_model_rerun_loads_no_weights(tiny_base, merged_candidate, small_suite, tmp_path,
                                                    weight_loads):
     cold = run(tiny_base, merged_candidate, small_suite, tmp_path / "c")
-    assert weight_loads == [str(tiny_base), str(merged_candidate)] and cold.timings["models_loaded"] == 2
-    assert cold.timings["load_s"] > 0 and cold.drift is not None
+    assert weight_loads == [str(tiny_base), str(merged_candidate)] and cold.counts.models_loaded == 2
+    assert cold.timings["load_s"] > 0 and cold.label_free is not None
     weight_loads.clear()
     with ForwardCounter() as passes:
         warm = run(tiny_base, merged_candidate, small_suite, tmp_path / "c")
     assert weight_loads == [] and passes.calls == 0
-    assert warm.timings["models_loaded"] == 0 and warm.timings["load_s"] == 0
-    assert warm.timings["scored_items"] == 0 and warm.timings["cached_items"] == 2 * len(warm.items)
+    assert warm.counts.models_loaded == 0 and warm.timings["load_s"] == 0
+    assert warm.counts.scored_items == 0 and warm.counts.cached_items == 2 * len(warm.items)
     assert numbers(warm) == numbers(cold)
 
 
 def test_a_warm_adapter_rerun_loads_no_weights(tiny_base, forgetful_adapter, small_suite, tmp_path, weight_loads):
     cold = run(tiny_base, forgetful_adapter, small_suite, tmp_path / "c")
-    assert weight_loads == [str(tiny_base), str(forgetful_adapter)] and cold.timings["models_loaded"] == 1
+    assert weight_loads == [str(tiny_base), str(forgetful_adapter)] and cold.counts.models_loaded == 1
     assert any(i.recovered is not None for i in cold.items)  # recovery asked something, so it is cached too
     weight_loads.clear()
     with ForwardCounter() as passes:
         warm = run(tiny_base, forgetful_adapter, small_suite, tmp_path / "c")
     assert weight_loads == [] and passes.calls == 0
-    assert warm.timings["models_loaded"] == 0 and warm.timings["load_s"] == 0
+    assert warm.counts.models_loaded == 0 and warm.timings["load_s"] == 0
     assert numbers(warm) == numbers(cold)
 
 
@@ -96,9 +96,9 @@ def test_a_cached_base_with_a_new_full_candidate_loads_what_it_needs(tiny_base, 
     # The base's suite comes from the cache; the base loads again only for the drift's reference
     # (its log-probabilities on its own samples), which is not cached.
     needed = [str(tiny_base), str(merged_candidate)] if kl_samples else [str(merged_candidate)]
-    assert weight_loads == needed and cached_base.timings["models_loaded"] == len(needed)
+    assert weight_loads == needed and cached_base.counts.models_loaded == len(needed)
     n = len(cached_base.items)
-    assert cached_base.timings["cached_items"] == n and cached_base.timings["scored_items"] == n
+    assert cached_base.counts.cached_items == n and cached_base.counts.scored_items == n
     assert numbers(cached_base) == numbers(run(tiny_base, merged_candidate, small_suite, False, kl_samples=kl_samples))
 
 
@@ -109,8 +109,8 @@ def test_a_cached_base_with_a_new_adapter_loads_the_model_once(tiny_base, forget
     assert store.clear([resolve(str(forgetful_adapter)).resolved]) > 0
     weight_loads.clear()
     cached_base = run(tiny_base, forgetful_adapter, small_suite, store)
-    assert weight_loads == [str(tiny_base), str(forgetful_adapter)] and cached_base.timings["models_loaded"] == 1
-    assert cached_base.timings["scored_items"] == len(cached_base.items)
+    assert weight_loads == [str(tiny_base), str(forgetful_adapter)] and cached_base.counts.models_loaded == 1
+    assert cached_base.counts.scored_items == len(cached_base.items)
     assert numbers(cached_base) == numbers(run(tiny_base, forgetful_adapter, small_suite, False))
 
 
@@ -130,6 +130,6 @@ def test_a_run_missing_only_its_recovery_loads_the_candidate_and_agrees(tiny_bas
     weight_loads.clear()
     with ForwardCounter() as passes:
         again = run(tiny_base, forgetful_adapter, small_suite, store)
-    assert weight_loads == [str(tiny_base), str(forgetful_adapter)] and again.timings["models_loaded"] == 1
-    assert passes.calls > 0 and again.timings["scored_items"] == 0
+    assert weight_loads == [str(tiny_base), str(forgetful_adapter)] and again.counts.models_loaded == 1
+    assert passes.calls > 0 and again.counts.scored_items == 0
     assert numbers(again) == numbers(cold)

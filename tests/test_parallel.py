@@ -14,13 +14,13 @@ from forgetcheck.workflows.compare import compare
 from tests.conftest import write_suite
 
 WORKER = """
-import json, sys
+import dataclasses, json, sys
 from forgetcheck.models import parallel
 from forgetcheck.workflows.compare import compare
 
 base, candidate, suite, cache, out = sys.argv[1:6]
 comparison = compare(base, candidate, suite, cache=cache if cache != "off" else False, progress=False)
-row = {"rank": parallel.rank(), "world": parallel.world_size(), "timings": comparison.timings,
+row = {"rank": parallel.rank(), "world": parallel.world_size(), "counts": dataclasses.asdict(comparison.counts),
        "items": [[i.item_id, i.base_score, i.candidate_score, i.base_answer, i.candidate_answer, i.recovered]
                  for i in comparison.items],
        "capabilities": [[c.name, c.base_score, c.candidate_score, c.extra, c.verdict] for c in comparison.capabilities]}
@@ -68,14 +68,14 @@ def test_two_gloo_processes_equal_one_process(tiny_base, forgetful_adapter, tmp_
         assert row["items"] == single_items  # every float and answer, exactly
         assert row["capabilities"] == single_caps
     # Each process scored only its share of the chunks, and together they scored everything once.
-    shares = [row["timings"]["scored_items_this_process"] for row in ranks]
+    shares = [row["counts"]["scored_items_this_process"] for row in ranks]
     assert all(0 < share < 2 * len(single_items) for share in shares)
-    assert sum(shares) == 2 * len(single_items) == ranks[0]["timings"]["scored_items"]
+    assert sum(shares) == 2 * len(single_items) == ranks[0]["counts"]["scored_items"]
     # Both processes wrote to one cache at the same time, the same entries one process writes
     # (suite items, re-asked answers, drift samples and results); a later run finds it all there.
     assert ResultCache(store).info()["entries"] == ResultCache(single_store).info()["entries"]
     warm = compare(str(tiny_base), str(forgetful_adapter), str(suite), cache=store, progress=False)
-    assert warm.timings["scored_items"] == 0 and one_process(warm)[0] == single_items
+    assert warm.counts.scored_items == 0 and one_process(warm)[0] == single_items
 
 
 def test_device_map_auto_on_cpu_says_so_in_one_line(tiny_base, tmp_path):

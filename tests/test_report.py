@@ -14,7 +14,11 @@ import pytest
 
 from forgetcheck.comparison import (
     CapabilityResult,
+    ChanceAdjusted,
     Comparison,
+    SampleDrift,
+    SampleDriftGroup,
+    SubcategoryResult,
     ItemResult,
     ModelInfo,
     Settings,
@@ -275,15 +279,15 @@ def _with_chance_rows() -> Comparison:
     comparison = make_comparison()
     arithmetic = replace(
         comparison.capabilities[0], chance=0.25,
-        chance_adjusted={"forgetting": 0.1, "forgetting_chance": 0.02, "forgetting_true": 0.08,
-                         "forgetting_max": 0.733, "backward_transfer": 0.0375,
-                         "backward_transfer_chance": 0.02, "backward_transfer_true": 0.0175,
-                         "backward_transfer_max": 0.6},
+        chance_adjusted=ChanceAdjusted(forgetting=0.1, forgetting_chance=0.02, forgetting_true=0.08,
+                                       forgetting_max=0.733, backward_transfer=0.0375,
+                                       backward_transfer_chance=0.02, backward_transfer_true=0.0175,
+                                       backward_transfer_max=0.6),
         subcategories=[
-            {"name": "add", "n": 200, "base_score": 0.8, "candidate_score": 0.7, "drop": 0.1,
-             "ci_low": 0.05, "ci_high": 0.15, "forgotten": 25, "learned": 5},
-            {"name": "multiply", "n": 200, "base_score": 0.626, "candidate_score": 0.646, "drop": -0.02,
-             "ci_low": -0.06, "ci_high": 0.02, "forgotten": 6, "learned": 10}])
+            SubcategoryResult("add", n=200, base_score=0.8, candidate_score=0.7, drop=0.1,
+                              ci_low=0.05, ci_high=0.15, forgotten=25, learned=5),
+            SubcategoryResult("multiply", n=200, base_score=0.626, candidate_score=0.646, drop=-0.02,
+                              ci_low=-0.06, ci_high=0.02, forgotten=6, learned=10)])
     guessing = CapabilityResult(
         name="code", kind="choice", metric="acc", n=250, base_score=0.26, candidate_score=0.25,
         drop=0.01, ci_low=-0.02, ci_high=0.04, p_value=0.5, p_adjusted=1.0, verdict="at-chance",
@@ -356,12 +360,10 @@ def test_markdown_says_whether_forgotten_answers_kept_the_knowledge():
 def test_markdown_shows_drift_and_perplexity_ratio():
     from dataclasses import replace
 
-    drift = {"samples": 64, "seed": 0, "temperature": 1.0,
-             "overall": {"name": "all", "n": 64, "kl": 0.1234, "kl_ci_low": 0.1, "kl_ci_high": 0.15,
-                         "logprob_drop": 0.2, "logprob_drop_ci_low": 0.15, "logprob_drop_ci_high": 0.25},
-             "groups": [{"name": "open", "n": 16, "kl": 0.2, "kl_ci_low": 0.1, "kl_ci_high": 0.3,
-                         "logprob_drop": 0.3, "logprob_drop_ci_low": 0.2, "logprob_drop_ci_high": 0.4}]}
-    markdown = render_markdown(replace(make_comparison(), drift=drift))
+    drift = SampleDrift(samples=64, seed=0, temperature=1.0, max_new_tokens=48, top_k=256,
+                        overall=SampleDriftGroup("all", 64, 0.1234, 0.1, 0.15, 0.2, 0.15, 0.25),
+                        groups=[SampleDriftGroup("open", 16, 0.2, 0.1, 0.3, 0.3, 0.2, 0.4)])
+    markdown = render_markdown(replace(make_comparison(), label_free=drift))
     assert "| **all** | 64 | 0.1234 [0.1000, 0.1500] | +0.2000 [+0.1500, +0.2500] |" in markdown
     assert "| open | 16 |" in markdown
     # wiki-ppl: drop 0.019 nats/token [-0.004, 0.042] -> perplexity x1.019 [x0.996, x1.043]

@@ -75,7 +75,7 @@ def test_samples_are_seeded_and_grouped(tiny_base, forgetful_adapter, tiny_suite
     *_, other = _setup(tiny_base, forgetful_adapter, tiny_suite, seed=4)
     assert one.sample_ids == again.sample_ids and one.sample_ids != other.sample_ids
     assert one.groups.count("open") == 3 and set(one.groups) - {"open"}  # a quarter neutral, the rest per capability
-    summary = summarise(one.groups, [0.1] * len(one.groups), [0.2] * len(one.groups))
-    assert summary["overall"]["n"] == len(one.groups)
-    assert abs(summary["overall"]["kl"] - 0.1) < 1e-12 and abs(summary["overall"]["logprob_drop"] - 0.2) < 1e-12
-    assert [g["name"] for g in summary["groups"]][0] == "open"
+    overall, groups = summarise(one.groups, [0.1] * len(one.groups), [0.2] * len(one.groups))
+    assert overall.n == len(one.groups)
+    assert abs(overall.kl - 0.1) < 1e-12 and abs(overall.logprob_drop - 0.2) < 1e-12
+    assert [g.name for g in groups][0] == "open"

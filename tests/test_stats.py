@@ -213,8 +213,8 @@ def test_a_capability_at_chance_is_not_counted_as_held():
     assert overall_verdict(caps) == "held"
     assert overall_verdict(caps[:1]) == "inconclusive"  # nothing measured at all
     # the breakdown by sub-category and the chance-adjusted numbers come along
-    assert [s["name"] for s in caps[1].subcategories] == ["s0", "s1"]
-    assert caps[1].chance_adjusted["forgetting"] == 0
+    assert [s.name for s in caps[1].subcategories] == ["s0", "s1"]
+    assert caps[1].chance_adjusted.forgetting == 0
 
 
 def test_regressed_stays_regressed_even_near_chance():

@@ -74,6 +74,8 @@ from functools import lru_cache
 from statistics import NormalDist
 from typing import Sequence
 
+from forgetcheck.comparison import ChanceAdjusted
+
 
 @dataclass(frozen=True)
 class PairedDrop:
@@ -458,28 +460,6 @@ def judge(drops: Sequence[PairedDrop], tolerance: float = 0.02, confidence: floa
         needed = items_to_decide(d, tolerance, confidence, len(drops)) if v == "inconclusive" else None
         judgements.append(Judgement(d, p_adj, v, needed, detectable_drop(d, confidence, len(drops), tolerance=tolerance)))
     return judgements
-
-
-@dataclass(frozen=True)
-class ChanceAdjusted:
-    """Forgetting and backward transfer with the part guessing explains taken out.
-
-    Fractions of all items: ``forgetting`` (right before, wrong after) and
-    ``backward_transfer`` (wrong before, right after) as counted; ``*_chance``
-    what a model that either knows an item or guesses uniformly among k options
-    would show by luck; ``*_true`` the rest (never below 0); ``*_max`` the ceiling,
-    the share of items the model knows beyond guessing before (for forgetting) or
-    after (for backward transfer).
-    """
-
-    forgetting: float
-    backward_transfer: float
-    forgetting_chance: float
-    backward_transfer_chance: float
-    forgetting_true: float
-    backward_transfer_true: float
-    forgetting_max: float
-    backward_transfer_max: float
 
 
 def chance_adjusted(base: Sequence[float], candidate: Sequence[float], options: Sequence[int]) -> ChanceAdjusted:

@@ -11,11 +11,19 @@ flipped.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 from forgetcheck.analysis.diagnosis import classify_forgotten, diagnose
 from forgetcheck.analysis.stats import chance_adjusted, judge, measures_nothing, paired_drop
-from forgetcheck.comparison import BINARY_METRICS, CapabilityResult, Comparison, ItemResult, overall_verdict
+from forgetcheck.comparison import (
+    BINARY_METRICS,
+    CapabilityResult,
+    ChanceAdjusted,
+    Comparison,
+    ItemResult,
+    SubcategoryResult,
+    overall_verdict,
+)
 from forgetcheck.errors import BadInput
 
 
@@ -87,16 +95,15 @@ def _chance_level(cap: CapabilityInfo, items: list[ItemResult]) -> float:
     return sum(1 / k for k in options) / len(options) if options else 0.0
 
 
-def _chance_adjusted(items: list[ItemResult]) -> dict[str, float] | None:
+def _chance_adjusted(items: list[ItemResult]) -> ChanceAdjusted | None:
     """Harmon et al.'s chance-adjusted forgetting, for capabilities whose items all have k options."""
     if not items or any(not i.n_options or i.n_options < 2 for i in items):
         return None
-    result = chance_adjusted([i.base_score for i in items], [i.candidate_score for i in items],
-                             [i.n_options for i in items])
-    return asdict(result)
+    return chance_adjusted([i.base_score for i in items], [i.candidate_score for i in items],
+                           [i.n_options for i in items])
 
 
-def _subcategories(items: list[ItemResult], binary: bool, confidence: float) -> list[dict]:
+def _subcategories(items: list[ItemResult], binary: bool, confidence: float) -> list[SubcategoryResult]:
     """The paired drop per sub-category; empty when the capability has fewer than two."""
     names = sorted({i.subcategory for i in items if i.subcategory})
     if len(names) < 2:
@@ -106,9 +113,9 @@ def _subcategories(items: list[ItemResult], binary: bool, confidence: float) -> 
         mine = [i for i in items if i.subcategory == name]
         d = paired_drop([i.base_score for i in mine], [i.candidate_score for i in mine], binary=binary,
                         confidence=confidence)
-        rows.append({"name": name, "n": d.n, "base_score": d.base_score, "candidate_score": d.candidate_score,
-                     "drop": d.drop, "ci_low": d.ci_low, "ci_high": d.ci_high, "forgotten": d.forgotten,
-                     "learned": d.learned})
+        rows.append(SubcategoryResult(name=name, n=d.n, base_score=d.base_score, candidate_score=d.candidate_score,
+                                      drop=d.drop, ci_low=d.ci_low, ci_high=d.ci_high, forgotten=d.forgotten,
+                                      learned=d.learned))
     return rows
 
 

@@ -15,7 +15,7 @@ import json
 import os
 from pathlib import Path
 
-from forgetcheck.comparison import Comparison, from_dict, to_dict
+from forgetcheck.comparison import Comparison, NotANumber, from_dict, to_dict
 from forgetcheck.errors import BadInput
 from forgetcheck.files import write_atomic
 from forgetcheck.report.markdown import render_markdown
@@ -68,12 +68,25 @@ def write_report_folder(comparison: Comparison, out_dir: str | os.PathLike) -> d
     return paths
 
 
+# A real report holds a few MB (items with their prompts and answers); this is far past any.
+MAX_REPORT_BYTES = 256 * 2**20
+
+
 def read_report(path: str | os.PathLike) -> Comparison:
-    """Load a ``report.json`` (or the folder holding one) written by a run."""
+    """Load a ``report.json`` (or the folder holding one) written by a run.
+
+    The file is untrusted (a pull request's artifact may hand it over): too big,
+    not UTF-8, not JSON, nested too deeply, or with a field of the wrong type or range
+    (:func:`forgetcheck.comparison.from_dict`), it is one :class:`BadInput` line.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / "report.json"
     try:
+        size = path.stat().st_size
+        if size > MAX_REPORT_BYTES:
+            raise BadInput(f"{path}: {size / 2**20:,.0f} MB is too big for a forgetcheck report "
+                           f"(at most {MAX_REPORT_BYTES // 2**20} MB)")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise BadInput(
@@ -86,10 +99,14 @@ def read_report(path: str | os.PathLike) -> Comparison:
     except OSError as exc:
         raise BadInput(f"{path}: cannot be read ({exc.strerror})") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=NotANumber)
     except json.JSONDecodeError as exc:
         raise BadInput(
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
             "was the run interrupted, or the file edited by hand?"
         ) from None
+    except RecursionError:
+        raise BadInput(f"{path}: not a forgetcheck report (JSON nested too deeply)") from None
+    except ValueError:  # an integer of thousands of digits: Python refuses to convert it
+        raise BadInput(f"{path}: not a forgetcheck report (holds an integer too long to read)") from None
     return from_dict(data, source=str(path))

@@ -7,18 +7,28 @@ collapsed sections: the most telling forgotten items and the run's settings.
 
 Prompts, expected answers, model answers and model specs are untrusted: a
 fine-tune can answer with ``</details>``, a ``<script>`` tag, a table pipe or an
-``@mention`` that would ping a stranger from a PR comment. Every such text goes
-through :func:`escape_untrusted`, which leaves it readable but inert, so nothing a
-model says can change the document's structure.
+``@mention`` that would ping a stranger from a PR comment. And a report.json handed
+over by a pull request is untrusted in every field. Every text goes through
+:func:`escape_untrusted` (names through :func:`_name`), counts too, whatever their
+declared type; numbers appear only through format codes (``:.1f``), which accept
+nothing but a number. So nothing in a report can change the document's structure.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
-from dataclasses import replace
 
-from forgetcheck.comparison import Comparison, ItemResult, ModelInfo, is_perplexity, is_proportion, overall_verdict
+from forgetcheck.comparison import (
+    Comparison,
+    Counts,
+    ItemResult,
+    ModelInfo,
+    is_perplexity,
+    is_proportion,
+    overall_verdict,
+)
 from forgetcheck.report.text import (
     drop_text,
     flips_text,
@@ -49,9 +59,6 @@ _LINK_TRIGGERS = re.compile(r"(?<=@)|(?<=:)(?=//)|(?<=www)(?=\.)", re.IGNORECASE
 _ORDERED_LIST_START = re.compile(r"\A(\d{1,9})\.")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9]+(?:[._/-][A-Za-z0-9]+)*\Z")
 
-# Entries of ``timings`` that are counts or ratios, not seconds.
-NOT_SECONDS = ("cached_items", "scored_items", "scored_items_this_process", "models_loaded", "padding_efficiency")
-
 
 def escape_untrusted(text: str, limit: int = 300) -> str:
     """Make ``text`` inert in Markdown and HTML: readable, but unable to add structure.
@@ -78,7 +85,20 @@ def escape_untrusted(text: str, limit: int = 300) -> str:
 
 def _name(name: str) -> str:
     """A capability, kind or metric name: as written when plainly safe, else escaped."""
+    name = str(name)
     return name if _SAFE_NAME.match(name) else escape_untrusted(name, limit=80)
+
+
+def _plain(value: object, grouped: bool = False) -> str:
+    """A count or other short field, escaped like text whatever its type (digits stay as they are).
+
+    ``grouped`` writes an integer with thousands separators (``1,200``).
+
+    >>> _plain(1200, grouped=True), _plain("@everyone")
+    ('1,200', '@&#8203;everyone')
+    """
+    text = f"{value:,}" if grouped and type(value) is int else str(value)
+    return escape_untrusted(text, limit=40)
 
 
 def render_markdown(comparison: Comparison) -> str:
@@ -123,12 +143,12 @@ def _table(comparison: Comparison) -> str:
         cells = [
             f"**{_name(cap.name)}**",
             f"{_name(cap.kind)} / {_name(cap.metric)}",
-            str(cap.n),
+            _plain(cap.n),
             score_text(cap, "base"),
             score_text(cap, "candidate"),
             drop_text(cap),
-            flips_text(cap),
-            f"{VERDICT_EMOJI[cap.verdict]} {cap.verdict.replace('-', ' ')}",
+            _plain(flips_text(cap)),
+            f"{VERDICT_EMOJI[cap.verdict]} {_plain(cap.verdict.replace('-', ' '))}",
         ]
         rows.append("| " + " | ".join(cells) + " |")
     settings = comparison.settings
@@ -158,11 +178,11 @@ def _notes(comparison: Comparison) -> str:
     for cap in comparison.capabilities:
         if cap.verdict == "inconclusive":
             if cap.items_needed:
-                decide = f"about {cap.items_needed:,} items would decide it"
+                decide = f"about {_plain(cap.items_needed, grouped=True)} items would decide it"
             else:
                 decide = "more items are needed to decide it"
             notes.append(
-                f"- ⚠️ **{_name(cap.name)}** is inconclusive with {cap.n:,} items: {decide}."
+                f"- ⚠️ **{_name(cap.name)}** is inconclusive with {_plain(cap.n, grouped=True)} items: {decide}."
             )
 
         if cap.diagnosis and cap.forgotten:
@@ -187,22 +207,22 @@ def _notes(comparison: Comparison) -> str:
 def _drift(comparison: Comparison) -> str:
     """Label-free drift on the base's own samples, and perplexity ratios on reference text."""
     lines = []
-    drift = comparison.drift
+    drift = comparison.label_free
     if drift:
         lines += [
             "| prompt group | samples | KL(base ‖ candidate), nats/token | log-likelihood drop, nats/token |",
             "|---|---:|---:|---:|",
         ]
-        for group in [drift["overall"], *drift["groups"]]:
-            name = "**all**" if group is drift["overall"] else _name(group["name"])
+        for group in [drift.overall, *drift.groups]:
+            name = "**all**" if group is drift.overall else _name(group.name)
             lines.append(
-                f"| {name} | {group['n']} | {group['kl']:.4f} [{group['kl_ci_low']:.4f}, {group['kl_ci_high']:.4f}] "
-                f"| {group['logprob_drop']:+.4f} [{group['logprob_drop_ci_low']:+.4f}, "
-                f"{group['logprob_drop_ci_high']:+.4f}] |"
+                f"| {name} | {_plain(group.n)} | {group.kl:.4f} [{group.kl_ci_low:.4f}, {group.kl_ci_high:.4f}] "
+                f"| {group.logprob_drop:+.4f} [{group.logprob_drop_ci_low:+.4f}, "
+                f"{group.logprob_drop_ci_high:+.4f}] |"
             )
         lines += ["", (
-            f"<sub>{drift['overall']['n']} sequences sampled from the base (temperature "
-            f"{drift.get('temperature', 1):g}, seed {drift.get('seed', 0)}), scored under both models: no labels "
+            f"<sub>{_plain(drift.overall.n)} sequences sampled from the base (temperature "
+            f"{drift.temperature:g}, seed {_plain(drift.seed)}), scored under both models: no labels "
             "needed, and it sees what the probes do not ask. 0 means the candidate predicts the base's own text "
             "exactly as the base does.</sub>")]
     ratios = [
@@ -225,9 +245,9 @@ def _chance_adjusted(comparison: Comparison) -> str:
         if not a:
             continue
         rows.append("| " + " | ".join([
-            _name(cap.name), _pct(cap.chance), _pct(a["forgetting"]), _pct(a["forgetting_chance"]),
-            f"**{_pct(a['forgetting_true'])}**", _pct(a["forgetting_max"]), _pct(a["backward_transfer"]),
-            _pct(a["backward_transfer_chance"]), f"**{_pct(a['backward_transfer_true'])}**",
+            _name(cap.name), _pct(cap.chance), _pct(a.forgetting), _pct(a.forgetting_chance),
+            f"**{_pct(a.forgetting_true)}**", _pct(a.forgetting_max), _pct(a.backward_transfer),
+            _pct(a.backward_transfer_chance), f"**{_pct(a.backward_transfer_true)}**",
         ]) + " |")
     if not rows:
         return ""
@@ -250,12 +270,10 @@ def _breakdown(comparison: Comparison) -> str:
     rows = []
     for cap in comparison.capabilities:
         for sub in cap.subcategories:
-            row = replace(cap, n=sub["n"], base_score=sub["base_score"], candidate_score=sub["candidate_score"],
-                          drop=sub["drop"], ci_low=sub["ci_low"], ci_high=sub["ci_high"],
-                          forgotten=sub["forgotten"], learned=sub["learned"], extra={})
             rows.append("| " + " | ".join([
-                _name(cap.name), escape_untrusted(sub["name"], limit=60), str(sub["n"]),
-                score_text(row, "base"), score_text(row, "candidate"), drop_text(row), flips_text(row),
+                _name(cap.name), escape_untrusted(sub.name, limit=60), _plain(sub.n),
+                score_text(cap, "base", row=sub), score_text(cap, "candidate", row=sub), drop_text(cap, row=sub),
+                _plain(flips_text(sub)),
             ]) + " |")
     if not rows:
         return ""
@@ -339,7 +357,7 @@ def _settings(comparison: Comparison) -> str:
     run += f" · device {escape_untrusted(settings.device, 40)}"
     run += f" · chat template {escape_untrusted(settings.chat_template, 80)}"
     if settings.batch_tokens:
-        run += f" · batch tokens {settings.batch_tokens:,}"
+        run += f" · batch tokens {_plain(settings.batch_tokens, grouped=True)}"
     lines.append(f"- {run}")
     lines.append(
         f"- tolerance {settings.tolerance:g} ({tolerance_text(comparison)}) · "
@@ -348,11 +366,11 @@ def _settings(comparison: Comparison) -> str:
     if settings.suites:
         lines.append("- suites: " + "; ".join(_suite(s) for s in settings.suites))
     if comparison.timings:
-        timings = [
-            f"{escape_untrusted(step, 40)} {_count(value) if step in NOT_SECONDS else _duration(value)}"
-            for step, value in comparison.timings.items()
-        ]
+        timings = [f"{escape_untrusted(step, 40)} {_duration(value)}" for step, value in comparison.timings.items()]
         lines.append("- timings: " + " · ".join(timings))
+    counts = _counts(comparison.counts)
+    if counts:
+        lines.append("- counts: " + counts)
     made = []
     if comparison.forgetcheck_version:
         made.append(f"forgetcheck {_name(comparison.forgetcheck_version)}")
@@ -392,8 +410,18 @@ def _short(value: str) -> str:
     return f"{prefix + ':' if prefix else ''}{digest[:HASH_SHOWN]}"
 
 
-def _count(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:.3f}"
+def _counts(counts: Counts) -> str:
+    """``cached_items 0 · scored_items 540 · …``, leaving out what the report does not say."""
+    shown = []
+    for f in dataclasses.fields(counts):
+        value = getattr(counts, f.name)
+        if value is not None:
+            if type(value) in (int, float):  # a format code lets nothing but a number through
+                value = f"{value:,.0f}" if float(value).is_integer() else f"{value:.3f}"
+            else:
+                value = _plain(value)
+            shown.append(f"{escape_untrusted(f.name, 40)} {value}")
+    return " · ".join(shown)
 
 
 def _duration(seconds: float) -> str:

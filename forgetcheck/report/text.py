@@ -15,23 +15,36 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from forgetcheck.comparison import CapabilityResult, Comparison, is_perplexity, is_proportion, overall_verdict
+from forgetcheck.comparison import (
+    CapabilityResult,
+    Comparison,
+    SubcategoryResult,
+    is_perplexity,
+    is_proportion,
+    overall_verdict,
+)
 
 WIDTH = 100
 GAP = "  "
 NAMES_SHOWN = 6
 
-# Terminal escape sequences in a suite's capability name must not reach the terminal.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Terminal escape sequences (in a capability name, or in any field of a report.json
+# someone handed over) must not reach the terminal; nor bidi overrides, which make
+# text read differently from what it is.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def score_text(cap: CapabilityResult, side: str) -> str:
-    """One side's score as a person reads it; side is ``"base"`` or ``"candidate"``."""
-    value = cap.base_score if side == "base" else cap.candidate_score
+def score_text(cap: CapabilityResult, side: str, row: SubcategoryResult | None = None) -> str:
+    """One side's score as a person reads it; side is ``"base"`` or ``"candidate"``.
+
+    ``row``: a sub-category of ``cap``, shown in ``cap``'s unit.
+    """
+    of = row or cap
+    value = of.base_score if side == "base" else of.candidate_score
     if is_proportion(cap):
         return f"{value * 100:.1f}%"
     if is_perplexity(cap):
-        perplexity = cap.extra.get("perplexity", {}).get(side)
+        perplexity = cap.extra.get("perplexity", {}).get(side) if row is None else None
         if perplexity is not None:
             return f"ppl {perplexity_text(perplexity)}"
         return f"{value:.3f} nat"
@@ -47,19 +60,23 @@ def perplexity_text(perplexity: float) -> str:
     return f"{perplexity:.0f}"
 
 
-def drop_text(cap: CapabilityResult, nats: str = "nats/token") -> str:
-    """The drop and its CI: ``+4.0 pts [+1.2, +6.9]``; ``nats`` names the perplexity unit."""
+def drop_text(cap: CapabilityResult, nats: str = "nats/token", row: SubcategoryResult | None = None) -> str:
+    """The drop and its CI: ``+4.0 pts [+1.2, +6.9]``; ``nats`` names the perplexity unit.
+
+    ``row``: a sub-category of ``cap``, shown in ``cap``'s unit.
+    """
+    of = row or cap
     if is_proportion(cap):
-        return f"{cap.drop * 100:+.1f} pts [{cap.ci_low * 100:+.1f}, {cap.ci_high * 100:+.1f}]"
+        return f"{of.drop * 100:+.1f} pts [{of.ci_low * 100:+.1f}, {of.ci_high * 100:+.1f}]"
     unit = f" {nats}" if is_perplexity(cap) else ""
-    return f"{cap.drop:+.3f}{unit} [{cap.ci_low:+.3f}, {cap.ci_high:+.3f}]"
+    return f"{of.drop:+.3f}{unit} [{of.ci_low:+.3f}, {of.ci_high:+.3f}]"
 
 
-def flips_text(cap: CapabilityResult) -> str:
+def flips_text(result: CapabilityResult | SubcategoryResult) -> str:
     """``forgotten / learned`` item counts; a dash where the metric has no flips."""
-    if cap.forgotten is None or cap.learned is None:
+    if result.forgotten is None or result.learned is None:
         return "—"
-    return f"{cap.forgotten} / {cap.learned}"
+    return f"{result.forgotten} / {result.learned}"
 
 
 def tolerance_text(comparison: Comparison, nats: str = "nats/token") -> str:
@@ -142,15 +159,16 @@ def render_text(comparison: Comparison) -> str:
         ("capability", "n", "base", "candidate", "drop [CI]", "learned", "verdict"),
     ]
     rows = [
-        (
-            _CONTROL.sub("?", cap.name),
-            str(cap.n),
+        # Every cell filtered, whatever its type: a report.json is not always ours.
+        tuple(_CONTROL.sub("?", str(cell)) for cell in (
+            cap.name,
+            cap.n,
             score_text(cap, "base"),
             score_text(cap, "candidate"),
             drop_text(cap, nats="nat"),
             flips_text(cap),
             verdict_text(cap),
-        )
+        ))
         for cap in comparison.capabilities
     ]
     columns = len(header[1])
@@ -171,11 +189,11 @@ def render_text(comparison: Comparison) -> str:
 
 def drift_lines(comparison: Comparison) -> list[str]:
     """One line on label-free drift, when the run measured it."""
-    if not comparison.drift:
+    if not comparison.label_free:
         return []
-    d = comparison.drift["overall"]
-    return [f"drift on {d['n']} base samples: KL {d['kl']:.4f} nat/token [{d['kl_ci_low']:.4f}, "
-            f"{d['kl_ci_high']:.4f}] · log-lik drop {d['logprob_drop']:+.4f} nat/token"]
+    d = comparison.label_free.overall
+    return [_CONTROL.sub("?", f"drift on {d.n} base samples: KL {d.kl:.4f} nat/token [{d.kl_ci_low:.4f}, "
+                              f"{d.kl_ci_high:.4f}] · log-lik drop {d.logprob_drop:+.4f} nat/token")]
 
 
 def summary_line(comparison: Comparison) -> str:

@@ -19,7 +19,7 @@ from typing import Callable
 
 from forgetcheck.version import __version__
 from forgetcheck.analysis.verdicts import CapabilityInfo, judge_items
-from forgetcheck.comparison import Comparison, ItemResult, ModelInfo, Settings, overall_verdict
+from forgetcheck.comparison import Comparison, ItemResult, ModelInfo, Settings, overall_verdict, split_counts
 from forgetcheck.models import parallel
 from forgetcheck.models.specs import ModelSpec
 from forgetcheck.models.weights import open_pair
@@ -41,7 +41,7 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
     keyword ``settings`` override single fields, e.g. ``compare(b, c, kl_samples=0)``.
     When the candidate is a PEFT adapter, the base is loaded once and scored with
     the adapter disabled. Both sides use the same dtype, prompts and batches.
-    Weights load only when something must be scored (``timings["models_loaded"]``):
+    Weights load only when something must be scored (``counts.models_loaded``):
     a rerun found in the cache loads none.
     """
     options = (options or DEFAULTS).with_overrides(**settings)
@@ -125,10 +125,11 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
         probes=[{"name": p.name, "kind": p.kind, "metric": p.metric, "items": len(p.items), "hash": p.fingerprint(),
                  **p.info} for p in suite_obj.probes], recovery_shots=options.recovery_shots,
         kl_samples=options.kl_samples)
+    seconds, run_counts = split_counts(timings)  # the loaders count into timings; the report keeps them apart
     return Comparison(
         base=_model_info(base_spec), candidate=_model_info(cand_spec), settings=settings_record,
-        capabilities=capabilities, verdict=overall_verdict(capabilities), items=items, timings=timings,
-        warnings=warnings, drift=drift_summary, forgetcheck_version=__version__,
+        capabilities=capabilities, verdict=overall_verdict(capabilities), items=items, timings=seconds,
+        counts=run_counts, warnings=warnings, label_free=drift_summary, forgetcheck_version=__version__,
         created_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 

@@ -28,6 +28,7 @@ from typing import Callable
 import torch
 
 from forgetcheck.analysis.stats import paired_bootstrap
+from forgetcheck.comparison import SampleDrift, SampleDriftGroup
 from forgetcheck.results.keys import content_hash
 
 # Neutral openers: no task, no format, just "keep writing" in a few registers.
@@ -138,19 +139,20 @@ def _log_rest(top: torch.Tensor) -> torch.Tensor:
     return torch.log((-torch.expm1(covered)).clamp(min=1e-30))
 
 
-def summarise(groups: list[str], kls: list[float], drops: list[float], confidence: float = 0.95) -> dict:
-    """The drift section of a report: overall and per prompt group, each with bootstrap intervals."""
-    def block(name: str, members: list[int]) -> dict:
+def summarise(groups: list[str], kls: list[float], drops: list[float],
+              confidence: float = 0.95) -> tuple[SampleDriftGroup, list[SampleDriftGroup]]:
+    """Drift over all samples and per prompt group (in order of first appearance), each with bootstrap intervals."""
+    def block(name: str, members: list[int]) -> SampleDriftGroup:
         k = [kls[i] for i in members]
         d = [drops[i] for i in members]
         k_lo, k_hi, _ = paired_bootstrap(k, confidence)
         d_lo, d_hi, _ = paired_bootstrap(d, confidence)
-        return {"name": name, "n": len(members), "kl": sum(k) / len(k), "kl_ci_low": k_lo, "kl_ci_high": k_hi,
-                "logprob_drop": sum(d) / len(d), "logprob_drop_ci_low": d_lo, "logprob_drop_ci_high": d_hi}
+        return SampleDriftGroup(name=name, n=len(members), kl=sum(k) / len(k), kl_ci_low=k_lo, kl_ci_high=k_hi,
+                                logprob_drop=sum(d) / len(d), logprob_drop_ci_low=d_lo, logprob_drop_ci_high=d_hi)
 
     order = list(dict.fromkeys(groups))
-    return {"overall": block("all", list(range(len(groups)))),
-            "groups": [block(g, [i for i, x in enumerate(groups) if x == g]) for g in order]}
+    overall = block("all", list(range(len(groups))))
+    return overall, [block(g, [i for i, x in enumerate(groups) if x == g]) for g in order]
 
 
 def settings_for(n: int, seed: int = 0) -> dict:
@@ -190,8 +192,8 @@ class LabelFreeDrift:
         self.samples = self._samples(lambda: sample_from_base(base_scorer, prompts, seed=self.settings["seed"]))
         self.reference = base_reference(base_scorer, self.samples)
 
-    def measure(self, cand_scorer) -> dict | None:
-        """The drift section of the report; :meth:`prepare` has run on the base's side."""
+    def measure(self, cand_scorer) -> SampleDrift | None:
+        """The label-free drift of the report; :meth:`prepare` has run on the base's side."""
         if not self.n:
             return None
         if self.result is None:
@@ -199,8 +201,8 @@ class LabelFreeDrift:
             self.result = {"groups": self.samples.groups, "kls": kls, "drops": drops}
             if self.store:
                 self.store.put_blob(self.pair, self.sample_key, "label-free-drift", self.result)
-        return {**self.settings, **summarise(self.result["groups"], self.result["kls"], self.result["drops"],
-                                             self.confidence)}
+        overall, groups = summarise(self.result["groups"], self.result["kls"], self.result["drops"], self.confidence)
+        return SampleDrift(**self.settings, overall=overall, groups=groups)
 
     def _samples(self, make: Callable[[], SelfSamples]) -> SelfSamples:
         """The base's samples from the store, or made now and stored (they depend only on the base)."""

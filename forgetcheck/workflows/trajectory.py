@@ -185,12 +185,12 @@ def summarise(checkpoints: list[Checkpoint], comparisons: list[Comparison], lear
     rows = []
     for checkpoint, comparison in zip(checkpoints, comparisons):
         judged = forgetting_only(comparison, learned)
-        drift = (comparison.drift or {}).get("overall") or {}
+        drift = comparison.label_free
         rows.append({"step": checkpoint.step, "checkpoint": checkpoint.spec, "step_from": checkpoint.step_from,
                      "report": f"checkpoints/{checkpoint.step}", "verdict": judged.verdict,
-                     "regressed": judged.regressed(), "kl": drift.get("kl"),
-                     "items_from_cache": int(comparison.timings.get("cached_items", 0)),
-                     "items_scored": int(comparison.timings.get("scored_items", 0))})
+                     "regressed": judged.regressed(), "kl": drift.overall.kl if drift else None,
+                     "items_from_cache": comparison.counts.cached_items or 0,
+                     "items_scored": comparison.counts.scored_items or 0})
     return {"kind": "forgetcheck-trajectory", "schema_version": 1, "base": dataclasses.asdict(comparisons[0].base),
             "settings": settings, "steps": steps, "checkpoints": rows, "capabilities": capabilities,
             "tradeoff": tradeoff(capabilities) if learned else None}
