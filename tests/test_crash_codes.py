@@ -123,3 +123,35 @@ def test_a_candidate_with_another_tokenizer_and_a_short_context_finishes(tiny_ba
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["drift"] is None
     assert any("tokenizer differs" in w and "skipped" in w for w in report["warnings"])
+
+
+def test_a_report_folder_is_written_whole_or_not_at_all(tiny_base, tiny_suite, tmp_path, monkeypatch):
+    """A disk that fills up half-way through the new report leaves the previous report as it was."""
+    import os
+
+    from forgetcheck.report.files import write_report_folder
+    from forgetcheck.workflows.compare import compare
+
+    out = tmp_path / "report"
+    first = compare(str(tiny_base), str(tiny_base), str(tiny_suite), cache=False, progress=False, kl_samples=0,
+                    recovery_shots=0)
+    write_report_folder(first, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    second = compare(str(tiny_base), str(tiny_base), str(tiny_suite), cache=False, progress=False, kl_samples=0,
+                     recovery_shots=0, tolerance=0.3)
+    real_replace, calls = os.replace, []
+
+    def fills_up(source, target):
+        calls.append(target)
+        if len(calls) == 3:  # the third file of the new report finds the disk full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_replace(source, target)
+
+    monkeypatch.setattr("forgetcheck.files.os.replace", fills_up)
+    try:
+        write_report_folder(second, out)
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the full disk was not reported")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # same files, same bytes, no staging left

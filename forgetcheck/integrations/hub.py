@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 from forgetcheck.comparison import Comparison
-from forgetcheck.errors import BadInput, ForgetcheckError
+from forgetcheck.errors import ForgetcheckError
+from forgetcheck.hub_errors import hub_errors as shared_hub_errors
 from forgetcheck.integrations.card import CHART_NAME, update_card
-from forgetcheck.integrations.redaction import redact_tokens
 from forgetcheck.report.comment import is_ours
 
 
@@ -134,46 +133,8 @@ def chart_png(comparison: Comparison) -> bytes:
         return path.read_bytes()
 
 
-@contextmanager
 def hub_errors(where: str):
-    """Turn huggingface_hub's exceptions into one line that names ``where`` and the fix."""
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    try:  # huggingface_hub 1.x and later speak HTTP through httpx2, whose network errors are no OSError
-        from httpx2 import TransportError
-    except ImportError:
-        TransportError = OSError  # noqa: N806
-
-    try:
-        yield
-    except RevisionNotFoundError:
-        raise HubError(f"{where}: revision not found on the Hub; check --revision") from None
-    except GatedRepoError:
-        raise HubError(f"{where}: gated on the Hub; accept its terms and set HF_TOKEN") from None
-    except RepositoryNotFoundError:
-        raise HubError(f"{where}: not found on the Hub (or private: set HF_TOKEN); check the id") from None
-    except LocalEntryNotFoundError:
-        raise HubError(f"{where}: the Hub cannot be reached; check HF_ENDPOINT and the network") from None
-    except HfHubHTTPError as exc:
-        status = getattr(exc.response, "status_code", None)
-        if status in (401, 403):
-            raise HubError(f"{where}: the Hub refused the token ({status}); set HF_TOKEN to a token with "
-                           "write access to this repository") from None
-        if status == 404:
-            raise HubError(f"{where}: not found on the Hub (404); check the repository id and number") from None
-        raise HubError(f"{where}: the Hub answered {status} ({_first_line(exc)})") from None
-    except ValueError as exc:  # huggingface_hub's own argument checks (a bad repo id, a bad number)
-        raise BadInput(f"{where}: {_first_line(exc)}") from None
-    except (OSError, TransportError) as exc:
-        raise HubError(f"{where}: the Hub cannot be reached ({type(exc).__name__}); check HF_ENDPOINT and "
-                       "the network") from None
+    """huggingface_hub's failures inside the block as a one-line :class:`HubError` naming ``where``."""
+    return shared_hub_errors(where, HubError, unreachable="the Hub cannot be reached; check HF_ENDPOINT and the network")
 
 
-def _first_line(exc: Exception) -> str:
-    return redact_tokens((str(exc).strip().splitlines() or [type(exc).__name__])[0])[:300]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forgetcheck.errors import BadInput, ModelNotFound, UnsafeModel
+from forgetcheck.hub_errors import hub_errors
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
@@ -69,23 +70,13 @@ def _resolve_local(spec: str, path: Path) -> ModelSpec:
 
 def _resolve_hub(spec: str, allow_pickle: bool) -> ModelSpec:
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (
-        GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError)
 
     repo_id, _, revision = spec.partition("@")
     patterns = HUB_PATTERNS + ([f"*{suffix}" for suffix in PICKLE_SUFFIXES] if allow_pickle else [])
-    try:
+    with hub_errors(f"model {spec!r}", ModelNotFound, revision=revision or None,
+                    unreachable="not a local path, and the Hub cannot be reached to download it; check the path "
+                                "or your connection"):
         local = Path(snapshot_download(repo_id, revision=revision or None, allow_patterns=patterns))
-    except RevisionNotFoundError:
-        raise ModelNotFound(f"model {spec!r}: revision {revision!r} not found on the Hub; check the branch, tag or commit") from None
-    except GatedRepoError:
-        raise ModelNotFound(f"model {spec!r}: gated on the Hub; accept its licence and set HF_TOKEN") from None
-    except RepositoryNotFoundError:
-        raise ModelNotFound(f"model {spec!r}: not found on the Hub (or private: set HF_TOKEN); check the id") from None
-    except LocalEntryNotFoundError:
-        raise ModelNotFound(f"model {spec!r}: not a local path, and the Hub cannot be reached to download it; check the path or your connection") from None
-    except OSError as exc:
-        raise ModelNotFound(f"model {spec!r}: download from the Hub failed ({type(exc).__name__}); check the id and connection") from None
     commit = local.name  # snapshot folders are named by the resolved commit sha
     if not allow_pickle and not any(local.glob("*.safetensors")):
         pickled = _hub_pickle_weights(repo_id, commit)

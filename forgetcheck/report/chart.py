@@ -35,8 +35,8 @@ ROW_INCHES = 0.42
 DPI = 120
 
 
-def write_chart(comparison: Comparison, path: str | os.PathLike) -> None:
-    """Draw the comparison as a PNG at ``path``, written atomically."""
+def render_chart(comparison: Comparison) -> bytes:
+    """The comparison drawn as PNG bytes: one row per capability, its drop and interval against the tolerance."""
     capabilities = comparison.capabilities
     rows = max(len(capabilities), 1)
     figure = Figure(figsize=(11, max(3.0, 1.9 + ROW_INCHES * rows)), dpi=DPI, layout="constrained")
@@ -56,7 +56,12 @@ def write_chart(comparison: Comparison, path: str | os.PathLike) -> None:
         _legend(figure)
     png = io.BytesIO()
     figure.savefig(png, format="png")
-    write_atomic(path, png.getvalue())
+    return png.getvalue()
+
+
+def write_chart(comparison: Comparison, path: str | os.PathLike) -> None:
+    """chart.png for ``comparison`` at ``path``, written atomically."""
+    write_atomic(path, render_chart(comparison))
 
 
 def _label(name: str) -> str:

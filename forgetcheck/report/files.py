@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from forgetcheck.comparison import Comparison, NotANumber, from_dict, to_dict
@@ -43,29 +45,39 @@ def samples_jsonl(comparison: Comparison) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def write_report_folder(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write report.json, report.md, samples.jsonl and chart.png into ``out_dir``.
+REPORT_FILES = {"json": "report.json", "markdown": "report.md", "samples": "samples.jsonl", "chart": "chart.png"}
 
+
+def write_report_folder(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write report.json, report.md, samples.jsonl and chart.png into ``out_dir``, all of them or none.
+
+    Everything is rendered first, then written to a hidden staging folder inside ``out_dir``,
+    and only when every file is on disk are they moved into place (renames within one
+    filesystem, which cannot run out of space). A failure while rendering or writing
+    (a full disk, an interrupt) leaves the previous report as it was.
     Returns the paths written, keyed ``json``, ``markdown``, ``samples``, ``chart``.
     """
     # Imported here because matplotlib takes a while to load and reading or
     # re-rendering a report never needs it.
-    from forgetcheck.report.chart import write_chart
+    from forgetcheck.report.chart import render_chart
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "json": out_dir / "report.json",
-        "markdown": out_dir / "report.md",
-        "samples": out_dir / "samples.jsonl",
-        "chart": out_dir / "chart.png",
+    contents = {
+        "json": json.dumps(to_dict(comparison), indent=2, ensure_ascii=False) + "\n",
+        "markdown": render_markdown(comparison),
+        "samples": samples_jsonl(comparison),
+        "chart": render_chart(comparison),
     }
-    report_json = json.dumps(to_dict(comparison), indent=2, ensure_ascii=False)
-    write_atomic(paths["json"], report_json + "\n")
-    write_atomic(paths["markdown"], render_markdown(comparison))
-    write_atomic(paths["samples"], samples_jsonl(comparison))
-    write_chart(comparison, paths["chart"])
-    return paths
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".staging-"))
+    try:
+        for key, data in contents.items():
+            write_atomic(staging / REPORT_FILES[key], data)
+        for key in contents:
+            os.replace(staging / REPORT_FILES[key], out_dir / REPORT_FILES[key])
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {key: out_dir / name for key, name in REPORT_FILES.items()}
 
 
 # A real report holds a few MB (items with their prompts and answers); this is far past any.
