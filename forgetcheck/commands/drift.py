@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from forgetcheck.files import write_atomic
-from forgetcheck.report.weights import render_markdown, render_text, write_chart
+from forgetcheck.files import check_out_dir, write_atomic
 
 
 @click.command("drift")
@@ -32,8 +31,11 @@ def drift_command(base, candidate, out_dir, fisher_samples, seed, top, dtype, de
     change ΣF·ΔW² (the EWC penalty) with the Fisher estimated on the base's own samples.
     A large change is a risk, not a proof of forgetting.
     """
+    # Imported here: matplotlib and torch take seconds to load, and other commands never need them.
+    from forgetcheck.report.weights import render_markdown, render_text, write_chart
     from forgetcheck.workflows.weight_drift import measure
 
+    check_out_dir(out_dir)
     drift = measure(base, candidate, fisher_samples=fisher_samples, seed=seed, dtype=dtype, device=device,
                     allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
     out = Path(out_dir)
