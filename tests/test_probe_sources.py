@@ -191,6 +191,7 @@ metric_list:
 filter_list:
   - name: whole-answer
     filter:
+      - function: remove_whitespace
       - function: take_first
 """)
 
@@ -242,10 +243,12 @@ def test_lm_eval_generate_until_task(tmp_path):
     ("process_docs: !function utils.process_docs\n", "process_docs"),
     ("process_results: !function utils.process_results\n", "process_results"),
     ("metric_list:\n  - metric: acc\n    aggregation: !function utils.agg\n", "metric_list"),
-    ("num_fewshot: 5\n", "num_fewshot"),
+    ("fewshot_config:\n  sampler: balanced\n", "fewshot_config"),
     ("metric_list:\n  - metric: f1\n", "metric_list"),
-    ("filter_list:\n  - name: x\n    filter:\n      - function: regex\n        regex_pattern: '(\\\\d+)'\n", "filter_list"),
-    ("output_type: loglikelihood\n", "output_type"),
+    ("filter_list:\n  - name: x\n    filter:\n      - function: multi_choice_regex\n", "filter_list"),
+    ("output_type: generate_image\n", "output_type"),
+    ("gen_prefix: 'Answer:'\n", "gen_prefix"),
+    ("repeats: 4\n", "repeats"),
     ("dataset_kwargs:\n  data_files: facts.json\n  trust_remote_code: true\n", "dataset_kwargs"),
 ])
 def test_lm_eval_unsupported_features_are_refused_by_name(tmp_path, yaml_text, key):
