@@ -364,6 +364,8 @@ class TaskRefused(BadInput):
 def _check_task(config: dict[str, Any], refuse: Callable[[str, str], None], entry: dict[str, Any]) -> None:
     """Refuse, by key, everything in a task that forgetcheck would not score as lm-eval does."""
     for key, value in config.items():
+        if value is None:  # lm-eval reads null as unset (an including file may clear process_docs so)
+            continue
         hook = _function_hook(value)
         if hook:
             refuse(key, f"!function {hook} runs the task's own Python, which forgetcheck does not run; "
@@ -469,18 +471,22 @@ def _read_task(path: Path, seen: list[Path]) -> tuple[dict[str, Any], dict[str, 
     if not isinstance(config, dict):
         raise BadInput(f"{path}: an lm-eval task YAML is a mapping (task, dataset_path, doc_to_text, ...)")
     where = {key: f"{path}:{line}" for key, line in lines.items()}
-    include = config.get("include")
+    include = config.pop("include", None)
     if include is None:
         return config, where
-    parent_path = path.parent / str(include)
-    if parent_path in seen or len(seen) > 8:
-        raise BadInput(f"{where['include']}: include: includes loop back to {parent_path.name}")
-    if not parent_path.exists():
-        raise BadInput(f"{where['include']}: include: {include!r} not found next to {path.name}")
-    parent, parent_where = _read_task(parent_path, seen + [path])
-    merged = {**parent, **config}
-    merged.pop("include")
-    return merged, {**parent_where, **where}
+    merged: dict[str, Any] = {}
+    merged_where: dict[str, str] = {}
+    for name in include if isinstance(include, list) else [include]:  # later files win, this one last
+        parent_path = path.parent / str(name)  # an absolute path stays absolute
+        if parent_path in seen or len(seen) > 8:
+            raise BadInput(f"{where['include']}: include: includes loop back to {parent_path.name}")
+        if not parent_path.exists():
+            raise BadInput(f"{where['include']}: include: {name!r} not found next to {path.name}")
+        parent, parent_where = _read_task(parent_path, seen + [path])
+        parent.pop("task_list", None)
+        merged.update(parent)
+        merged_where.update(parent_where)
+    return {**merged, **config}, {**merged_where, **where}
 
 
 def is_lm_eval_task(data: Any) -> bool:
