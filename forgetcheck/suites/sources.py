@@ -301,7 +301,7 @@ def lm_eval_entry(entry: dict[str, Any], suite_path: Path, where: str, collect: 
     that could not be built, with ``collect``) and ``source``. Settings in the suite
     entry (name, chat_template, metric, max_tokens, stop, limit, filter, fewshot_seed,
     dataset overrides such as local ``data_files``) win over the task's. With
-    ``collect``, every refusal but the last is in ``refusals`` and the last is raised.
+    refusals, :class:`TaskRefused` lists every reason the task cannot be imported.
     """
     task_path = suite_path.parent / str(entry["lm_eval_task"])
     if not task_path.exists():
@@ -354,10 +354,13 @@ def lm_eval_entry(entry: dict[str, Any], suite_path: Path, where: str, collect: 
 
 
 class TaskRefused(BadInput):
-    """An lm-eval task with features forgetcheck does not reproduce; ``refusals`` lists each, one line apiece."""
+    """An lm-eval task with features forgetcheck does not reproduce; ``refusals`` lists each, one line apiece.
+
+    Its message is the first refusal in file order, the one a user fixes first.
+    """
 
     def __init__(self, refusals: list[str]):
-        super().__init__(refusals[-1])
+        super().__init__(refusals[0])
         self.refusals = refusals
 
 
@@ -367,11 +370,11 @@ def _check_task(config: dict[str, Any], refuse: Callable[[str, str], None], entr
         if value is None:  # lm-eval reads null as unset (an including file may clear process_docs so)
             continue
         hook = _function_hook(value)
-        if hook:
+        if key in LM_EVAL_WHY:
+            refuse(key, (f"!function {hook}: " if hook else "") + LM_EVAL_WHY[key])
+        elif hook:
             refuse(key, f"!function {hook} runs the task's own Python, which forgetcheck does not run; "
                         "write it as a Jinja template or a field name")
-        elif key in LM_EVAL_WHY:
-            refuse(key, LM_EVAL_WHY[key])
         elif key not in LM_EVAL_HARMLESS | LM_EVAL_USED:
             refuse(key, "is not an lm-eval key forgetcheck knows; remove it or ask for it in an issue")
     output_type = config.get("output_type", "generate_until")

@@ -170,9 +170,10 @@ def _read_probe(suite_path: Path, where: str, entry: Any, problems: list[str] | 
         try:
             entry = sources.lm_eval_entry(entry, suite_path, where, collect=problems is not None)
         except sources.TaskRefused as refused:
-            if problems is not None:  # validating: every refusal, the last one by the caller
-                problems.extend(refused.refusals[:-1])
-            raise
+            if problems is None:
+                raise
+            problems.extend(refused.refusals[:-1])  # validating: every refusal, the last one noted by the caller
+            raise BadInput(refused.refusals[-1]) from None
     for key in ("name", "kind"):
         if not entry.get(key):
             raise BadInput(f"{where}: missing field '{key}'")
