@@ -79,8 +79,9 @@ WRAPPERS = {
 }
 
 # Features lm-eval's shipped tasks above leave out: the asked split as the few-shot pool
-# (lm-eval leaves the asked row out), a description, custom delimiters, a prompt ending in
-# a space, doc_to_choice as a mapping, and a generate target compared without stripping.
+# (lm-eval leaves the asked row out), few-shot samples written in the YAML, a description,
+# custom delimiters, a prompt ending in a space, doc_to_choice as a mapping or a column, a
+# target given as choice text, and a generate target compared without stripping.
 OWN_TASKS = {
     "facts_fewshot": """\
 output_type: multiple_choice
@@ -96,6 +97,22 @@ fewshot_delimiter: "\\n"
 metric_list:
   - metric: acc
   - metric: acc_norm
+""",
+    "facts_samples": """\
+output_type: multiple_choice
+test_split: test
+num_fewshot: 2
+fewshot_config:
+  samples:
+    - {question: "fact 3 is", options: [red, blue, green, gold], label: 1}
+    - {question: "fact 9 is", options: [red, blue, green, gold], label: 2}
+    - {question: "fact 11 is", options: [red, blue, green, gold], label: 3}
+doc_to_text: "Q: {{question}}"
+doc_to_choice: options
+doc_to_target: "{{options[label]}}"
+metric_list:
+  - metric: acc
+  - metric: acc_bytes
 """,
     "facts_gen_exact": """\
 output_type: generate_until
@@ -226,7 +243,7 @@ def lm_eval_items(samples, task: str, filter_name: str | None = None) -> list[di
 CHOICE_TASKS = ["arc_easy", "arc_challenge", "openbookqa", "piqa", "boolq", "hellaswag", "mmlu_anatomy"]
 
 
-@pytest.mark.parametrize("task", CHOICE_TASKS + ["facts_fewshot"])
+@pytest.mark.parametrize("task", CHOICE_TASKS + ["facts_fewshot", "facts_samples"])
 def test_choice_tasks_agree_item_by_item(both, task):
     samples, probes, scores, scorer = both
     name = f"local_{task}" if task in WRAPPERS else task

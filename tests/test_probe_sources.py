@@ -249,7 +249,7 @@ def test_lm_eval_generate_until_task(tmp_path):
     ("output_type: generate_image\n", "output_type"),
     ("gen_prefix: 'Answer:'\n", "gen_prefix"),
     ("repeats: 4\n", "repeats"),
-    ("dataset_kwargs:\n  data_files: facts.json\n  trust_remote_code: true\n", "dataset_kwargs"),
+    ("dataset_kwargs:\n  data_files: facts.json\n  streaming: true\n", "dataset_kwargs"),
 ])
 def test_lm_eval_unsupported_features_are_refused_by_name(tmp_path, yaml_text, key):
     write_tasks(tmp_path)

@@ -262,7 +262,9 @@ def _column(doc: dict[str, Any], column: str, where: str) -> Any:
 # the greedy continuation is the target: a generate item, scored from one log-likelihood.
 LM_EVAL_KINDS = {"multiple_choice": "choice", "generate_until": "generate", "loglikelihood": "generate",
                  "loglikelihood_rolling": "perplexity"}
-LM_EVAL_METRICS = {"multiple_choice": ("acc", "acc_norm"), "generate_until": ("exact_match",),
+# A probe scores one of these per item (acc or acc_norm for a choice task); acc_bytes is
+# accepted beside them because lm-eval reports acc for those tasks too.
+LM_EVAL_METRICS = {"multiple_choice": ("acc", "acc_norm", "acc_bytes"), "generate_until": ("exact_match",),
                    "loglikelihood": ("acc", "perplexity"),
                    "loglikelihood_rolling": ("word_perplexity", "byte_perplexity", "bits_per_byte")}
 # Keys that only name, group or document a task.
@@ -288,7 +290,7 @@ LM_EVAL_FILTERS = {"take_first": set(), "majority_vote": set(), "remove_whitespa
                    "uppercase": set(), "regex": {"regex_pattern", "group_select", "fallback"},
                    "map": {"mapping_dict", "default_value"}}
 EXACT_MATCH_OPTIONS = ("regexes_to_ignore", "ignore_case", "ignore_punctuation", "ignore_numbers")
-FEWSHOT_KEYS = {"sampler", "split", "doc_to_text", "doc_to_choice", "doc_to_target", "fewshot_delimiter",
+FEWSHOT_KEYS = {"sampler", "split", "samples", "doc_to_text", "doc_to_choice", "doc_to_target", "fewshot_delimiter",
                 "target_delimiter"}
 DEFAULT_FEWSHOT_SEED = 1234  # lm-eval's --fewshot_random_seed default
 
@@ -307,12 +309,7 @@ def lm_eval_entry(entry: dict[str, Any], suite_path: Path, where: str, collect: 
     if not task_path.exists():
         raise BadInput(f"{where}: lm_eval_task {str(entry['lm_eval_task'])!r} not found next to {suite_path.name}")
     config, written_at = _read_task(task_path, [])
-    refusals: list[str] = []
-
-    def refuse(key: str, why: str) -> None:
-        refusals.append(f"{written_at.get(key, task_path)}: {key}: {why}")
-
-    _check_task(config, refuse, entry)
+    refusals = _refusals(config, written_at, task_path, entry)
     output_type = config.get("output_type", "generate_until")
     if refusals:
         # Stop before loading data for a task that cannot run; validation sees every refusal.
@@ -351,6 +348,26 @@ def lm_eval_entry(entry: dict[str, Any], suite_path: Path, where: str, collect: 
     info = {k: entry[k] for k in ("description", "provenance", "license", "ids", "chance") if k in entry}
     info.setdefault("provenance", f"lm-evaluation-harness task {task_path}")
     return {**settings, **info}
+
+
+def read_task(path: Path, entry: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """An lm-eval task YAML (includes merged) and why forgetcheck would refuse it, one line each; no data is loaded.
+
+    An empty list means the task imports. ``entry`` is the suite entry naming the task
+    (its dataset override can supply a split the task lacks).
+    """
+    config, written_at = _read_task(path, [])
+    return config, _refusals(config, written_at, path, entry or {})
+
+
+def _refusals(config: dict[str, Any], written_at: dict[str, str], path: Path, entry: dict[str, Any]) -> list[str]:
+    refusals: list[str] = []
+
+    def refuse(key: str, why: str) -> None:
+        refusals.append(f"{written_at.get(key, path)}: {key}: {why}")
+
+    _check_task(config, refuse, entry)
+    return refusals
 
 
 class TaskRefused(BadInput):
@@ -393,6 +410,9 @@ def _check_task(config: dict[str, Any], refuse: Callable[[str, str], None], entr
             refuse("fewshot_config", f"{extra[0]} is not supported (supported: {', '.join(sorted(FEWSHOT_KEYS))})")
         if fewshot.get("sampler", "default") not in ("default", "first_n"):
             refuse("fewshot_config", f"sampler {fewshot['sampler']!r} is not supported (default, first_n are)")
+        samples = fewshot.get("samples")
+        if samples is not None and not (isinstance(samples, list) and all(isinstance(s, dict) for s in samples)):
+            refuse("fewshot_config", "samples must be a list of rows (mappings of column to value)")
     if config.get("repeats") not in (None, 1):
         refuse("repeats", "repeated sampling is not supported; forgetcheck generates greedily once")
     _check_filters(config, refuse)
@@ -407,7 +427,9 @@ def _check_task(config: dict[str, Any], refuse: Callable[[str, str], None], entr
     elif generation.get("do_sample"):  # without sampling, transformers ignores temperature
         refuse("generation_kwargs", "sampling is not supported; forgetcheck generates greedily")
     dataset_kwargs = config.get("dataset_kwargs") or {}
-    extra = sorted(set(dataset_kwargs) - {"data_files", "revision"}) if isinstance(dataset_kwargs, dict) else ["it"]
+    # trust_remote_code is ignored: datasets 4 and later no longer run loading scripts, so it changes nothing.
+    known = {"data_files", "revision", "trust_remote_code"}
+    extra = sorted(set(dataset_kwargs) - known) if isinstance(dataset_kwargs, dict) else ["it"]
     if extra:
         refuse("dataset_kwargs", f"{extra[0]} is not supported (data_files and revision are)")
     needed = {"multiple_choice": ("doc_to_text", "doc_to_target", "doc_to_choice"),
@@ -515,11 +537,14 @@ def _task_dataset(config: dict[str, Any], entry: dict[str, Any], task_path: Path
 
 
 def _fewshot_split(config: dict[str, Any]) -> tuple[str | None, bool]:
-    """The split few-shot examples come from, and whether lm-eval leaves the asked row out of them."""
+    """The split few-shot examples come from (None: fewshot_config's samples), and whether lm-eval
+    leaves the asked row out of them; in lm-eval's order of preference."""
     fewshot = config.get("fewshot_config") or {}
     split = fewshot.get("split") or config.get("fewshot_split")
     if split is not None:
         return split, split == config.get("test_split")
+    if fewshot.get("samples") is not None:
+        return None, False
     return config.get("training_split") or config.get("validation_split") or config.get("test_split"), False
 
 
@@ -533,7 +558,8 @@ def _task_rows(config: dict[str, Any], entry: dict[str, Any], task_path: Path, b
     leave_out = False
     if shots:
         split, leave_out = _fewshot_split(config)
-        pool = load_rows({**dataset, "split": split}, base_dir, f"{where}: few-shot split {split!r}", None)
+        pool = list(fewshot["samples"]) if split is None else load_rows(
+            {**dataset, "split": split}, base_dir, f"{where}: few-shot split {split!r}", None)
     seed = entry.get("fewshot_seed", DEFAULT_FEWSHOT_SEED)
     sampler = FewshotSampler(pool, fewshot.get("sampler", "default"), seed, where)
     task_file = str(task_path)
