@@ -88,3 +88,22 @@ def test_a_refused_shipped_task_exits_2_with_one_line(tmp_path, tiny_base):
     result = run_subprocess("compare", tiny_base, tiny_base, "--suite", suite, "--out", tmp_path / "r",
                             env={"HF_DATASETS_OFFLINE": "1"})
     assert_one_line_error(result, "winogrande/default.yaml:", "!function preprocess_winogrande")
+
+
+def test_registry_names_resolve_to_the_shipped_yamls():
+    from forgetcheck.suites.sources import lm_eval_registry
+
+    paths = lm_eval_registry(["arc_easy", "mmlu_anatomy", "gsm8k", "arc_easy"], "--suite lm-eval:...")
+    assert paths == [TASKS / "arc/arc_easy.yaml", TASKS / "mmlu/default/mmlu_anatomy.yaml", TASKS / "gsm8k/gsm8k.yaml"]
+    with pytest.raises(BadInput, match=r"--suite lm-eval:\.\.\.: 'arc_eazy' is not an lm-eval task, group or tag"):
+        lm_eval_registry(["arc_eazy"], "--suite lm-eval:...")
+
+
+def test_suite_from_lm_eval_names_validates_each_task(tmp_path):
+    """Offline, the Hub datasets cannot load: each task says so in one line, winogrande says why it is refused."""
+    result = run_subprocess("probes", "validate", "lm-eval:arc_easy,winogrande",
+                            env={"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    lines = result.stdout.splitlines()
+    assert any("arc/arc_easy.yaml" in line and "'allenai/ai2_arc' cannot be loaded" in line for line in lines), lines
+    assert any("winogrande/default.yaml:7: doc_to_text: !function" in line for line in lines), lines

@@ -514,6 +514,64 @@ def _read_task(path: Path, seen: list[Path]) -> tuple[dict[str, Any], dict[str, 
     return {**merged, **config}, {**merged_where, **where}
 
 
+_NAME_LINE = re.compile(r"""^["']?(task|group)["']?\s*:\s*["']?([^"'\s#]+)["']?\s*(#.*)?$""", re.MULTILINE)
+
+
+def lm_eval_registry(names: list[str], where: str) -> list[Path]:
+    """lm-eval task, group and tag names resolved to the task YAML files of the installed lm-eval.
+
+    Task and group names are found the way lm-eval's index finds them (the ``task:`` or
+    ``group:`` line of its shipped YAMLs) by reading the files' text, which takes seconds;
+    a tag (``ai2_arc``) needs includes merged, so it goes through lm-eval's own
+    TaskManager, which parses every YAML and takes a minute or more. A group or tag
+    stands for all its tasks (mmlu: one probe per subject).
+    """
+    try:
+        import lm_eval
+    except ImportError:
+        raise BadInput(f"{where}: lm-eval is not installed; pip install 'forgetcheck[lm-eval]', "
+                       "or give the task YAML's path") from None
+    if not names:
+        raise BadInput(f"{where}: name at least one lm-eval task, e.g. lm-eval:arc_easy,hellaswag")
+    files: dict[tuple[str, str], Path] = {}
+    texts: list[str] = []
+    for path in sorted(Path(lm_eval.__file__).parent.joinpath("tasks").glob("**/*.yaml")):
+        texts.append(path.read_text(encoding="utf-8", errors="replace"))
+        for match in _NAME_LINE.finditer(texts[-1]):
+            files.setdefault((match.group(1), match.group(2)), path)  # lm-eval keeps the first, too
+    found: list[Path] = []
+    tags: dict[str, set[str]] | None = None
+
+    def expand(name: str, depth: int) -> None:
+        nonlocal tags
+        if ("task", name) in files:
+            if files["task", name] not in found:
+                found.append(files["task", name])
+            return
+        if ("group", name) in files and depth < 8:
+            config, _ = read_yaml(files["group", name])
+            for member in (config or {}).get("task") or []:
+                if not isinstance(member, str):
+                    raise BadInput(f"{where}: group {name!r} defines a task inline in {files['group', name]}; "
+                                   "name its tasks one by one")
+                expand(member, depth + 1)
+            return
+        if not any(name in text for text in texts):  # a typo: no need to wait for lm-eval's index
+            tags = tags or {}
+        elif tags is None:
+            from lm_eval.tasks import TaskManager
+
+            tags = {n: e.tags for n, e in TaskManager(verbosity="ERROR").task_index.items() if e.kind.name == "TAG"}
+        if name not in tags or depth >= 8:
+            raise BadInput(f"{where}: {name!r} is not an lm-eval task, group or tag (`lm-eval ls tasks` lists them)")
+        for member in sorted(tags[name]):
+            expand(member, depth + 1)
+
+    for name in names:
+        expand(name, 0)
+    return found
+
+
 def is_lm_eval_task(data: Any) -> bool:
     """Whether a YAML file's data is an lm-eval task (or an include-only file that overrides one)."""
     return isinstance(data, dict) and "probes" not in data and (

@@ -97,16 +97,20 @@ def builtin_suites() -> dict[str, Path]:
     return {p.parent.name: p for p in sorted(root.glob("*/suite.yaml"))}
 
 
+LM_EVAL_PREFIX = "lm-eval:"
+
+
 def load_suite(name_or_path: str) -> Suite:
-    """A built-in suite by name (``core``) or a suite YAML / lm-eval task YAML by path."""
-    return _read_suite_yaml(suite_path(name_or_path))
+    """A built-in suite by name (``core``), a suite YAML / lm-eval task YAML by path, or
+    ``lm-eval:TASK[,TASK...]`` (tasks, groups or tags of an installed lm-eval)."""
+    return _read_suite_yaml(*_suite_source(name_or_path))
 
 
 def validate_suite(name_or_path: str) -> tuple[Suite | None, list[str]]:
     """Read a suite the way :func:`load_suite` does, but note every problem instead of stopping at the first."""
     problems: list[str] = []
     try:
-        suite = _read_suite_yaml(suite_path(name_or_path), problems)
+        suite = _read_suite_yaml(*_suite_source(name_or_path), problems)
     except BadInput as exc:  # a problem that leaves nothing further to check (unreadable YAML, ...)
         return None, problems + [str(exc)]
     return suite, problems
@@ -140,8 +144,17 @@ def suite_path(name_or_path: str) -> Path:
     return path
 
 
-def _read_suite_yaml(path: Path, problems: list[str] | None = None) -> Suite:
-    data, lines = sources.read_yaml(path)
+def _suite_source(name_or_path: str) -> tuple[Path, Any, dict[str, int]]:
+    """The suite file, its data and the line of each key; lm-eval registry names become a suite of their YAMLs."""
+    if name_or_path.startswith(LM_EVAL_PREFIX):
+        names = [n.strip() for n in name_or_path[len(LM_EVAL_PREFIX):].split(",") if n.strip()]
+        tasks = sources.lm_eval_registry(names, f"--suite {name_or_path}")
+        return tasks[0], {"name": name_or_path, "probes": [{"lm_eval_task": str(t)} for t in tasks]}, {}
+    path = suite_path(name_or_path)
+    return (path, *sources.read_yaml(path))
+
+
+def _read_suite_yaml(path: Path, data: Any, lines: dict[str, int], problems: list[str] | None = None) -> Suite:
     if sources.is_lm_eval_task(data):
         # An lm-eval task YAML given as the suite: a one-probe suite importing it.
         data, lines = {"name": path.stem, "probes": [{"lm_eval_task": path.name}]}, {}
