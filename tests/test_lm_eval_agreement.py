@@ -209,24 +209,36 @@ def model_dir(tiny_base, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def both(model_dir, tmp_path_factory):
-    """lm-eval's per-sample results and forgetcheck's probes, scores and scorer on the same tasks."""
+def local_tasks(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("agreement-data")
+    write_local(folder)
+    return folder
+
+
+def run_lm_eval(folder: Path, tasks: list[str], **model_args) -> dict:
+    """lm-eval's own evaluation (its HFLM, batch size 1, float32 on CPU) of local tasks; per-sample results."""
     import datasets.config
-    import torch
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
+
+    datasets.config.HF_HUB_OFFLINE = True
+    lm = HFLM(batch_size=1, device="cpu", dtype="float32", **model_args)
+    manager = TaskManager(include_path=str(folder), include_defaults=False)
+    return lm_eval.simple_evaluate(model=lm, tasks=tasks, task_manager=manager, log_samples=True,
+                                   bootstrap_iters=0)["samples"]
+
+
+@pytest.fixture(scope="module")
+def both(model_dir, local_tasks):
+    """lm-eval's per-sample results and forgetcheck's probes, scores and scorer on the same tasks."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from forgetcheck.scoring.hf import HFScorer
 
-    datasets.config.HF_HUB_OFFLINE = True
-    folder = tmp_path_factory.mktemp("agreement-data")
-    wrappers = write_local(folder)
-    lm = HFLM(pretrained=str(model_dir), batch_size=1, device="cpu", dtype="float32")
-    manager = TaskManager(include_path=str(folder), include_defaults=False)
-    results = lm_eval.simple_evaluate(model=lm, tasks=[f"local_{t}" if t in WRAPPERS else t for t in wrappers],
-                                      task_manager=manager, log_samples=True, bootstrap_iters=0)
-    samples = results["samples"]
+    folder = local_tasks
+    tasks = [f"local_{t}" for t in WRAPPERS] + list(OWN_TASKS)
+    samples = run_lm_eval(folder, tasks, pretrained=str(model_dir))
     suite = load_suite(str(folder / "suite.yaml"))
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
     scorer = HFScorer(model, AutoTokenizer.from_pretrained(model_dir), progress=False)
@@ -306,3 +318,59 @@ def test_filters_and_greedy_checks_see_both_outcomes(both):
     _, _, scores, _ = both
     for name in ("facts_gen_regex", "local_lambada_openai", "local_arc_challenge", "local_boolq"):
         assert 0 < sum(scores[name].scores) < N, name
+
+
+LOGGED = ["local_arc_easy", "local_lambada_openai", "local_wikitext", "facts_gen_regex"]
+
+
+def write_logs(samples: dict, folder: Path) -> Path:
+    """Per-sample files exactly as `lm_eval --log_samples` writes them (lm-eval's own EvaluationTracker)."""
+    import copy
+
+    from lm_eval.loggers import EvaluationTracker
+
+    import datetime
+
+    tracker = EvaluationTracker(output_path=str(folder))
+    # Set, as lm-eval's save_results_aggregated sets it before the samples are saved.
+    tracker.date_id = datetime.datetime.now().isoformat().replace(":", "-")
+    for task in LOGGED:
+        tracker.save_results_samples(task, copy.deepcopy(samples[task]))
+    return folder
+
+
+def test_compare_logs_judges_two_lm_eval_runs_without_a_model(both, local_tasks, model_dir, forgetful_adapter,
+                                                                tmp_path):
+    from tests.test_cli import run
+
+    base_samples = both[0]
+    cand_samples = run_lm_eval(local_tasks, LOGGED, pretrained=str(model_dir), peft=str(forgetful_adapter))
+    base_logs, cand_logs = write_logs(base_samples, tmp_path / "base"), write_logs(cand_samples, tmp_path / "cand")
+    result = run("compare-logs", base_logs, cand_logs, "--out", tmp_path / "report", "--fail-on", "never")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    caps = {c["name"]: c for c in report["capabilities"]}
+    assert set(caps) == set(LOGGED) and all(c["n"] == N for c in caps.values())
+    assert (caps["local_arc_easy"]["metric"], caps["local_wikitext"]["metric"]) == ("acc", "loglik_per_word")
+    # Per item, the report holds lm-eval's own numbers for each side.
+    items = {(i["capability"], i["item_id"]): i for i in report["items"]}
+    for task in LOGGED:
+        for side, samples in (("base_score", base_samples), ("candidate_score", cand_samples)):
+            for sample in samples[task]:
+                logged = sample.get("acc", sample.get("exact_match"))
+                if task == "local_wikitext":
+                    logged = sample["word_perplexity"][0] / sample["word_perplexity"][1]
+                assert items[task, str(sample["doc_id"])][side] == pytest.approx(float(logged))
+    # The adapter forgot the facts: lm-eval's logs show it, and so does the verdict's drop.
+    assert caps["local_lambada_openai"]["drop"] > 0
+
+
+def test_compare_logs_refuses_runs_of_different_documents(both, tmp_path):
+    samples = both[0]
+    base_logs = write_logs(samples, tmp_path / "base")
+    fewer = {task: samples[task][:-1] for task in LOGGED}
+    cand_logs = write_logs(fewer, tmp_path / "cand")
+    from tests.test_cli import assert_one_line_error, run_subprocess
+
+    result = run_subprocess("compare-logs", base_logs, cand_logs, "--out", tmp_path / "r")
+    assert_one_line_error(result, "BASE and CANDIDATE logged different documents", "doc_id 7")
