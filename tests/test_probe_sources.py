@@ -294,3 +294,19 @@ probes:
     # The tiny model memorised these facts: asked lm-eval's way, it still knows them.
     assert caps["facts_mc"]["base_score"] >= 0.9 and caps["mapped"]["base_score"] >= 0.9
     assert caps["facts_gen"]["base_score"] >= 0.9
+
+
+@pytest.mark.parametrize("yaml_text, key", [
+    ("generation_kwargs:\n  until: [1, 2]\n", "generation_kwargs"),
+    ("generation_kwargs:\n  max_gen_toks: lots\n", "generation_kwargs"),
+    ("target_delimiter: 3\n", "target_delimiter"),
+    ("fewshot_config:\n  fewshot_delimiter: [x]\n", "fewshot_config"),
+])
+def test_lm_eval_settings_of_the_wrong_type_are_one_line(tmp_path, yaml_text, key):
+    write_tasks(tmp_path)
+    task = tmp_path / "task.yaml"
+    task.write_text((tmp_path / "facts_gen.yaml").read_text().replace("generation_kwargs:\n  until: [\"<|endoftext|>\", \"fact\"]\n  max_gen_toks: 3\n  do_sample: false\n", "") + yaml_text)
+    with pytest.raises(BadInput) as caught:
+        load_suite(str(task))
+    line = next(n for n, text in enumerate(task.read_text().splitlines(), 1) if text.startswith(key))
+    assert str(caught.value).startswith(f"{task}:{line}: {key}:"), str(caught.value)

@@ -426,6 +426,18 @@ def _check_task(config: dict[str, Any], refuse: Callable[[str, str], None], entr
         refuse("generation_kwargs", "must be a mapping (until, max_gen_toks, ...)")
     elif generation.get("do_sample"):  # without sampling, transformers ignores temperature
         refuse("generation_kwargs", "sampling is not supported; forgetcheck generates greedily")
+    else:
+        until, most = generation.get("until", []), generation.get("max_gen_toks", 256)
+        if not isinstance(until, str) and not (isinstance(until, list) and all(isinstance(u, str) for u in until)):
+            refuse("generation_kwargs", "until must be a text or a list of texts")
+        if isinstance(most, bool) or not isinstance(most, int) or most < 1:
+            refuse("generation_kwargs", "max_gen_toks must be a positive whole number")
+    delimiters = [(key, config.get(key)) for key in ("target_delimiter", "fewshot_delimiter")]
+    delimiters += [("fewshot_config", (fewshot or {}).get(key)) for key in ("target_delimiter", "fewshot_delimiter")
+                   if isinstance(fewshot, dict)]
+    for key, value in delimiters:
+        if value is not None and not isinstance(value, str):
+            refuse(key, f"a delimiter must be text, not {value!r}")
     dataset_kwargs = config.get("dataset_kwargs") or {}
     # trust_remote_code is ignored: datasets 4 and later no longer run loading scripts, so it changes nothing.
     known = {"data_files", "revision", "trust_remote_code"}
