@@ -80,8 +80,9 @@ WRAPPERS = {
 
 # Features lm-eval's shipped tasks above leave out: the asked split as the few-shot pool
 # (lm-eval leaves the asked row out), few-shot samples written in the YAML, a description,
-# custom delimiters, a prompt ending in a space, doc_to_choice as a mapping or a column, a
-# target given as choice text, and a generate target compared without stripping.
+# custom delimiters, gen_prefix (a text or a template, in examples too), a prompt ending in a
+# space, doc_to_choice as a mapping or a column, a target given as choice text, and a
+# generate target compared without stripping.
 OWN_TASKS = {
     "facts_fewshot": """\
 output_type: multiple_choice
@@ -113,6 +114,32 @@ doc_to_target: "{{options[label]}}"
 metric_list:
   - metric: acc
   - metric: acc_bytes
+""",
+    "facts_prefix": """\
+output_type: multiple_choice
+test_split: test
+fewshot_split: train
+num_fewshot: 2
+doc_to_text: "{{question.strip()}}"
+gen_prefix: "Colour:"
+doc_to_choice: options
+doc_to_target: label
+metric_list:
+  - metric: acc
+""",
+    "facts_gen_prefix": """\
+output_type: generate_until
+test_split: test
+fewshot_split: train
+num_fewshot: 1
+doc_to_text: "{{question.split(' is')[0]}}"
+gen_prefix: "{{'is'}}"
+doc_to_target: "{{' ' + answer}}"
+target_delimiter: " "
+fewshot_delimiter: ". "
+generation_kwargs: {until: ["<|endoftext|>", "."], max_gen_toks: 3}
+metric_list:
+  - metric: exact_match
 """,
     "facts_gen_exact": """\
 output_type: generate_until
@@ -255,7 +282,7 @@ def lm_eval_items(samples, task: str, filter_name: str | None = None) -> list[di
 CHOICE_TASKS = ["arc_easy", "arc_challenge", "openbookqa", "piqa", "boolq", "hellaswag", "mmlu_anatomy"]
 
 
-@pytest.mark.parametrize("task", CHOICE_TASKS + ["facts_fewshot", "facts_samples"])
+@pytest.mark.parametrize("task", CHOICE_TASKS + ["facts_fewshot", "facts_samples", "facts_prefix"])
 def test_choice_tasks_agree_item_by_item(both, task):
     samples, probes, scores, scorer = both
     name = f"local_{task}" if task in WRAPPERS else task
@@ -295,7 +322,8 @@ def test_rolling_perplexity_agrees_item_by_item(both):
 
 @pytest.mark.parametrize("task, filter_name", [
     ("local_gsm8k", "strict-match"), ("local_gsm8k-flexible", "flexible-extract"),
-    ("facts_gen_exact", "none"), ("facts_gen_spaced", "upper"), ("facts_gen_regex", "colour")])
+    ("facts_gen_exact", "none"), ("facts_gen_spaced", "upper"), ("facts_gen_regex", "colour"),
+    ("facts_gen_prefix", "none")])
 def test_generate_tasks_agree_item_by_item(both, task, filter_name):
     samples, probes, scores, _ = both
     theirs = lm_eval_items(samples, task.removesuffix("-flexible"), filter_name)

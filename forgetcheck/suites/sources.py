@@ -273,13 +273,12 @@ LM_EVAL_HARMLESS = {"task", "task_alias", "tag", "group", "group_alias", "metada
 LM_EVAL_USED = {"dataset_path", "dataset_name", "dataset_kwargs", "test_split", "validation_split", "training_split",
                 "fewshot_split", "fewshot_config", "fewshot_delimiter", "num_fewshot", "output_type", "doc_to_text",
                 "doc_to_choice", "doc_to_target", "target_delimiter", "description", "metric_list",
-                "generation_kwargs", "filter_list", "repeats"}
+                "generation_kwargs", "filter_list", "repeats", "gen_prefix"}
 LM_EVAL_WHY = {
     "process_docs": "rewrites the rows with the task's own Python; save the processed rows to a data file and "
                     "point the suite entry's dataset: at it",
     "process_results": "scores with the task's own Python, which forgetcheck does not run",
     "use_prompt": "promptsource prompts are not supported; write doc_to_text/doc_to_choice/doc_to_target",
-    "gen_prefix": "is not supported; put the prefix at the end of doc_to_text",
     "doc_to_image": "multimodal tasks are not supported",
     "doc_to_audio": "multimodal tasks are not supported",
     "multiple_inputs": "multiple-input tasks (one context per choice) are not supported",
@@ -291,7 +290,7 @@ LM_EVAL_FILTERS = {"take_first": set(), "majority_vote": set(), "remove_whitespa
                    "map": {"mapping_dict", "default_value"}}
 EXACT_MATCH_OPTIONS = ("regexes_to_ignore", "ignore_case", "ignore_punctuation", "ignore_numbers")
 FEWSHOT_KEYS = {"sampler", "split", "samples", "doc_to_text", "doc_to_choice", "doc_to_target", "fewshot_delimiter",
-                "target_delimiter"}
+                "target_delimiter", "gen_prefix"}
 DEFAULT_FEWSHOT_SEED = 1234  # lm-eval's --fewshot_random_seed default
 
 
@@ -704,6 +703,12 @@ def _doc_value(config: dict[str, Any], key: str, doc: dict[str, Any], where: str
     return text
 
 
+def _needs_space(text: str, prefix: str) -> bool:
+    """lm-eval's requires_delimiter: a gen_prefix follows the question after the delimiter unless
+    either side already has whitespace at the join."""
+    return bool(text and prefix) and not (text[-1].isspace() or prefix[0].isspace())
+
+
 def _lm_eval_row_maker(config: dict[str, Any], task_file: str, kind: str, probe: str, shots: int,
                        sampler: FewshotSampler, leave_out: bool):
     """Turn one dataset row into a probe item row the way lm-eval builds its requests."""
@@ -711,8 +716,15 @@ def _lm_eval_row_maker(config: dict[str, Any], task_file: str, kind: str, probe:
     fewshot = config.get("fewshot_config") or {}
     has_choices = config.get("doc_to_choice") is not None
 
+    def prefix(doc: dict[str, Any], spec: Any, where: str) -> str:
+        """gen_prefix for a row (a column or a template), as lm-eval's resolve_field; "" without one."""
+        if not spec:
+            return ""
+        return str(doc[spec]) if spec in doc else render(str(spec), doc, f"{where}: gen_prefix")
+
     def example(doc: dict[str, Any], where: str) -> str:
-        """One few-shot example as lm-eval writes it: question, target delimiter, answer, few-shot delimiter."""
+        """One few-shot example as lm-eval writes it (build_qa_turn): question, delimiter, [gen_prefix] answer,
+        few-shot delimiter."""
         text = _doc_value(config, "doc_to_text", doc, where, fewshot.get("doc_to_text"))
         answer = _doc_value(config, "doc_to_target", doc, where, fewshot.get("doc_to_target"))
         choices = (_doc_value(config, "doc_to_choice", doc, where, fewshot.get("doc_to_choice"))
@@ -723,9 +735,13 @@ def _lm_eval_row_maker(config: dict[str, Any], task_file: str, kind: str, probe:
             answer = answer[0] if answer else None
         if answer is None or not isinstance(text, str) or not isinstance(answer, str):
             raise BadInput(f"{where}: a few-shot example's doc_to_text/doc_to_target is not text; not supported")
+        before = prefix(doc, fewshot.get("gen_prefix", config.get("gen_prefix")), where)
+        delimiter = fewshot.get("target_delimiter", config.get("target_delimiter", " "))
         if answer == "":
-            return text
-        return (text + fewshot.get("target_delimiter", config.get("target_delimiter", " ")) + answer
+            return text + (delimiter if _needs_space(text, before) else "") + before
+        if before:
+            answer = before + ("" if not answer or before[-1].isspace() or answer[0].isspace() else " ") + answer
+        return (text + (delimiter if not before or _needs_space(text, before) else "") + answer
                 + fewshot.get("fewshot_delimiter", config.get("fewshot_delimiter", "\n\n")))
 
     def make(doc: dict[str, Any], index: int, where: str) -> dict[str, Any]:
@@ -742,10 +758,13 @@ def _lm_eval_row_maker(config: dict[str, Any], task_file: str, kind: str, probe:
             raise BadInput(f"{here}: doc_to_text gives a choice index (a multiple-input task such as winogrande); "
                            "not supported")
         description = config.get("description")
-        prefix = (doc[description] if description in doc else render(description, doc, f"{here}: description")) \
-            if description else ""
+        description_text = (doc[description] if description in doc
+                            else render(description, doc, f"{here}: description")) if description else ""
         shown = sampler.sample(shots, doc if leave_out else None)
-        row["prompt"] = str(prefix) + "".join(example(shot, here) for shot in shown) + str(text)
+        before = prefix(doc, config.get("gen_prefix"), here)
+        delimiter = config.get("target_delimiter", " ") if _needs_space(str(text), before) else ""
+        row["prompt"] = (str(description_text) + "".join(example(shot, here) for shot in shown) + str(text)
+                         + delimiter + before)
         choices = [str(c) for c in _doc_value(config, "doc_to_choice", doc, here)] if has_choices else None
         if kind == "choice":
             row["choices"] = choices
