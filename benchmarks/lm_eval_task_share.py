@@ -62,9 +62,9 @@ def measure(root: Path) -> dict:
         if not refusals:
             counts[f"imported {kind}"] += 1
         elif not code:
-            for refusal in refusals:
-                reasons[reason(refusal)] += 1
-                refused_examples.setdefault(reason(refusal), refusal)
+            for why in {reason(refusal): refusal for refusal in refusals}.items():  # each reason once per task
+                reasons[why[0]] += 1
+                refused_examples.setdefault(*why)
     tasks = counts["tasks with code"] + counts["tasks without code"]
     imported = counts["imported with code"] + counts["imported without code"]
     return {
@@ -95,7 +95,7 @@ def main() -> int:
         print(f"  {key:<55} {counts[key]:>6}")
     print(f"imported: {result['share_of_all_tasks']:.1%} of all tasks, "
           f"{result['share_of_tasks_without_code']:.1%} of tasks without code ({result['seconds']} s)")
-    print("most common refusals among tasks without code:")
+    print("tasks without code refused, by reason (a task may have several):")
     for row in result["top_refusals_without_code"]:
         print(f"  {row['count']:>5}  {row['reason']}")
     if args.json:
