@@ -149,7 +149,8 @@ def _suite_source(name_or_path: str) -> tuple[Path, Any, dict[str, int]]:
     if name_or_path.startswith(LM_EVAL_PREFIX):
         names = [n.strip() for n in name_or_path[len(LM_EVAL_PREFIX):].split(",") if n.strip()]
         tasks = sources.lm_eval_registry(names, f"--suite {name_or_path}")
-        return tasks[0], {"name": name_or_path, "probes": [{"lm_eval_task": str(t)} for t in tasks]}, {}
+        # The spec stands in for a suite file in messages; the task paths are absolute.
+        return Path(name_or_path), {"name": name_or_path, "probes": [{"lm_eval_task": str(t)} for t in tasks]}, {}
     path = suite_path(name_or_path)
     return (path, *sources.read_yaml(path))
 
