@@ -247,7 +247,7 @@ def test_lm_eval_generate_until_task(tmp_path):
     ("metric_list:\n  - metric: f1\n", "metric_list"),
     ("filter_list:\n  - name: x\n    filter:\n      - function: multi_choice_regex\n", "filter_list"),
     ("output_type: generate_image\n", "output_type"),
-    ("gen_prefix: 'Answer:'\n", "gen_prefix"),
+    ("use_prompt: 'promptsource:GPT-3 style'\n", "use_prompt"),
     ("repeats: 4\n", "repeats"),
     ("dataset_kwargs:\n  data_files: facts.json\n  streaming: true\n", "dataset_kwargs"),
 ])
