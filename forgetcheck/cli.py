@@ -160,6 +160,7 @@ def demo(out_dir, quiet):
 # Each further command lives in its own module under forgetcheck/commands.
 from forgetcheck.commands.cache import cache as cache_command  # noqa: E402
 from forgetcheck.commands.drift import drift_command  # noqa: E402
+from forgetcheck.commands.logs import compare_logs_command  # noqa: E402
 from forgetcheck.commands.overlap import overlap_command  # noqa: E402
 from forgetcheck.commands.probes import probes as probes_command  # noqa: E402
 from forgetcheck.commands.replay import replay_command  # noqa: E402
@@ -167,7 +168,7 @@ from forgetcheck.commands.share import card, comment, serve_webhook  # noqa: E40
 from forgetcheck.commands.trajectory import trajectory_command  # noqa: E402
 
 for command in (probes_command, cache_command, overlap_command, drift_command, replay_command, comment, card,
-                serve_webhook, trajectory_command):
+                serve_webhook, trajectory_command, compare_logs_command):
     main.add_command(command)
 
 

@@ -191,6 +191,7 @@ metric_list:
 filter_list:
   - name: whole-answer
     filter:
+      - function: remove_whitespace
       - function: take_first
 """)
 
@@ -242,11 +243,13 @@ def test_lm_eval_generate_until_task(tmp_path):
     ("process_docs: !function utils.process_docs\n", "process_docs"),
     ("process_results: !function utils.process_results\n", "process_results"),
     ("metric_list:\n  - metric: acc\n    aggregation: !function utils.agg\n", "metric_list"),
-    ("num_fewshot: 5\n", "num_fewshot"),
+    ("fewshot_config:\n  sampler: balanced\n", "fewshot_config"),
     ("metric_list:\n  - metric: f1\n", "metric_list"),
-    ("filter_list:\n  - name: x\n    filter:\n      - function: regex\n        regex_pattern: '(\\\\d+)'\n", "filter_list"),
-    ("output_type: loglikelihood\n", "output_type"),
-    ("dataset_kwargs:\n  data_files: facts.json\n  trust_remote_code: true\n", "dataset_kwargs"),
+    ("filter_list:\n  - name: x\n    filter:\n      - function: multi_choice_regex\n", "filter_list"),
+    ("output_type: generate_image\n", "output_type"),
+    ("use_prompt: 'promptsource:GPT-3 style'\n", "use_prompt"),
+    ("repeats: 4\n", "repeats"),
+    ("dataset_kwargs:\n  data_files: facts.json\n  streaming: true\n", "dataset_kwargs"),
 ])
 def test_lm_eval_unsupported_features_are_refused_by_name(tmp_path, yaml_text, key):
     write_tasks(tmp_path)
@@ -291,3 +294,19 @@ probes:
     # The tiny model memorised these facts: asked lm-eval's way, it still knows them.
     assert caps["facts_mc"]["base_score"] >= 0.9 and caps["mapped"]["base_score"] >= 0.9
     assert caps["facts_gen"]["base_score"] >= 0.9
+
+
+@pytest.mark.parametrize("yaml_text, key", [
+    ("generation_kwargs:\n  until: [1, 2]\n", "generation_kwargs"),
+    ("generation_kwargs:\n  max_gen_toks: lots\n", "generation_kwargs"),
+    ("target_delimiter: 3\n", "target_delimiter"),
+    ("fewshot_config:\n  fewshot_delimiter: [x]\n", "fewshot_config"),
+])
+def test_lm_eval_settings_of_the_wrong_type_are_one_line(tmp_path, yaml_text, key):
+    write_tasks(tmp_path)
+    task = tmp_path / "task.yaml"
+    task.write_text((tmp_path / "facts_gen.yaml").read_text().replace("generation_kwargs:\n  until: [\"<|endoftext|>\", \"fact\"]\n  max_gen_toks: 3\n  do_sample: false\n", "") + yaml_text)
+    with pytest.raises(BadInput) as caught:
+        load_suite(str(task))
+    line = next(n for n, text in enumerate(task.read_text().splitlines(), 1) if text.startswith(key))
+    assert str(caught.value).startswith(f"{task}:{line}: {key}:"), str(caught.value)

@@ -56,6 +56,8 @@ def item_key(probe: Probe, item: Item, chat: bool) -> str:
     to the tokenizer, so to the model key).
     """
     settings = {f.name: getattr(probe, f.name) for f in dataclasses.fields(probe) if f.name not in NOT_SCORING}
+    if settings.get("harness") is None:  # added later: only lm-eval probes carry it, older keys stay valid
+        settings.pop("harness", None)
     return content_hash([settings, chat, dataclasses.asdict(item)])
 
 

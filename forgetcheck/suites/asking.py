@@ -91,7 +91,9 @@ def _score_choice(probe: Probe, scorer: Scorer, chat: bool, desc: str) -> ProbeS
     for item, lls in zip(probe.items, per_item):
         best = max(range(len(lls)), key=lambda k: lls[k])
         # acc_norm divides by the answer's length in bytes so long answers are not penalised.
-        best_norm = max(range(len(lls)), key=lambda k: lls[k] / max(len(item.choices[k].encode()), 1))
+        # lm-eval's acc_norm divides by characters; an imported task scores as lm-eval does.
+        length = len if probe.harness is not None else (lambda choice: len(choice.encode()))
+        best_norm = max(range(len(lls)), key=lambda k: lls[k] / max(length(item.choices[k]), 1))
         values.append({"acc": float(best == item.target), "acc_norm": float(best_norm == item.target)})
         answers.append(item.choices[best_norm if probe.metric == "acc_norm" else best])
     metric = "acc_norm" if probe.metric == "acc_norm" else "acc"
@@ -99,11 +101,86 @@ def _score_choice(probe: Probe, scorer: Scorer, chat: bool, desc: str) -> ProbeS
 
 
 def _score_generate(probe: Probe, scorer: Scorer, chat: bool, desc: str) -> ProbeScores:
+    harness = probe.harness or {}
+    if harness.get("output_type") == "loglikelihood":
+        return _score_greedy_target(probe, scorer, chat, desc)
     requests = [GenerationRequest(render_prompt(item.prompt, chat, scorer), probe.stop, probe.max_tokens)
                 for item in probe.items]
     outputs = scorer.generate(requests, desc)
-    scores = [float(answer_is_right(item, output, probe.match)) for item, output in zip(probe.items, outputs)]
+    if harness:
+        scores = [float(lm_eval_exact_match(apply_filters(output, harness["filters"]), str(item.target),
+                                            harness["exact_match"])) for item, output in zip(probe.items, outputs)]
+    else:
+        scores = [float(answer_is_right(item, output, probe.match)) for item, output in zip(probe.items, outputs)]
     return ProbeScores(scores, outputs)
+
+
+def lm_eval_split(context: str, continuation: str) -> tuple[str, str]:
+    """lm-eval's context/continuation split: whitespace ending the context moves to the continuation.
+
+    >>> lm_eval_split("Answer: ", "red")
+    ('Answer:', ' red')
+    """
+    stripped = context.rstrip()
+    return stripped, context[len(stripped):] + continuation
+
+
+def _score_greedy_target(probe: Probe, scorer: Scorer, chat: bool, desc: str) -> ProbeScores:
+    """lm-eval's ``output_type: loglikelihood`` (lambada): right when the target is the greedy continuation."""
+    requests = [lm_eval_split(render_prompt(item.prompt, chat, scorer), str(item.target)) for item in probe.items]
+    results = scorer.loglikelihood(requests, desc)
+    values = [{"acc": float(r.is_greedy), "logprob": r.logprob} for r in results]
+    answers = [str(item.target) if r.is_greedy else None for item, r in zip(probe.items, results)]
+    return probe_scores(probe, [v["acc"] for v in values], answers, values)
+
+
+def apply_filters(output: str, steps: list[dict]) -> str:
+    """An answer passed through one lm-eval filter pipeline (lm_eval/filters), for one greedy answer.
+
+    >>> apply_filters("so 3 + 4 = 7. #### 7", [{"function": "regex"}, {"function": "take_first"}])
+    '7'
+    """
+    answer = output
+    for step in steps:
+        function = step["function"]
+        if function == "regex":
+            found = re.findall(step.get("regex_pattern", r"#### (\-?[0-9\.\,]+)"), answer)
+            if not found:
+                answer = step.get("fallback", "[invalid]")
+                continue
+            match = found[step.get("group_select", 0)]
+            if isinstance(match, tuple):  # several groups: the first that matched
+                match = next((m for m in match if m), step.get("fallback", "[invalid]"))
+            answer = match.strip()
+        elif function == "remove_whitespace":
+            answer = answer.strip()
+        elif function == "lowercase":
+            answer = answer.lower()
+        elif function == "uppercase":
+            answer = answer.upper()
+        elif function == "map":
+            answer = str((step.get("mapping_dict") or {}).get(answer, step.get("default_value")))
+        # take_first and majority_vote keep the one answer a greedy run gives
+    return answer
+
+
+def lm_eval_exact_match(answer: str, target: str, options: dict) -> bool:
+    """lm-eval's exact_match with its options, in its order; the target is compared as written.
+
+    >>> lm_eval_exact_match("red", " red", {})
+    False
+    >>> lm_eval_exact_match("$1,000.", "1000", {"regexes_to_ignore": [",", "\\$", "\\.$"]})
+    True
+    """
+    for pattern in options.get("regexes_to_ignore") or []:
+        answer, target = re.sub(pattern, "", answer), re.sub(pattern, "", target)
+    if options.get("ignore_case"):
+        answer, target = answer.lower(), target.lower()
+    for flag, chars in (("ignore_punctuation", string.punctuation), ("ignore_numbers", string.digits)):
+        if options.get(flag):
+            table = str.maketrans("", "", chars)
+            answer, target = answer.translate(table), target.translate(table)
+    return answer == target
 
 
 def answer_is_right(item: Item, output: str, match: str) -> bool:
@@ -128,6 +205,9 @@ def probe_scores(probe: Probe, scores: list[float], answers: list[str | None],
     extra: dict[str, float] = {}
     if probe.kind == "choice" and values:
         extra = {name: sum(v[name] for v in values) / len(values) for name in ("acc", "acc_norm")}
+    elif (probe.harness or {}).get("output_type") == "loglikelihood" and values:
+        # lm-eval's perplexity for a loglikelihood task: exp of minus the mean log-likelihood per item.
+        extra = {"perplexity": math.exp(-sum(v["logprob"] for v in values) / len(values))}
     elif probe.kind == "perplexity":
         total_tokens = sum(v["n_tokens"] for v in values)
         extra = {"perplexity": math.exp(-sum(v["logprob"] for v in values) / max(total_tokens, 1))}

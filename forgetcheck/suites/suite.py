@@ -12,16 +12,18 @@ collects them all.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import importlib.resources
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-from forgetcheck.suites.checkers import check_problem, describe
 from forgetcheck.errors import BadInput
+from forgetcheck.suites import sources
+from forgetcheck.suites.checkers import check_problem, describe
 
 KINDS = ("choice", "generate", "perplexity")
 CHAT_MODES = ("auto", "on", "off")
@@ -62,14 +64,18 @@ class Probe:
     # Text between a choice prompt and each choice; None: a space unless the prompt
     # ends in whitespace, nothing after a chat template. lm-eval tasks set it.
     target_delimiter: str | None = None
+    # How lm-eval asks and scores an imported task, as plain data (output_type, filters,
+    # exact_match options); None for forgetcheck's own probes. See forgetcheck.suites.asking.
+    harness: dict[str, Any] | None = None
 
     def fingerprint(self) -> str:
         """Hash of everything that decides this probe's scores (items and settings)."""
-        # target_delimiter joins the hash only when set, so older probes keep their hashes.
-        delimiter = [] if self.target_delimiter is None else [self.target_delimiter]
+        # target_delimiter and harness join the hash only when set, so older probes keep their hashes.
+        later = [] if self.target_delimiter is None else [self.target_delimiter]
+        later += [] if self.harness is None else [self.harness]
         payload = json.dumps(
             [self.kind, self.metric, self.chat_template, self.max_tokens, list(self.stop), self.match,
-             [item.__dict__ for item in self.items], *delimiter],
+             [item.__dict__ for item in self.items], *later],
             sort_keys=True, ensure_ascii=False, default=list,
         )
         return hashlib.sha256(payload.encode()).hexdigest()
@@ -91,16 +97,20 @@ def builtin_suites() -> dict[str, Path]:
     return {p.parent.name: p for p in sorted(root.glob("*/suite.yaml"))}
 
 
+LM_EVAL_PREFIX = "lm-eval:"
+
+
 def load_suite(name_or_path: str) -> Suite:
-    """A built-in suite by name (``core``) or a suite YAML / lm-eval task YAML by path."""
-    return _read_suite_yaml(suite_path(name_or_path))
+    """A built-in suite by name (``core``), a suite YAML / lm-eval task YAML by path, or
+    ``lm-eval:TASK[,TASK...]`` (tasks, groups or tags of an installed lm-eval)."""
+    return _read_suite_yaml(*_suite_source(name_or_path))
 
 
 def validate_suite(name_or_path: str) -> tuple[Suite | None, list[str]]:
     """Read a suite the way :func:`load_suite` does, but note every problem instead of stopping at the first."""
     problems: list[str] = []
     try:
-        suite = _read_suite_yaml(suite_path(name_or_path), problems)
+        suite = _read_suite_yaml(*_suite_source(name_or_path), problems)
     except BadInput as exc:  # a problem that leaves nothing further to check (unreadable YAML, ...)
         return None, problems + [str(exc)]
     return suite, problems
@@ -134,11 +144,19 @@ def suite_path(name_or_path: str) -> Path:
     return path
 
 
-def _read_suite_yaml(path: Path, problems: list[str] | None = None) -> Suite:
-    from forgetcheck.suites.sources import read_yaml
+def _suite_source(name_or_path: str) -> tuple[Path, Any, dict[str, int]]:
+    """The suite file, its data and the line of each key; lm-eval registry names become a suite of their YAMLs."""
+    if name_or_path.startswith(LM_EVAL_PREFIX):
+        names = [n.strip() for n in name_or_path[len(LM_EVAL_PREFIX):].split(",") if n.strip()]
+        tasks = sources.lm_eval_registry(names, f"--suite {name_or_path}")
+        # The spec stands in for a suite file in messages; the task paths are absolute.
+        return Path(name_or_path), {"name": name_or_path, "probes": [{"lm_eval_task": str(t)} for t in tasks]}, {}
+    path = suite_path(name_or_path)
+    return (path, *sources.read_yaml(path))
 
-    data, lines = read_yaml(path)
-    if isinstance(data, dict) and "probes" not in data and ("doc_to_text" in data or "output_type" in data):
+
+def _read_suite_yaml(path: Path, data: Any, lines: dict[str, int], problems: list[str] | None = None) -> Suite:
+    if sources.is_lm_eval_task(data):
         # An lm-eval task YAML given as the suite: a one-probe suite importing it.
         data, lines = {"name": path.stem, "probes": [{"lm_eval_task": path.name}]}, {}
     if not isinstance(data, dict) or not isinstance(data.get("probes"), list):
@@ -163,13 +181,17 @@ def _read_probe(suite_path: Path, where: str, entry: Any, problems: list[str] | 
     if not isinstance(entry, dict):
         raise BadInput(f"{where}: each probe is a mapping with name, file and kind")
     if entry.get("lm_eval_task"):
-        from forgetcheck.suites.sources import lm_eval_entry
-
-        entry = lm_eval_entry(entry, suite_path, where, problems)
+        try:
+            entry = sources.lm_eval_entry(entry, suite_path, where, collect=problems is not None)
+        except sources.TaskRefused as refused:
+            if problems is None:
+                raise
+            problems.extend(refused.refusals[:-1])  # validating: every refusal, the last one noted by the caller
+            raise BadInput(refused.refusals[-1]) from None
     for key in ("name", "kind"):
         if not entry.get(key):
             raise BadInput(f"{where}: missing field '{key}'")
-    if bool(entry.get("file")) == bool(entry.get("dataset")):
+    if "rows" not in entry and bool(entry.get("file")) == bool(entry.get("dataset")):
         raise BadInput(f"{where}: give the items as 'file:' (a JSONL file) or 'dataset:' (a Hugging Face dataset), "
                        "or import them with 'lm_eval_task:'")
     kind = entry["kind"]
@@ -197,9 +219,7 @@ def _read_probe(suite_path: Path, where: str, entry: Any, problems: list[str] | 
         file = suite_path.parent / entry["file"]
         items = read_items(file, kind, match, problems)
     else:
-        from forgetcheck.suites.sources import dataset_items
-
-        items, origin = dataset_items(entry, kind, match, suite_path, where, problems)
+        items, origin = _dataset_items(entry, kind, match, suite_path, where, problems)
         file = Path(origin)
     if "ids" in entry:
         items = _select_items(items, entry["ids"], where, file)
@@ -212,7 +232,44 @@ def _read_probe(suite_path: Path, where: str, entry: Any, problems: list[str] | 
         info["chance"] = float(chance)
     return Probe(name=str(entry["name"]), kind=kind, items=items, metric=metric, chat_template=chat,
                  max_tokens=int(entry.get("max_tokens", 32)), stop=tuple(stop), match=match,
-                 source=str(file), info=info, target_delimiter=delimiter)
+                 source=str(file), info=info, target_delimiter=delimiter, harness=entry.get("harness"))
+
+
+ITEM_FIELDS = frozenset(f.name for f in dataclasses.fields(Item))
+
+
+def _dataset_items(entry: dict[str, Any], kind: str, match: str, suite_path: Path, where: str,
+                   problems: list[str] | None) -> tuple[list[Item], str]:
+    """A dataset-backed (or lm-eval) probe entry's items, checked as JSONL items are, and where they came from."""
+    if "rows" in entry:  # an lm-eval task, already turned into rows by sources.lm_eval_entry
+        rows, found, origin = entry["rows"], list(entry["problems"]), entry["source"]
+    else:
+        rows, found, origin = sources.dataset_rows(entry, kind, ITEM_FIELDS, suite_path, where,
+                                                   collect=problems is not None)
+    items: list[Item] = []
+    seen: set[str] = set()
+    for row_where, row in rows:
+        with collecting(found if problems is not None else None):
+            add_item(items, seen, row, kind, match, row_where)
+    if problems is not None:
+        distinct = _once_per_kind(found)
+        problems.extend(distinct[:20])
+        if len(distinct) > 20:
+            problems.append(f"{where}: {len(distinct) - 20} more problems in {entry['name']}'s rows, not shown")
+    if not items and not found:
+        raise BadInput(f"{where}: {origin} gave no rows; check the split and data_files")
+    return items, origin
+
+
+def _once_per_kind(found: list[str]) -> list[str]:
+    """A mapping mistake fails every row the same way: report it once, with how many rows it hit."""
+    first: dict[str, str] = {}
+    count: dict[str, int] = {}
+    for message in found:
+        key = re.sub(r" row \d+: ", " row N: ", message)
+        first.setdefault(key, message)
+        count[key] = count.get(key, 0) + 1
+    return [first[k] + (f" (and {count[k] - 1} more rows like it)" if count[k] > 1 else "") for k in first]
 
 
 def reference_probe(path: str | Path) -> Probe:

@@ -1,0 +1,404 @@
+"""forgetcheck against lm-evaluation-harness itself, item by item, on the same model and local data.
+
+Each task here is lm-eval's own YAML (verbatim, from the installed package) reached
+through a two-line wrapper that points it at local JSON files with the real
+dataset's columns: both tools read the very same wrapper. lm-eval runs through
+``simple_evaluate`` with its ``HFLM`` on a copy of the tiny test model; forgetcheck
+loads the wrapper as a suite and scores it through its real scorer. Every item's
+verdict (acc, acc_norm, exact_match after filters, greedy match) must agree, and
+the log-likelihoods must agree to float tolerance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+lm_eval = pytest.importorskip("lm_eval")
+
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from forgetcheck.suites.asking import choice_requests, score_probe  # noqa: E402
+from forgetcheck.suites.suite import load_suite  # noqa: E402
+from tests.conftest import COLOURS, fact_answer, fact_sentences  # noqa: E402
+
+TASKS = Path(lm_eval.__file__).parent / "tasks"
+LETTERS = ["A", "B", "C", "D"]
+N = 8
+
+
+def colour_index(i: int) -> int:
+    return COLOURS.index(fact_answer(i))
+
+
+def arc_row(i: int) -> dict:
+    return {"id": f"q{i}", "question": f"fact {i} is", "choices": {"text": COLOURS, "label": LETTERS},
+            "answerKey": LETTERS[colour_index(i)]}
+
+
+# Rows shaped like each real dataset (same columns, same types), about the tiny model's facts.
+DATA = {
+    "arc": lambda i: arc_row(i),
+    "openbookqa": lambda i: {"id": f"o{i}", "question_stem": f"fact {i} is",
+                             "choices": {"text": COLOURS, "label": LETTERS}, "answerKey": LETTERS[colour_index(i)]},
+    "piqa": lambda i: {"goal": f"fact {i} is", "sol1": COLOURS[(colour_index(i) + i) % 4],
+                       "sol2": COLOURS[(colour_index(i) + 1) % 4], "label": int(i % 4 != 0)},
+    "boolq": lambda i: {"idx": i, "passage": fact_sentences()[i], "question": f"is fact {i} red",
+                        "label": int(fact_answer(i) == "red")},
+    # hellaswag's rows after its utils.process_docs (query, choices, string label): saved processed, as told.
+    "hellaswag": lambda i: {"query": f"fact {i} is", "choices": COLOURS, "label": str(colour_index(i))},
+    "mmlu": lambda i: {"question": f" fact {i} is ", "subject": "anatomy", "choices": COLOURS,
+                       "answer": colour_index(i)},
+    # Half the sentences are false, so the greedy word is wrong on some.
+    "lambada": lambda i: {"text": fact_sentences()[i] if i % 2 else f"fact {i} is {COLOURS[colour_index(i) - 1]}"},
+    "wikitext": lambda i: {"page": " ".join(fact_sentences()[i * 3:i * 3 + 3])},
+    "gsm8k": lambda i: {"question": f"fact {i} is", "answer": f"fact {i + 1} is next\n#### {i + 1}"},
+    "facts": lambda i: {"question": f"fact {i} is ", "options": COLOURS, "label": colour_index(i),
+                        "answer": fact_answer(i)},
+}
+SPLITS = {"train": range(40, 40 + N), "validation": range(N), "test": range(N), "dev": range(60, 60 + N)}
+
+# task name -> (lm-eval YAML it includes, extra lines). Only data location (and, where a
+# task runs code, the documented replacement) is overridden.
+WRAPPERS = {
+    "arc_easy": ("arc/arc_easy.yaml", "arc", ""),
+    "arc_challenge": ("arc/arc_challenge.yaml", "arc", "num_fewshot: 2\n"),
+    "openbookqa": ("openbookqa/openbookqa.yaml", "openbookqa", ""),
+    "piqa": ("piqa/piqa.yaml", "piqa", ""),
+    "boolq": ("super_glue/boolq/default.yaml", "boolq", ""),
+    "hellaswag": ("hellaswag/hellaswag.yaml", "hellaswag", "process_docs: null\n"),
+    "mmlu_anatomy": ("mmlu/default/mmlu_anatomy.yaml", "mmlu", "num_fewshot: 2\n"),
+    "lambada_openai": ("lambada/lambada_openai.yaml", "lambada", ""),
+    "wikitext": ("wikitext/wikitext.yaml", "wikitext", 'doc_to_target: "{{page}}"\nprocess_results: null\n'),
+    "gsm8k": ("gsm8k/gsm8k.yaml", "gsm8k", ""),
+}
+
+# Features lm-eval's shipped tasks above leave out: the asked split as the few-shot pool
+# (lm-eval leaves the asked row out), few-shot samples written in the YAML, a description,
+# custom delimiters, gen_prefix (a text or a template, in examples too), a prompt ending in a
+# space, doc_to_choice as a mapping or a column, a target given as choice text, and a
+# generate target compared without stripping.
+OWN_TASKS = {
+    "facts_fewshot": """\
+output_type: multiple_choice
+test_split: test
+fewshot_split: test
+num_fewshot: 3
+description: "Colours of facts.\\n"
+doc_to_text: "{{question}}"
+doc_to_choice: {a: red, b: blue, c: green, d: gold}
+doc_to_target: label
+target_delimiter: ""
+fewshot_delimiter: "\\n"
+metric_list:
+  - metric: acc
+  - metric: acc_norm
+""",
+    "facts_samples": """\
+output_type: multiple_choice
+test_split: test
+num_fewshot: 2
+fewshot_config:
+  samples:
+    - {question: "fact 3 is", options: [red, blue, green, gold], label: 1}
+    - {question: "fact 9 is", options: [red, blue, green, gold], label: 2}
+    - {question: "fact 11 is", options: [red, blue, green, gold], label: 3}
+doc_to_text: "Q: {{question}}"
+doc_to_choice: options
+doc_to_target: "{{options[label]}}"
+metric_list:
+  - metric: acc
+  - metric: acc_bytes
+""",
+    "facts_prefix": """\
+output_type: multiple_choice
+test_split: test
+fewshot_split: train
+num_fewshot: 2
+doc_to_text: "{{question.strip()}}"
+gen_prefix: "Colour:"
+doc_to_choice: options
+doc_to_target: label
+metric_list:
+  - metric: acc
+""",
+    "facts_gen_prefix": """\
+output_type: generate_until
+test_split: test
+fewshot_split: train
+num_fewshot: 1
+doc_to_text: "{{question.split(' is')[0]}}"
+gen_prefix: "{{'is'}}"
+doc_to_target: "{{' ' + answer}}"
+target_delimiter: " "
+fewshot_delimiter: ". "
+generation_kwargs: {until: ["<|endoftext|>", "."], max_gen_toks: 3}
+metric_list:
+  - metric: exact_match
+""",
+    "facts_gen_exact": """\
+output_type: generate_until
+test_split: test
+doc_to_text: "{{question.strip()}}"
+doc_to_target: "{{answer}}"
+generation_kwargs: {until: ["<|endoftext|>", "fact"], max_gen_toks: 3}
+metric_list:
+  - metric: exact_match
+""",
+    "facts_gen_spaced": """\
+output_type: generate_until
+test_split: test
+doc_to_text: "{{question.strip()}}"
+doc_to_target: "{{' ' + answer.upper()}}"
+generation_kwargs: {until: ["<|endoftext|>", "fact"], max_gen_toks: 3}
+metric_list:
+  - metric: exact_match
+    ignore_case: true
+    ignore_punctuation: true
+filter_list:
+  - name: upper
+    filter:
+      - function: uppercase
+      - function: take_first
+""",
+    "facts_gen_regex": """\
+output_type: generate_until
+test_split: test
+doc_to_text: "{{question.strip()}}"
+doc_to_target: "{{answer}}"
+generation_kwargs: {until: ["<|endoftext|>"], max_gen_toks: 4}
+metric_list:
+  - metric: exact_match
+    ignore_numbers: true
+    regexes_to_ignore: ["^x+"]
+filter_list:
+  - name: colour
+    filter:
+      - function: regex
+        regex_pattern: "(re)d|(GR)EEN|(gr)een"
+        fallback: "none"
+      - function: map
+        mapping_dict: {re: "xRed", gr: "Green1"}
+        default_value: other
+      - function: lowercase
+      - function: remove_whitespace
+      - function: take_first
+""",
+}
+
+
+def write_local(folder: Path) -> dict[str, Path]:
+    """A wrapper YAML per task over local JSON files; returns task name -> wrapper."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files: dict[str, dict[str, str]] = {}
+    for name, row in DATA.items():
+        files[name] = {}
+        for split, indices in SPLITS.items():
+            path = folder / f"{name}-{split}.json"
+            path.write_text("".join(json.dumps(row(i)) + "\n" for i in indices))
+            files[name][split] = str(path)
+    wrappers = {}
+    for task, (included, data, extra) in WRAPPERS.items():
+        path = folder / f"local_{task}.yaml"
+        path.write_text(f"include: {TASKS / included}\ntask: local_{task}\ndataset_path: json\ndataset_name: null\n"
+                        f"dataset_kwargs:\n  data_files: {json.dumps(files[data])}\n{extra}")
+        wrappers[task] = path
+    for task, body in OWN_TASKS.items():
+        path = folder / f"{task}.yaml"
+        path.write_text(f"task: {task}\ndataset_path: json\ndataset_kwargs:\n  data_files: "
+                        f"{json.dumps(files['facts'])}\n{body}")
+        wrappers[task] = path
+    # gsm8k scores both of its filter pipelines; forgetcheck takes one per probe entry.
+    (folder / "suite.yaml").write_text("name: agreement\nprobes:\n" + "".join(
+        f"  - lm_eval_task: {path.name}\n" for path in wrappers.values())
+        + f"  - lm_eval_task: {wrappers['gsm8k'].name}\n    name: local_gsm8k-flexible\n    filter: flexible-extract\n")
+    return wrappers
+
+
+@pytest.fixture(scope="module")
+def model_dir(tiny_base, tmp_path_factory) -> Path:
+    """The tiny test model with room for few-shot prompts plus lm-eval's 256 generated tokens.
+
+    Its rotary positions do not depend on max_position_embeddings, so only lm-eval's
+    context limit (read from it) changes.
+    """
+    path = tmp_path_factory.mktemp("agreement-model")
+    shutil.copytree(tiny_base, path, dirs_exist_ok=True)
+    config = json.loads((path / "config.json").read_text())
+    config["max_position_embeddings"] = 1024
+    (path / "config.json").write_text(json.dumps(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def local_tasks(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("agreement-data")
+    write_local(folder)
+    return folder
+
+
+def run_lm_eval(folder: Path, tasks: list[str], **model_args) -> dict:
+    """lm-eval's own evaluation (its HFLM, batch size 1, float32 on CPU) of local tasks; per-sample results."""
+    import datasets.config
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    datasets.config.HF_HUB_OFFLINE = True
+    lm = HFLM(batch_size=1, device="cpu", dtype="float32", **model_args)
+    manager = TaskManager(include_path=str(folder), include_defaults=False)
+    return lm_eval.simple_evaluate(model=lm, tasks=tasks, task_manager=manager, log_samples=True,
+                                   bootstrap_iters=0)["samples"]
+
+
+@pytest.fixture(scope="module")
+def both(model_dir, local_tasks):
+    """lm-eval's per-sample results and forgetcheck's probes, scores and scorer on the same tasks."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from forgetcheck.scoring.hf import HFScorer
+
+    folder = local_tasks
+    tasks = [f"local_{t}" for t in WRAPPERS] + list(OWN_TASKS)
+    samples = run_lm_eval(folder, tasks, pretrained=str(model_dir))
+    suite = load_suite(str(folder / "suite.yaml"))
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    scorer = HFScorer(model, AutoTokenizer.from_pretrained(model_dir), progress=False)
+    probes = {probe.name: probe for probe in suite.probes}
+    scores = {name: score_probe(probe, scorer) for name, probe in probes.items()}
+    return samples, probes, scores, scorer
+
+
+def lm_eval_items(samples, task: str, filter_name: str | None = None) -> list[dict]:
+    rows = [s for s in samples[task] if filter_name is None or s["filter"] == filter_name]
+    return sorted(rows, key=lambda s: s["doc_id"])
+
+
+CHOICE_TASKS = ["arc_easy", "arc_challenge", "openbookqa", "piqa", "boolq", "hellaswag", "mmlu_anatomy"]
+
+
+@pytest.mark.parametrize("task", CHOICE_TASKS + ["facts_fewshot", "facts_samples", "facts_prefix"])
+def test_choice_tasks_agree_item_by_item(both, task):
+    samples, probes, scores, scorer = both
+    name = f"local_{task}" if task in WRAPPERS else task
+    theirs, probe = lm_eval_items(samples, name), probes[name]
+    assert len(theirs) == len(probe.items) == N
+    ours = scores[name]
+    for sample, item, values in zip(theirs, probe.items, ours.values):
+        # Same requests, character for character (few-shot examples, delimiters, whitespace moved).
+        their_requests = [tuple(arg) for arg in sample["arguments"]]
+        context = their_requests[0][0]
+        assert [lm_split for lm_split in choice_requests(probe, item, False, scorer)] == [
+            (context.rstrip(), context[len(context.rstrip()):] + cont) for _, cont in their_requests]
+        their_lls = [resp[0][0] for resp in sample["resps"]]
+        our_lls = [r.logprob for r in scorer.loglikelihood(choice_requests(probe, item, False, scorer))]
+        assert our_lls == pytest.approx(their_lls, abs=1e-4)
+        assert values["acc"] == sample["acc"]
+        if "acc_norm" in sample:
+            assert values["acc_norm"] == sample["acc_norm"]
+
+
+def test_loglikelihood_task_agrees_item_by_item(both):
+    samples, probes, scores, _ = both
+    theirs, ours = lm_eval_items(samples, "local_lambada_openai"), scores["local_lambada_openai"]
+    assert len(theirs) == len(ours.scores) == N
+    for sample, score, values in zip(theirs, ours.scores, ours.values):
+        assert score == sample["acc"]
+        assert values["logprob"] == pytest.approx(sample["resps"][0][0][0], abs=1e-4)
+
+
+def test_rolling_perplexity_agrees_item_by_item(both):
+    samples, probes, scores, _ = both
+    theirs, ours = lm_eval_items(samples, "local_wikitext"), scores["local_wikitext"]
+    assert [item.text for item in probes["local_wikitext"].items] == [s["doc"]["page"] for s in theirs]
+    for sample, values in zip(theirs, ours.values):
+        assert values["logprob"] == pytest.approx(sample["word_perplexity"][0], abs=1e-3)
+
+
+@pytest.mark.parametrize("task, filter_name", [
+    ("local_gsm8k", "strict-match"), ("local_gsm8k-flexible", "flexible-extract"),
+    ("facts_gen_exact", "none"), ("facts_gen_spaced", "upper"), ("facts_gen_regex", "colour"),
+    ("facts_gen_prefix", "none")])
+def test_generate_tasks_agree_item_by_item(both, task, filter_name):
+    samples, probes, scores, _ = both
+    theirs = lm_eval_items(samples, task.removesuffix("-flexible"), filter_name)
+    ours = scores[task]
+    assert len(theirs) == len(ours.scores) == N
+    assert [s["arguments"][0][0] for s in theirs] == [item.prompt for item in probes[task].items]
+    assert [s["resps"][0][0] for s in theirs] == ours.answers
+    assert [float(s["exact_match"]) for s in theirs] == ours.scores
+
+
+def test_a_target_is_compared_as_lm_eval_compares_it(both):
+    """lm-eval does not strip " red" to "red": the answer " red" misses "red" and hits " RED" (ignore_case)."""
+    _, _, scores, _ = both
+    assert sum(scores["facts_gen_exact"].scores) == 0
+    assert sum(scores["facts_gen_spaced"].scores) >= N // 2
+
+
+def test_filters_and_greedy_checks_see_both_outcomes(both):
+    """The agreement above is not agreement on all-zero or all-one columns."""
+    _, _, scores, _ = both
+    for name in ("facts_gen_regex", "local_lambada_openai", "local_arc_challenge", "local_boolq"):
+        assert 0 < sum(scores[name].scores) < N, name
+
+
+LOGGED = ["local_arc_easy", "local_lambada_openai", "local_wikitext", "facts_gen_regex"]
+
+
+def write_logs(samples: dict, folder: Path) -> Path:
+    """Per-sample files exactly as `lm_eval --log_samples` writes them (lm-eval's own EvaluationTracker)."""
+    import copy
+
+    from lm_eval.loggers import EvaluationTracker
+
+    import datetime
+
+    tracker = EvaluationTracker(output_path=str(folder))
+    # Set, as lm-eval's save_results_aggregated sets it before the samples are saved.
+    tracker.date_id = datetime.datetime.now().isoformat().replace(":", "-")
+    for task in LOGGED:
+        tracker.save_results_samples(task, copy.deepcopy(samples[task]))
+    return folder
+
+
+def test_compare_logs_judges_two_lm_eval_runs_without_a_model(both, local_tasks, model_dir, forgetful_adapter,
+                                                                tmp_path):
+    from tests.test_cli import run
+
+    base_samples = both[0]
+    cand_samples = run_lm_eval(local_tasks, LOGGED, pretrained=str(model_dir), peft=str(forgetful_adapter))
+    base_logs, cand_logs = write_logs(base_samples, tmp_path / "base"), write_logs(cand_samples, tmp_path / "cand")
+    result = run("compare-logs", base_logs, cand_logs, "--out", tmp_path / "report", "--fail-on", "never")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    caps = {c["name"]: c for c in report["capabilities"]}
+    assert set(caps) == set(LOGGED) and all(c["n"] == N for c in caps.values())
+    assert (caps["local_arc_easy"]["metric"], caps["local_wikitext"]["metric"]) == ("acc", "loglik_per_word")
+    # Per item, the report holds lm-eval's own numbers for each side.
+    items = {(i["capability"], i["item_id"]): i for i in report["items"]}
+    for task in LOGGED:
+        for side, samples in (("base_score", base_samples), ("candidate_score", cand_samples)):
+            for sample in samples[task]:
+                logged = sample.get("acc", sample.get("exact_match"))
+                if task == "local_wikitext":
+                    logged = sample["word_perplexity"][0] / sample["word_perplexity"][1]
+                assert items[task, str(sample["doc_id"])][side] == pytest.approx(float(logged))
+    # The adapter forgot the facts: lm-eval's logs show it, and so does the verdict's drop.
+    assert caps["local_lambada_openai"]["drop"] > 0
+
+
+def test_compare_logs_refuses_runs_of_different_documents(both, tmp_path):
+    samples = both[0]
+    base_logs = write_logs(samples, tmp_path / "base")
+    fewer = {task: samples[task][:-1] for task in LOGGED}
+    cand_logs = write_logs(fewer, tmp_path / "cand")
+    from tests.test_cli import assert_one_line_error, run_subprocess
+
+    result = run_subprocess("compare-logs", base_logs, cand_logs, "--out", tmp_path / "r")
+    assert_one_line_error(result, "BASE and CANDIDATE logged different documents", "doc_id 7")
