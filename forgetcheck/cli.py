@@ -16,7 +16,8 @@ import warnings
 import click
 
 from forgetcheck.version import __version__
-from forgetcheck.commands.options import compare_options, exit_code, judging_options, quiet_libraries, running_options
+from forgetcheck.commands.options import (
+    compare_options, exit_code, finish, judging_options, quiet_libraries, running_options)
 from forgetcheck.comparison import Comparison, to_dict
 from forgetcheck.files import check_out_dir
 from forgetcheck.errors import EXIT_FAILED, EXIT_INTERRUPTED, ForgetcheckError
@@ -103,17 +104,6 @@ def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dty
         # (a non-zero exit here would make the launcher stop rank 0 before it writes the report).
         sys.exit(0)
     finish(comparison, out_dir, fail_on)
-
-
-def finish(comparison: Comparison, out_dir: str, fail_on: str) -> None:
-    """Write the report folder, show the table and exit with the verdict's code."""
-    from forgetcheck.report.files import write_report_folder
-    from forgetcheck.report.text import render_text
-
-    paths = write_report_folder(comparison, out_dir)
-    click.echo(render_text(comparison))
-    click.echo(f"report: {paths['markdown']} · chart: {paths['chart']} · samples: {paths['samples']}")
-    sys.exit(exit_code(comparison, fail_on))
 
 
 @main.command()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from forgetcheck.commands.options import judging_options
+from forgetcheck.commands.options import finish, judging_options
+from forgetcheck.options import DEFAULTS
 
 
 @click.command("compare-logs")
@@ -20,9 +21,8 @@ def compare_logs_command(base_samples, candidate_samples, out_dir, tolerance, co
     them. Documents are paired by task, filter and doc_id; runs that asked different
     documents are refused.
     """
-    from forgetcheck.cli import finish
     from forgetcheck.workflows.from_logs import compare_logs
 
-    comparison = compare_logs(base_samples, candidate_samples, tolerance=0.02 if tolerance is None else tolerance,
-                              confidence=0.95 if confidence is None else confidence)
+    comparison = compare_logs(base_samples, candidate_samples, tolerance=DEFAULTS.tolerance if tolerance is None else tolerance,
+                              confidence=DEFAULTS.confidence if confidence is None else confidence)
     finish(comparison, out_dir, fail_on)

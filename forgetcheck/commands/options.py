@@ -8,6 +8,8 @@ parsed values back into one :class:`~forgetcheck.options.CompareOptions`.
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from forgetcheck.comparison import Comparison
@@ -73,3 +75,14 @@ def compare_options(*, tolerance=None, confidence=None, quiet=False, no_cache=Fa
     judged = {name: value for name, value in (("tolerance", tolerance), ("confidence", confidence))
               if value is not None}
     return DEFAULTS.with_overrides(**judged, **running, progress=not quiet, cache=not no_cache)
+
+
+def finish(comparison: Comparison, out_dir: str, fail_on: str) -> None:
+    """Write the report folder, show the table and exit with the verdict's code."""
+    from forgetcheck.report.files import write_report_folder
+    from forgetcheck.report.text import render_text
+
+    paths = write_report_folder(comparison, out_dir)
+    click.echo(render_text(comparison))
+    click.echo(f"report: {paths['markdown']} · chart: {paths['chart']} · samples: {paths['samples']}")
+    sys.exit(exit_code(comparison, fail_on))

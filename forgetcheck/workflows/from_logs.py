@@ -20,11 +20,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from forgetcheck import __version__
-from forgetcheck.comparison import Comparison, ItemResult, ModelInfo, Settings, overall_verdict
+from forgetcheck.analysis.verdicts import CapabilityInfo, judge_items
+from forgetcheck.comparison import BINARY_METRICS, Comparison, ItemResult, ModelInfo, Settings, overall_verdict
 from forgetcheck.errors import BadInput
-from forgetcheck.suites.asking import BINARY_METRICS
-from forgetcheck.workflows.compare import CapabilityInfo, judge_items
+from forgetcheck.options import DEFAULTS
+from forgetcheck.version import __version__
 
 # The per-item metric a capability is judged on, in order of preference (lm-eval names).
 SCALAR_METRICS = ("acc", "acc_norm", "exact_match", "acc_bytes")
@@ -102,8 +102,8 @@ def _text(value: Any, limit: int = 300) -> str | None:
     return None if value is None else str(value)[:limit]
 
 
-def compare_logs(base: str | Path, candidate: str | Path, *, tolerance: float = 0.02,
-                 confidence: float = 0.95) -> Comparison:
+def compare_logs(base: str | Path, candidate: str | Path, *, tolerance: float = DEFAULTS.tolerance,
+                 confidence: float = DEFAULTS.confidence) -> Comparison:
     """The Comparison of two lm-eval runs from their ``--log_samples`` files; no model is loaded."""
     base_files, cand_files = sample_files(base, "BASE"), sample_files(candidate, "CANDIDATE")
     if set(base_files) != set(cand_files):
