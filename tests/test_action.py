@@ -11,7 +11,7 @@ step outputs are read back from ``GITHUB_OUTPUT``. Left out: the pip install ste
 actions/cache, upload-artifact), which are GitHub's code, not ours.
 
 The comparison is real: the tiny models of conftest.py, and the comment goes to the
-fake GitHub API of test_github_comment.py.
+fake GitHub API of conftest.py (the ``github`` fixture).
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from pathlib import Path
 import yaml
 
 from forgetcheck.report.comment import is_ours, marker
-from tests.conftest import write_suite
-from tests.test_github_comment import TOKEN, github  # noqa: F401  (the fixture)
+from tests.conftest import TOKEN, write_suite
 
 ACTION = Path(__file__).resolve().parents[1] / "action" / "action.yml"
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}")

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 from click.testing import CliRunner
 
 import forgetcheck.results.runner as runner_module
@@ -16,33 +15,12 @@ from forgetcheck.results.store import ResultCache
 from forgetcheck.cli import main
 from forgetcheck.workflows.compare import compare
 from forgetcheck.models.specs import resolve
-from tests.conftest import write_suite
+from tests.conftest import ForwardCounter, write_suite
 
 
 @pytest.fixture(scope="module")
 def small_suite(tmp_path_factory):
     return write_suite(tmp_path_factory.mktemp("cache-suite"), n_facts=40)
-
-
-class ForwardCounter:
-    """Counts the model's top-level forward passes (every batch is one); can crash after N of them."""
-
-    def __init__(self, crash_after: int | None = None):
-        self.calls = 0
-        self.crash_after = crash_after
-
-    def __call__(self, module, args, kwargs):
-        if type(module).__name__ == "LlamaForCausalLM":
-            self.calls += 1
-            if self.crash_after is not None and self.calls > self.crash_after:
-                raise KeyboardInterrupt("killed half-way")
-
-    def __enter__(self):
-        self.handle = torch.nn.modules.module.register_module_forward_pre_hook(lambda m, a: self(m, a, None))
-        return self
-
-    def __exit__(self, *exc):
-        self.handle.remove()
 
 
 def per_item(comparison):

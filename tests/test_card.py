@@ -13,9 +13,7 @@ import yaml
 from huggingface_hub import ModelCard
 
 from forgetcheck.integrations.card import END, START
-from tests.test_cli import run
-from tests.test_github_comment import save_report
-from tests.test_report import make_comparison
+from tests.conftest import make_comparison, run, save_report
 
 FRONT = """---
 # written by hand, keep this comment

@@ -3,34 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-from click.testing import CliRunner
 
-from forgetcheck.cli import main
-from tests.conftest import write_suite
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def run_subprocess(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """The installed console script's behaviour, with stderr as a user sees it."""
-    return subprocess.run([sys.executable, "-m", "forgetcheck.cli", *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300)
-
-
-def assert_one_line_error(result, *needles: str) -> None:
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("forgetcheck: error:")]
-    assert len(lines) == 1, result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
+from tests.conftest import assert_one_line_error, run, run_subprocess, write_suite
 
 
 def test_base_against_itself_holds_everything(tiny_base, tiny_suite, tmp_path):

@@ -1,165 +1,17 @@
 """``forgetcheck comment github`` against a small fake GitHub API on 127.0.0.1.
 
-``FakeGitHub`` answers the endpoints the sticky comment uses — list a pull
-request's comments (paged, with a ``Link`` header), create one, edit one, read a
-pull request's head (``server.heads``), and GraphQL's ``viewer`` — and can be told
-to fail: ``fail`` holds ``(method, status, headers)`` answers to give before the
-real ones, and ``read_only`` answers every write with the 403 a fork's token gets.
-As on GitHub, a comment's ``user`` is whoever the token belongs to
-(``server.identities``: token -> (login, id)); an installation token, like the
-one Actions gives, is refused ``GET /user`` and answered by ``viewer``. Like
-GitHub, the fake lets a token that may write edit anyone's comment on the pull
-request, so only the client can keep its hands off other people's comments.
+The fake is ``FakeGitHub`` of conftest.py, started by the ``github`` fixture.
 The client under test is forgetcheck's real one, run through the real CLI.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
-import pytest
-
-from forgetcheck.comparison import CapabilityResult, to_dict
+from forgetcheck.comparison import CapabilityResult
 from forgetcheck.report.comment import COMMENT_LIMIT, comment_body, is_ours, length, marker
-from tests.test_report import HOSTILE, make_comparison
-
-TOKEN = "ghs_not-a-real-token-0123456789"
-BOT = ("github-actions[bot]", 41898282)
-ATTACKER_TOKEN = "ghp_attacker-token-0123456789abcdef"
-PULL = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/pulls/(?P<pr>\d+)$")
-LIST = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<pr>\d+)/comments$")
-EDIT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<id>\d+)$")
-
-
-class FakeGitHub(BaseHTTPRequestHandler):
-    """Comments live in ``server.comments`` (dicts with id, pr, body)."""
-
-    def do_GET(self):  # noqa: N802
-        if self._failed():
-            return
-        url = urlsplit(self.path)
-        if url.path == "/user" and self._token() in self.server.identities:
-            return self._send(403, {"message": "Resource not accessible by integration"})
-        if pull := PULL.match(url.path):
-            head = self.server.heads.get(int(pull["pr"]))
-            return self._send(200, {"number": int(pull["pr"]), "head": {"sha": head}}) if head else \
-                self._send(404, {"message": "Not Found"})
-        match = LIST.match(url.path)
-        if not match:
-            return self._send(404, {"message": "Not Found"})
-        query = parse_qs(url.query)
-        size = min(int(query.get("per_page", ["30"])[0]), self.server.page_size)
-        page = int(query.get("page", ["1"])[0])
-        mine = [c for c in self.server.comments if c["pr"] == int(match["pr"])]
-        headers = {}
-        if page * size < len(mine):
-            headers["Link"] = (f'<{self.server.link_root or self._root()}{url.path}?per_page={size}'
-                               f'&page={page + 1}>; rel="next"')
-        self._send(200, mine[(page - 1) * size:page * size], headers)
-
-    def do_POST(self):  # noqa: N802
-        if self._failed():
-            return
-        if urlsplit(self.path).path == "/graphql":  # a query: a read-only token may ask it
-            return self._viewer()
-        if self._refused():
-            return
-        match = LIST.match(urlsplit(self.path).path)
-        if not match:
-            return self._send(404, {"message": "Not Found"})
-        login, number = self.server.identities.get(self._token(), ("someone", 1))
-        comment = {"id": 1000 + len(self.server.comments), "pr": int(match["pr"]), "body": self._json()["body"],
-                   "user": {"login": login, "id": number, "type": "Bot" if login.endswith("[bot]") else "User"}}
-        comment["html_url"] = f"https://github.example/{match['repo']}/pull/{match['pr']}#c{comment['id']}"
-        self.server.comments.append(comment)
-        self._send(201, comment)
-
-    def do_PATCH(self):  # noqa: N802
-        if self._failed() or self._refused():
-            return
-        match = EDIT.match(urlsplit(self.path).path)
-        comment = next((c for c in self.server.comments if match and c["id"] == int(match["id"])), None)
-        if comment is None:
-            return self._send(404, {"message": "Not Found"})
-        comment["body"] = self._json()["body"]
-        self._send(200, comment)
-
-    def _viewer(self):
-        """GraphQL ``query { viewer { login databaseId } }``, as GitHub answers it (200, even for errors)."""
-        query = self._json().get("query", "")
-        if self.server.graphql_down:
-            return self._send(200, {"errors": [{"message": "GraphQL is disabled on this server"}]})
-        found = self.server.identities.get(self._token())
-        if "viewer" not in query or found is None:
-            return self._send(401, {"message": "Bad credentials"})
-        self._send(200, {"data": {"viewer": {"login": found[0], "databaseId": found[1]}}})
-
-    def _token(self) -> str:
-        return (self.headers.get("Authorization") or "").removeprefix("Bearer ")
-
-    def _root(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
-
-    def _failed(self) -> bool:
-        self.server.requests.append((self.command, self.path, self.headers.get("Authorization")))
-        for i, (method, status, headers) in enumerate(self.server.fail):
-            if method == self.command:
-                del self.server.fail[i]
-                self._send(status, {"message": headers.pop("message", "Server Error")}, headers)
-                return True
-        return False
-
-    def _refused(self) -> bool:
-        if self.server.read_only:
-            self._send(403, {"message": "Resource not accessible by integration"})
-        return self.server.read_only
-
-    def _json(self):
-        return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-
-    def _send(self, status, data, headers=None):
-        body = json.dumps(data).encode()
-        self.send_response(status)
-        for name, value in {**(headers or {}), "Content-Type": "application/json",
-                            "Content-Length": str(len(body))}.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def github(tmp_path):
-    """A running FakeGitHub; yields ``(server, env)`` with env as GitHub Actions sets it."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeGitHub)
-    server.comments, server.requests, server.fail = [], [], []
-    server.page_size, server.read_only, server.link_root = 100, False, None
-    server.identities = {TOKEN: BOT, ATTACKER_TOKEN: ("mallory", 666)}
-    server.heads, server.graphql_down = {7: "7" * 40}, False
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    event = tmp_path / "event.json"
-    event.write_text(json.dumps({"action": "synchronize", "number": 7, "pull_request": {"number": 7}}))
-    env = {"GITHUB_API_URL": f"http://127.0.0.1:{server.server_port}", "GITHUB_REPOSITORY": "acme/model",
-           "GITHUB_EVENT_PATH": str(event), "GITHUB_TOKEN": TOKEN, "GITHUB_SERVER_URL": "https://github.example",
-           "GITHUB_RUN_ID": "42", "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
-    try:
-        yield server, env
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def save_report(tmp_path, comparison=None):
-    path = tmp_path / "report.json"
-    path.write_text(json.dumps(to_dict(comparison or make_comparison())))
-    return path
+from tests.conftest import BOT, HOSTILE, TOKEN, make_comparison, save_report
 
 
 def comment(env, report, *args):

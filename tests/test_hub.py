@@ -1,101 +1,20 @@
 """Hub ids end to end, against a small fake Hugging Face Hub on 127.0.0.1.
 
-``FakeHub`` serves repositories from local folders, each at one fixed fake commit
-sha (reachable as ``main`` or as the sha itself). It fakes only the endpoints that
-``huggingface_hub.snapshot_download`` and ``HfApi.list_repo_files`` call:
-
-* ``GET /api/models/{repo}[/revision/{rev}]``: model info; ``snapshot_download``
-  reads the commit ``sha`` from it to name the snapshot folder.
-* ``GET /api/models/{repo}/tree/{rev}``: the file listing it filters with
-  ``allow_patterns`` (one page: no ``Link`` header).
-* ``HEAD``/``GET /{repo}/resolve/{rev}/{path}``: file metadata, then bytes;
-  ``X-Repo-Commit``, ``ETag`` and ``Content-Length`` are what ``hf_hub_download``
-  needs. Files are served directly (no CDN redirect), and no ``X-Xet-*``
-  headers or ``xetHash`` fields are ever sent, so the client downloads over
-  plain HTTP and never tries the Xet protocol.
-
-Errors carry ``X-Error-Code`` as the real Hub's do (``RepoNotFound``,
-``RevisionNotFound``, ``EntryNotFound``), which is how the client picks the
-exception it raises.
+``FakeHub`` of conftest.py serves repositories from local folders, each at one
+fixed fake commit sha (``fake_sha``); the real huggingface_hub client downloads
+from it over plain HTTP.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import shutil
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from http.server import ThreadingHTTPServer
 
 import pytest
 
-from tests.conftest import write_suite
-from tests.test_cli import assert_one_line_error, run_subprocess
-
-API = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)(?:/revision/(?P<rev>[^/]+)|/tree/(?P<tree>[^/]+))?/?$")
-RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")
-
-
-def fake_sha(repo_id: str) -> str:
-    return hashlib.sha1(repo_id.encode()).hexdigest()
-
-
-class FakeHub(BaseHTTPRequestHandler):
-    """Answers from ``self.server.repos``: repo id -> folder, at commit ``fake_sha(repo id)``."""
-
-    def do_GET(self):  # noqa: N802
-        # Match before unquoting: a revision such as refs/pr/3 arrives as refs%2Fpr%2F3.
-        path = urlsplit(self.path).path
-        if match := API.match(path):
-            folder, sha = self._lookup(match["repo"], unquote(match["rev"] or match["tree"] or "main"))
-            if folder is None:
-                return
-            files = sorted(p for p in folder.rglob("*") if p.is_file())
-            names = [p.relative_to(folder).as_posix() for p in files]
-            if match["tree"]:
-                body = [{"type": "file", "path": name, "size": p.stat().st_size,
-                         "oid": hashlib.sha1(p.read_bytes()).hexdigest()} for name, p in zip(names, files)]
-            else:
-                body = {"id": match["repo"], "sha": sha, "private": False,
-                        "siblings": [{"rfilename": name} for name in names]}
-            return self._send(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
-        if match := RESOLVE.match(path):
-            folder, sha = self._lookup(match["repo"], unquote(match["rev"]))
-            if folder is None:
-                return
-            file = folder / unquote(match["path"])
-            if not file.is_file():
-                return self._send(404, b"", {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": sha})
-            data = file.read_bytes()
-            return self._send(200, data, {"Content-Type": "application/octet-stream", "X-Repo-Commit": sha,
-                                          "ETag": f'"{hashlib.sha256(data).hexdigest()}"'})
-        self._send(404, b"", {})
-
-    def do_HEAD(self):  # noqa: N802
-        self.do_GET()  # _send leaves the body out for HEAD
-
-    def _lookup(self, repo_id: str, revision: str) -> tuple[Path | None, str]:
-        folder, sha = self.server.repos.get(repo_id), fake_sha(repo_id)
-        if folder is None:
-            self._send(404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"})
-        elif revision not in ("main", sha, "refs/pr/1"):
-            self._send(404, b'{"error": "Invalid rev id"}', {"X-Error-Code": "RevisionNotFound"})
-            folder = None
-        return folder, sha
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        for name, value in {**headers, "Content-Length": str(len(body))}.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+from tests.conftest import FakeHub, assert_one_line_error, fake_sha, run_subprocess, write_suite
 
 
 @pytest.fixture

@@ -1,181 +1,21 @@
 """``forgetcheck comment hub`` and ``forgetcheck card --repo-id``: the real huggingface_hub
 client against a fake Hub on 127.0.0.1.
 
-``HubWithWrites`` extends the read-only ``FakeHub`` of test_hub.py with what these
-commands call through ``HfApi``:
-
-* discussions: ``GET /api/models/{repo}/discussions/{num}`` (``get_discussion_details``),
-  ``POST …/comment`` (``comment_discussion``) and ``POST …/comment/{id}/edit``
-  (``edit_discussion_comment``), answered in the shapes ``deserialize_event`` reads;
-* commits: ``POST /api/validate-yaml``, ``POST /api/models/{repo}/preupload/{rev}``
-  (every file "regular", so no LFS or Xet upload follows) and
-  ``POST /api/models/{repo}/commit/{rev}`` with its ndjson body. A commit to a branch
-  writes the files into the repo's folder and moves the branch to a new sha (so a
-  later download sees them); ``create_pr=1`` opens a pull request instead;
-* pull request refs: ``refs/pr/N`` (sent URL-quoted) and extra shas in ``server.shas``,
-  used by the webhook tests.
-
-Writes need an ``Authorization`` header, as on the real Hub, and a comment's
-author is the token's account (``server.accounts``: token -> name), which
-``GET /api/whoami-v2`` also answers.
+The fake is ``HubWithWrites`` of conftest.py (the read-only ``FakeHub`` plus the
+discussions, commits and pull request refs these commands call through ``HfApi``),
+started by the ``hub_writes`` fixture.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import re
 import socket
-import threading
-from http.server import ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
 
-import pytest
 from huggingface_hub import ModelCard
 
 from forgetcheck.integrations.card import CHART_NAME, START
 from forgetcheck.report.comment import is_ours, marker
-from tests.test_cli import run_subprocess
-from tests.test_hub import FakeHub, fake_sha
-from tests.test_github_comment import save_report
-from tests.test_report import make_comparison
-
-HF_TOKEN = "hf_not-a-real-token"
-BOT_ACCOUNT = "forgetcheck-bot"
-DISCUSSION = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/discussions/(?P<num>\d+)(?P<rest>/.*)?$")
-WRITE = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/(?P<what>preupload|commit)/(?P<rev>.+)$")
-QUOTED_PR_REF = re.compile(r"refs%2Fpr%2F(\d+)", re.IGNORECASE)
-WHEN = "2025-01-01T12:00:00.000Z"
-
-
-def comment_event(comment_id: str, content: str, author: str = "forgetcheck-bot", hidden: bool = False) -> dict:
-    return {"id": comment_id, "type": "comment", "createdAt": WHEN, "author": {"name": author},
-            "data": {"edited": False, "hidden": hidden, "latest": {"raw": content, "html": content,
-                                                                    "updatedAt": WHEN}, "history": []}}
-
-
-class HubWithWrites(FakeHub):
-    """FakeHub plus discussions, commits and pull request refs (see the module docstring)."""
-
-    def do_GET(self):  # noqa: N802
-        path = urlsplit(self.path).path
-        if path == "/api/whoami-v2":
-            self.server.whoami_calls += 1
-            name = self.server.accounts.get(self._token())
-            return self._json(200, {"type": "user", "name": name}) if name else \
-                self._json(401, {"error": "Invalid credentials in Authorization header"})
-        if match := DISCUSSION.match(unquote(path)):
-            found = self._discussion(match)
-            if found is not None:
-                self._json(200, self._details(match["repo"], int(match["num"]), found))
-            return
-        # refs/pr/N is sent quoted; the base class unquotes paths, so name it by its sha.
-        self.path = QUOTED_PR_REF.sub(lambda m: self.server.pr_refs.get(f"refs/pr/{m[1]}", "no-such-ref"),
-                                      self.path)
-        super().do_GET()
-
-    def do_POST(self):  # noqa: N802
-        path = unquote(urlsplit(self.path).path)
-        data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.posts.append(path)
-        if path == "/api/validate-yaml":
-            return self._json(200, {"errors": [], "warnings": []})
-        if self._token() not in self.server.accounts:
-            return self._json(401, {"error": "Invalid credentials"})
-        if match := DISCUSSION.match(path):
-            return self._comment(match, json.loads(data))
-        if match := WRITE.match(path):
-            if match["repo"] not in self.server.repos:
-                return self._send(404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"})
-            if match["what"] == "preupload":
-                files = [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None}
-                         for f in json.loads(data)["files"]]
-                return self._json(200, {"files": files})
-            return self._commit(match["repo"], data, "create_pr" in parse_qs(urlsplit(self.path).query))
-        self._send(404, b"", {})
-
-    def _lookup(self, repo_id, revision):
-        folder = self.server.repos.get(repo_id)
-        if folder is not None and revision in self.server.shas:
-            return self.server.shas[revision], revision
-        head = self.server.heads.get(repo_id, fake_sha(repo_id))
-        if folder is not None and revision in ("main", head):
-            return folder, head
-        return super()._lookup(repo_id, revision)
-
-    def _discussion(self, match):
-        found = self.server.discussions.get((match["repo"], int(match["num"])))
-        if found is None:
-            self._send(404, b'{"error": "Discussion not found"}', {})
-        return found
-
-    def _details(self, repo, num, discussion):
-        return {"title": discussion["title"], "num": num, "author": {"name": "alice"}, "createdAt": WHEN,
-                "status": "open", "repo": {"name": repo, "type": "model"}, "isPullRequest": True,
-                "events": discussion["events"], "changes": {"base": "refs/heads/main"}, "filesWithConflicts": [],
-                "diff": ""}
-
-    def _comment(self, match, body):
-        discussion = self._discussion(match)
-        if discussion is None:
-            return
-        events = discussion["events"]
-        if match["rest"] == "/comment":
-            author = self.server.accounts[self._token()]
-            event = comment_event(f"{len(events):024x}", body["comment"], author=author)
-            events.append(event)
-            return self._json(200, {"newMessage": event})
-        edit = re.fullmatch(r"/comment/([0-9a-f]+)/edit", match["rest"] or "")
-        event = next((e for e in events if edit and e["id"] == edit[1]), None)
-        if event is None:
-            return self._send(404, b'{"error": "Comment not found"}', {})
-        event["data"]["latest"]["raw"] = body["content"]
-        event["data"]["edited"] = True
-        self.server.edits += 1
-        self._json(200, {"updatedComment": event})
-
-    def _commit(self, repo, data, create_pr):
-        lines = [json.loads(line) for line in data.decode().splitlines() if line.strip()]
-        files = {op["value"]["path"]: base64.b64decode(op["value"]["content"])
-                 for op in lines if op["key"] == "file"}
-        sha = hashlib.sha1(data).hexdigest()
-        self.server.commits.append({"repo": repo, "summary": lines[0]["value"]["summary"], "files": files,
-                                    "pr": create_pr})
-        answer = {"commitUrl": f"{self.server.endpoint}/{repo}/commit/{sha}", "commitOid": sha}
-        if create_pr:
-            answer["pullRequestUrl"] = f"{self.server.endpoint}/{repo}/discussions/{len(self.server.commits)}"
-        else:
-            for name, content in files.items():
-                (self.server.repos[repo] / name).write_bytes(content)
-            self.server.heads[repo] = sha
-        self._json(200, answer)
-
-    def _token(self) -> str:
-        return (self.headers.get("Authorization") or "").removeprefix("Bearer ")
-
-    def _json(self, status, data):
-        self._send(status, json.dumps(data).encode(), {"Content-Type": "application/json"})
-
-
-@pytest.fixture
-def hub_writes(tmp_path):
-    """A running HubWithWrites; yields ``(server, env)``: add ``server.repos[repo_id] = folder``."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), HubWithWrites)
-    server.repos, server.discussions, server.commits, server.posts = {}, {}, [], []
-    server.heads, server.shas, server.pr_refs, server.edits = {}, {}, {}, 0
-    server.accounts, server.whoami_calls = {HF_TOKEN: BOT_ACCOUNT}, 0
-    server.endpoint = f"http://127.0.0.1:{server.server_port}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    # As test_hub's fixture, but with a token that huggingface_hub sends on its own.
-    env = {"HF_ENDPOINT": server.endpoint, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "0",
-           "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_ETAG_TIMEOUT": "5",
-           "HF_HUB_DOWNLOAD_TIMEOUT": "5", "HF_TOKEN": HF_TOKEN, "HF_HUB_DISABLE_IMPLICIT_TOKEN": "0"}
-    try:
-        yield server, env
-    finally:
-        server.shutdown()
-        server.server_close()
+from tests.conftest import BOT_ACCOUNT, HF_TOKEN, comment_event, make_comparison, run_subprocess, save_report
 
 
 def hub_comment(env, report):

@@ -13,12 +13,7 @@ from forgetcheck.results.store import ResultCache
 from forgetcheck.workflows.compare import compare
 from forgetcheck.models.specs import resolve
 from forgetcheck.suites.suite import load_suite
-from tests.conftest import write_suite
-from tests import test_weight_drift
-from tests.test_cache import ForwardCounter
-
-# The forgetful adapter merged into the base and saved as a full model: a full fine-tune's candidate.
-merged_candidate = test_weight_drift.merged_candidate
+from tests.conftest import ForwardCounter, write_suite
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,6 @@ from forgetcheck.comparison import (
     SampleDriftGroup,
     SubcategoryResult,
     ItemResult,
-    ModelInfo,
-    Settings,
     overall_verdict,
 )
 from forgetcheck.errors import BadInput
@@ -29,56 +27,7 @@ from forgetcheck.report.chart import write_chart
 from forgetcheck.report.files import read_report, write_atomic, write_report_folder
 from forgetcheck.report.markdown import escape_untrusted, render_markdown
 from forgetcheck.report.text import render_text
-
-HOSTILE = "</details><script>alert(1)</script> @octocat | x | ``` [link](http://evil)"
-
-
-def make_comparison() -> Comparison:
-    capabilities = [
-        CapabilityResult(
-            name="arithmetic", kind="choice", metric="acc", n=400,
-            base_score=0.713, candidate_score=0.673, drop=0.040, ci_low=0.012, ci_high=0.069,
-            p_value=0.004, p_adjusted=0.012, verdict="regressed", forgotten=31, learned=15,
-        ),
-        CapabilityResult(
-            name="instruction-following", kind="generate", metric="exact_match", n=300,
-            base_score=0.52, candidate_score=0.527, drop=-0.007, ci_low=-0.031, ci_high=0.015,
-            p_value=0.61, p_adjusted=1.0, verdict="held", forgotten=9, learned=11,
-            note="3 answers hit the token limit on both sides",
-        ),
-        CapabilityResult(
-            name="wiki-ppl", kind="perplexity", metric="loglik_per_token", n=120,
-            base_score=-2.412, candidate_score=-2.431, drop=0.019, ci_low=-0.004, ci_high=0.042,
-            p_value=0.11, p_adjusted=0.22, verdict="inconclusive", forgotten=None, learned=None,
-            items_needed=410, extra={"perplexity": {"base": 11.16, "candidate": 11.37}},
-        ),
-    ]
-    items = [
-        ItemResult("arithmetic", "arith-0007", 1.0, 0.0, "forgotten", prompt="What is 17 * 23?",
-                   expected="391", base_answer="391", candidate_answer=HOSTILE,
-                   subcategory="multiply"),
-        ItemResult("arithmetic", "arith-0012", 1.0, 0.0, "forgotten", prompt="Q: 5 + 8 =\nA:",
-                   expected="13", base_answer="13", candidate_answer="12"),
-        ItemResult("arithmetic", "arith-0013", 0.0, 1.0, "learned", prompt="9 - 4",
-                   expected="5", base_answer="6", candidate_answer="5"),
-        ItemResult("instruction-following", "if-0001", 1.0, 1.0, "same", prompt="Say hi.",
-                   expected="hi", base_answer="hi", candidate_answer="hi"),
-        ItemResult("wiki-ppl", "wiki-0001", -2.3, -2.35, None, prompt="The Eiffel Tower is"),
-    ]
-    return Comparison(
-        base=ModelInfo("Qwen/Qwen2.5-0.5B-Instruct", "hub", "a" * 40),
-        candidate=ModelInfo("./runs/sft-lora", "adapter", "sha256:" + "b" * 64,
-                            adapter=True, adapter_base="Qwen/Qwen2.5-0.5B-Instruct"),
-        settings=Settings(dtype="bfloat16", device="cuda:0", tolerance=0.02, confidence=0.95,
-                          suites=[{"name": "core", "sha256": "c" * 64}], batch_tokens=8192),
-        capabilities=capabilities,
-        verdict=overall_verdict(capabilities),
-        items=items,
-        timings={"load": 12.5, "base": 61.0, "candidate": 64.2},
-        warnings=["the candidate's tokenizer adds a BOS token the base does not"],
-        forgetcheck_version="0.1.0",
-        created_at="2025-01-01T12:00:00Z",
-    )
+from tests.conftest import HOSTILE, make_comparison
 
 
 def test_markdown_headline_names_what_regressed():

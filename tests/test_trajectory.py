@@ -16,20 +16,14 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
-from forgetcheck.cli import main
 from forgetcheck.errors import BadInput
 from forgetcheck.suites.suite import load_suite
 from forgetcheck.analysis.fits import fit_power_law, fit_retention
 from forgetcheck.workflows.trajectory import find_checkpoints, with_learned
-from tests.conftest import train, unrelated_sentences, write_suite
+from tests.conftest import run, train, unrelated_sentences, write_suite
 
 STEPS = (2, 4, 8, 16)
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

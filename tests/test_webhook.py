@@ -1,7 +1,7 @@
 """``forgetcheck serve-webhook`` end to end: Hub webhook payloads in, Hub PR comments out.
 
 The server runs as a user runs it (a subprocess of the real CLI), against the fake
-Hub of test_hub_comment.py holding a tiny model whose pull requests point at real
+Hub of conftest.py (``hub_writes``) holding a tiny model whose pull requests point at real
 weights: PR 1 is the forgetful LoRA adapter, PR 2 is pushed twice while the repo is
 busy, PR 3 names a commit the Hub does not have. The payloads are the Hub's own
 shapes (``discussion`` and ``repo.content`` scopes, webhook version 3).
@@ -23,9 +23,7 @@ import pytest
 
 from forgetcheck.integrations.webhook import Job, jobs_from_payload
 from forgetcheck.report.comment import is_ours, marker
-from tests.conftest import write_suite
-from tests.test_hub import fake_sha
-from tests.test_hub_comment import hub_writes  # noqa: F401  (the fixture)
+from tests.conftest import assert_one_line_error, fake_sha, run_subprocess, write_suite
 
 SECRET = "webhook-secret-for-tests"
 REPO = "fake-org/tiny"
@@ -81,7 +79,7 @@ def test_payloads_that_start_a_comparison():
 
 
 @pytest.fixture
-def webhook_server(hub_writes, tiny_base, forgetful_adapter, tmp_path):  # noqa: F811
+def webhook_server(hub_writes, tiny_base, forgetful_adapter, tmp_path):
     server, env = hub_writes
     server.repos[REPO] = tiny_base
     server.shas.update({SHA_PR1: forgetful_adapter, SHA_A: tiny_base, SHA_B: tiny_base})
@@ -165,8 +163,6 @@ def test_webhook_compares_pull_requests_one_at_a_time(webhook_server):
 
 
 def test_serve_webhook_needs_a_secret(tmp_path):
-    from tests.test_cli import assert_one_line_error, run_subprocess
-
     result = run_subprocess("serve-webhook", "--port", "0", env={"FORGETCHECK_WEBHOOK_SECRET": ""})
     assert_one_line_error(result, "FORGETCHECK_WEBHOOK_SECRET")
 

@@ -14,17 +14,6 @@ from forgetcheck.models.specs import resolve
 from forgetcheck.workflows.weight_drift import adapter_drift, by_group, diagonal_fisher, full_drift
 
 
-@pytest.fixture(scope="module")
-def merged_candidate(tiny_base, forgetful_adapter, tmp_path_factory):
-    """The forgetful adapter merged into the base: the same update as a full fine-tune."""
-    model, tokenizer = load_model(resolve(str(tiny_base)), dtype=torch.float32, device="cpu")
-    merged = attach_adapter(model, resolve(str(forgetful_adapter))).merge_and_unload()
-    path = tmp_path_factory.mktemp("merged")
-    merged.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
 def test_adapter_drift_from_factors_equals_the_merged_update(tiny_base, forgetful_adapter, merged_candidate):
     base, _ = load_model(resolve(str(tiny_base)), dtype=torch.float32, device="cpu")
     merged, _ = load_model(resolve(str(merged_candidate)), dtype=torch.float32, device="cpu")
