@@ -138,7 +138,7 @@ def test_a_corrupt_database_is_reported_in_one_line(tiny_base, small_suite, tmp_
     comparison = compare(str(tiny_base), str(tiny_base), str(small_suite), cache=root, progress=False,
                          warn=warnings.append)
     assert comparison.counts.cached_items == 0 and comparison.counts.scored_items == 2 * len(comparison.items)
-    assert len(warnings) == 1 and "unreadable" in warnings[0] and "cache clear" in warnings[0]
+    assert len(warnings) == 1 and "cannot be used" in warnings[0] and "cache clear" in warnings[0]
 
     env = {"FORGETCHECK_CACHE": str(root), "PATH": "/usr/bin:/bin"}
     info = subprocess.run([sys.executable, "-m", "forgetcheck.cli", "cache", "info"], capture_output=True,

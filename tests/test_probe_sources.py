@@ -15,7 +15,7 @@ from forgetcheck.errors import BadInput  # noqa: E402
 from forgetcheck.suites.asking import choice_requests  # noqa: E402
 from forgetcheck.suites.suite import load_suite, validate_suite  # noqa: E402
 from tests.conftest import COLOURS, fact_answer  # noqa: E402
-from tests.test_cli import assert_one_line_error, run, run_subprocess  # noqa: E402
+from tests.conftest import assert_one_line_error, run, run_subprocess  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -40,7 +40,8 @@ def training_run(tiny_base, tmp_path_factory):
     texts = unrelated_sentences(random.Random(1), 200)
     done = 0
     for step in STEPS:
-        train(model, tokenizer, texts, steps=step - done, lr=3e-3, seed=step)
+        # 8e-3: at 3e-3 the 16 steps forgot only 4 of 60 facts with transformers 5.24 / peft 0.21, too close to call
+        train(model, tokenizer, texts, steps=step - done, lr=8e-3, seed=step)
         done = step
         model.save_pretrained(root / "run" / f"checkpoint-{step}")
     suite = write_suite(root / "suite", n_facts=60)
