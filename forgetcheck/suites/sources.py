@@ -25,6 +25,7 @@ from typing import Any, Callable
 import yaml
 
 from forgetcheck.errors import BadInput
+from forgetcheck.suites.paths import inside_suite, is_url
 
 # -- YAML that knows lm-eval's ``!function`` tag ------------------------------
 
@@ -126,6 +127,8 @@ def load_rows(dataset: Any, base_dir: Path, where: str, limit: int | None = None
     datasets.logging.set_verbosity_error()
     path = str(dataset["path"])
     local = base_dir / path
+    if not is_url(path) and (local.exists() or Path(path).is_absolute() or path.startswith(".")):
+        inside_suite(local, f"{where}: dataset path")
     split = dataset.get("split")
     try:
         if local.is_dir() and any((local / f).exists() for f in ("state.json", "dataset_dict.json")):
@@ -133,7 +136,7 @@ def load_rows(dataset: Any, base_dir: Path, where: str, limit: int | None = None
         else:
             loaded = datasets.load_dataset(str(local) if local.exists() else path, dataset.get("name"),
                                            split=split, revision=dataset.get("revision"),
-                                           data_files=_local_files(dataset.get("data_files"), base_dir))
+                                           data_files=_local_files(dataset.get("data_files"), base_dir, where))
     except Exception as exc:  # datasets reports missing files, splits and Hub ids with many types
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise BadInput(f"{where}: dataset {path!r} cannot be loaded ({first[:300]})") from None
@@ -150,14 +153,17 @@ def load_rows(dataset: Any, base_dir: Path, where: str, limit: int | None = None
     return [dict(row) for row in loaded]
 
 
-def _local_files(data_files: Any, base_dir: Path) -> Any:
-    """data_files relative to the file that names them, when they exist there."""
+def _local_files(data_files: Any, base_dir: Path, where: str = "data_files") -> Any:
+    """data_files relative to the file that names them; local ones must lie inside the suite's folder."""
     def fix(name: Any) -> Any:
-        candidate = base_dir / str(name)
-        return str(candidate) if not Path(str(name)).is_absolute() and candidate.exists() else name
+        if is_url(str(name)):
+            return name
+        candidate = base_dir / str(name)  # an absolute name stays absolute
+        inside_suite(candidate, f"{where}: data_files")
+        return str(candidate) if candidate.exists() or Path(str(name)).is_absolute() else name
 
     if isinstance(data_files, dict):
-        return {split: _local_files(files, base_dir) for split, files in data_files.items()}
+        return {split: _local_files(files, base_dir, where) for split, files in data_files.items()}
     if isinstance(data_files, list):
         return [fix(name) for name in data_files]
     return fix(data_files) if data_files is not None else None
@@ -304,7 +310,7 @@ def lm_eval_entry(entry: dict[str, Any], suite_path: Path, where: str, collect: 
     dataset overrides such as local ``data_files``) win over the task's. With
     refusals, :class:`TaskRefused` lists every reason the task cannot be imported.
     """
-    task_path = suite_path.parent / str(entry["lm_eval_task"])
+    task_path = inside_suite(suite_path.parent / str(entry["lm_eval_task"]), f"{where}: lm_eval_task")
     if not task_path.exists():
         raise BadInput(f"{where}: lm_eval_task {str(entry['lm_eval_task'])!r} not found next to {suite_path.name}")
     config, written_at = _read_task(task_path, [])
@@ -513,7 +519,7 @@ def _read_task(path: Path, seen: list[Path]) -> tuple[dict[str, Any], dict[str, 
     merged: dict[str, Any] = {}
     merged_where: dict[str, str] = {}
     for name in include if isinstance(include, list) else [include]:  # later files win, this one last
-        parent_path = path.parent / str(name)  # an absolute path stays absolute
+        parent_path = inside_suite(path.parent / str(name), f"{where['include']}: include")  # absolute stays absolute
         if parent_path in seen or len(seen) > 8:
             raise BadInput(f"{where['include']}: include: includes loop back to {parent_path.name}")
         if not parent_path.exists():
@@ -597,7 +603,7 @@ def _task_dataset(config: dict[str, Any], entry: dict[str, Any], task_path: Path
     dataset = {"path": path, "name": config.get("dataset_name"),
                "split": config.get("test_split") or config.get("validation_split"),
                "revision": dataset_kwargs.get("revision"),
-               "data_files": _local_files(dataset_kwargs.get("data_files"), task_path.parent)}
+               "data_files": _local_files(dataset_kwargs.get("data_files"), task_path.parent, str(task_path))}
     override = entry.get("dataset") or {}
     if override.get("path"):  # another source altogether: the task's dataset name and files do not carry over
         dataset = {"split": dataset["split"]}

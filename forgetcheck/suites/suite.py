@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from forgetcheck.errors import BadInput
+from forgetcheck.suites.paths import inside_suite, reading_inside
 from forgetcheck.suites import sources
 from forgetcheck.suites.checkers import check_problem, describe
 
@@ -100,17 +101,25 @@ def builtin_suites() -> dict[str, Path]:
 LM_EVAL_PREFIX = "lm-eval:"
 
 
-def load_suite(name_or_path: str) -> Suite:
+def load_suite(name_or_path: str, *, files_anywhere: bool = False) -> Suite:
     """A built-in suite by name (``core``), a suite YAML / lm-eval task YAML by path, or
-    ``lm-eval:TASK[,TASK...]`` (tasks, groups or tags of an installed lm-eval)."""
-    return _read_suite_yaml(*_suite_source(name_or_path))
+    ``lm-eval:TASK[,TASK...]`` (tasks, groups or tags of an installed lm-eval).
+
+    The suite reads only files inside its own folder (:mod:`forgetcheck.suites.paths`)
+    unless ``files_anywhere`` (``--allow-files-outside-suite``).
+    """
+    source = _suite_source(name_or_path)
+    with reading_inside(source[0].parent, anywhere=files_anywhere):
+        return _read_suite_yaml(*source)
 
 
-def validate_suite(name_or_path: str) -> tuple[Suite | None, list[str]]:
+def validate_suite(name_or_path: str, *, files_anywhere: bool = False) -> tuple[Suite | None, list[str]]:
     """Read a suite the way :func:`load_suite` does, but note every problem instead of stopping at the first."""
     problems: list[str] = []
     try:
-        suite = _read_suite_yaml(*_suite_source(name_or_path), problems)
+        source = _suite_source(name_or_path)
+        with reading_inside(source[0].parent, anywhere=files_anywhere):
+            suite = _read_suite_yaml(*source, problems)
     except BadInput as exc:  # a problem that leaves nothing further to check (unreadable YAML, ...)
         return None, problems + [str(exc)]
     return suite, problems
@@ -216,7 +225,7 @@ def _read_probe(suite_path: Path, where: str, entry: Any, problems: list[str] | 
     if delimiter is not None and not isinstance(delimiter, str):
         raise BadInput(f"{where}: target_delimiter must be text, e.g. \" \"")
     if entry.get("file"):
-        file = suite_path.parent / entry["file"]
+        file = inside_suite(suite_path.parent / str(entry["file"]), where)
         items = read_items(file, kind, match, problems)
     else:
         items, origin = _dataset_items(entry, kind, match, suite_path, where, problems)
