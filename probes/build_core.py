@@ -934,7 +934,8 @@ hunt invite jog knock land last lift lock melt name order own pack park phone po
 rescue rush scream search serve settle shave sniff sort stamp stare stay stir""".split()
 DOUBLED_PAST = {"stop": "stopped", "plan": "planned", "drop": "dropped", "prefer": "preferred", "rob": "robbed",
                 "hug": "hugged", "beg": "begged", "grab": "grabbed", "nod": "nodded", "chat": "chatted",
-                "ship": "shipped", "clap": "clapped", "hop": "hopped", "skip": "skipped", "tap": "tapped"}
+                "ship": "shipped", "clap": "clapped", "hop": "hopped", "skip": "skipped", "tap": "tapped",
+                "jog": "jogged", "stir": "stirred"}
 REGULAR_NOUNS = """cat dog book tree car house bird cup pen chair table door window apple banana flower river
 mountain road shoe hat coat shirt bag ball box bus dish church watch fox glass class kiss brush city baby lady
 party story country family cherry berry puppy day boy key toy monkey game girl friend student teacher doctor
@@ -1722,76 +1723,99 @@ COMPLETIONS_ONE = [("square", "x * x"), ("double", "x * 2"), ("half", "x / 2"), 
                    ("shout", "x.upper()"), ("whisper", "x.lower()"), ("total", "sum(x)"),
                    ("largest", "max(x)"), ("smallest", "min(x)"), ("sorted_copy", "sorted(x)")]
 WORDS = ["apple", "river", "python", "garden", "window", "planet", "silver", "orange", "rocket", "pencil"]
+WORDS_MORE = ["basket", "candle", "forest", "marble", "lemon", "tiger", "bottle", "ladder", "kitten", "carpet"]  # for redraws
+
+
+def fresh_draw(item_id: str, seen: set[str], draw) -> tuple:
+    """``draw(rng, wide)`` -> (code, ...), redrawn until the code is new to the probe.
+
+    The first draw is the item's original one, so items that were already unique
+    keep their code; a repeat redraws from wider ranges (``wide`` true) so it can
+    find an unused combination. Keeps the probe free of exact duplicates.
+    """
+    rng = item_rng(item_id)
+    for attempt in range(200):
+        drawn = draw(rng, attempt > 0)
+        if drawn[0] not in seen:
+            seen.add(drawn[0])
+            return drawn
+    raise AssertionError(f"{item_id}: no unused snippet after 200 draws")
 
 
 def build_code() -> list[dict]:
     items: list[dict] = []
+    seen: set[str] = set()
     for n in range(1, 47):  # arithmetic expressions and operator precedence
-        rng = item_rng(f"code-expr-{n:02d}")
-        a, b, c = rng.randint(2, 9), rng.randint(2, 9), rng.randint(2, 9)
-        op1, op2 = rng.choice(["+", "-", "*"]), rng.choice(["+", "-", "*", "//", "%"])
-        code = f"print({a} {op1} {b} {op2} {c})"
-        wrong = [str(eval(f"({a} {op1} {b}) {op2} {c}")), str(eval(f"{a} {op1} ({b} {op2} {c})")),
-                 str(eval(f"{a} {op1} {b} {op2} {c}") + 1), str(eval(f"{a} {op1} {b} {op2} {c}") - 1),
-                 str(eval(f"{a} {op1} {b} {op2} {c}") + 2)]
+        def expression(rng, wide):
+            a, b, c = rng.randint(2, 9), rng.randint(2, 9), rng.randint(2, 9)
+            op1, op2 = rng.choice(["+", "-", "*"]), rng.choice(["+", "-", "*", "//", "%"])
+            value = eval(f"{a} {op1} {b} {op2} {c}")
+            wrong = [str(eval(f"({a} {op1} {b}) {op2} {c}")), str(eval(f"{a} {op1} ({b} {op2} {c})")),
+                     str(value + 1), str(value - 1), str(value + 2)]
+            return f"print({a} {op1} {b} {op2} {c})", wrong
+        code, wrong = fresh_draw(f"code-expr-{n:02d}", seen, expression)
         items.append(code_item(f"code-expr-{n:02d}", "expressions", code, wrong))
     for n in range(1, 47):  # strings
-        rng = item_rng(f"code-string-{n:02d}")
-        word = rng.choice(WORDS)
-        i, j = sorted(rng.sample(range(len(word) + 1), 2))
         form = n % 5
-        if form == 0:
-            code, wrong = f's = "{word}"\nprint(s[{i}:{j}])', [word[i:j + 1], word[i + 1:j], word[i - 1:j] if i else word[j:], word[:i] + "|", word[j:] + "!"]
-        elif form == 1:
-            code, wrong = f's = "{word}"\nprint(len(s))', [str(len(word) + 1), str(len(word) - 1), str(len(word) + 2)]
-        elif form == 2:
-            code, wrong = f's = "{word}"\nprint(s.upper())', [word, word.capitalize(), word.title()[::-1], word.upper()[::-1]]
-        elif form == 3:
-            code, wrong = f's = "{word}"\nprint(s[::-1])', [word, word[1:], word[::-1][1:], word[:-1]]
-        else:
-            code, wrong = f's = "{word}"\nprint(s[{i}])', [word[(i + 1) % len(word)], word[i - 1], word[(i + 2) % len(word)], word[(i + 3) % len(word)]]
+
+        def string(rng, wide):
+            word = rng.choice(WORDS + (WORDS_MORE if wide else []))
+            i, j = sorted(rng.sample(range(len(word) + 1), 2))
+            if form == 0:
+                return f's = "{word}"\nprint(s[{i}:{j}])', [word[i:j + 1], word[i + 1:j], word[i - 1:j] if i else word[j:], word[:i] + "|", word[j:] + "!"]
+            if form == 1:
+                return f's = "{word}"\nprint(len(s))', [str(len(word) + 1), str(len(word) - 1), str(len(word) + 2)]
+            if form == 2:
+                return f's = "{word}"\nprint(s.upper())', [word, word.capitalize(), word.title()[::-1], word.upper()[::-1]]
+            if form == 3:
+                return f's = "{word}"\nprint(s[::-1])', [word, word[1:], word[::-1][1:], word[:-1]]
+            return f's = "{word}"\nprint(s[{i}])', [word[(i + 1) % len(word)], word[i - 1], word[(i + 2) % len(word)], word[(i + 3) % len(word)]]
+        code, wrong = fresh_draw(f"code-string-{n:02d}", seen, string)
         items.append(code_item(f"code-string-{n:02d}", "strings", code, wrong))
     for n in range(1, 47):  # lists
-        rng = item_rng(f"code-list-{n:02d}")
-        xs = rng.sample(range(1, 20), 5)
         form = n % 5
-        if form == 0:
-            code, wrong = f"xs = {xs}\nprint(xs[-1])", [str(xs[0]), str(xs[-2]), str(xs[1]), str(len(xs))]
-        elif form == 1:
-            code, wrong = f"xs = {xs}\nprint(sum(xs))", [str(sum(xs) + 1), str(sum(xs) - xs[0]), str(max(xs)), str(sum(xs) + 10)]
-        elif form == 2:
-            code, wrong = f"xs = {xs}\nprint(sorted(xs)[0])", [str(xs[0]), str(max(xs)), str(sorted(xs)[1]), str(xs[-1])]
-        elif form == 3:
-            code, wrong = f"xs = {xs}\nxs.append({n + 20})\nprint(len(xs))", ["5", "7", str(n + 20), "4"]
-        else:
-            code, wrong = f"xs = {xs}\nprint(xs[1:3])", [str(xs[1:4]), str(xs[0:3]), str(xs[2:4]), str(xs[:2])]
+
+        def listing(rng, wide):
+            xs = rng.sample(range(1, 20), 5)
+            if form == 0:
+                return f"xs = {xs}\nprint(xs[-1])", [str(xs[0]), str(xs[-2]), str(xs[1]), str(len(xs))]
+            if form == 1:
+                return f"xs = {xs}\nprint(sum(xs))", [str(sum(xs) + 1), str(sum(xs) - xs[0]), str(max(xs)), str(sum(xs) + 10)]
+            if form == 2:
+                return f"xs = {xs}\nprint(sorted(xs)[0])", [str(xs[0]), str(max(xs)), str(sorted(xs)[1]), str(xs[-1])]
+            if form == 3:
+                return f"xs = {xs}\nxs.append({n + 20})\nprint(len(xs))", ["5", "7", str(n + 20), "4"]
+            return f"xs = {xs}\nprint(xs[1:3])", [str(xs[1:4]), str(xs[0:3]), str(xs[2:4]), str(xs[:2])]
+        code, wrong = fresh_draw(f"code-list-{n:02d}", seen, listing)
         items.append(code_item(f"code-list-{n:02d}", "lists", code, wrong))
     for n in range(1, 47):  # loops
-        rng = item_rng(f"code-loop-{n:02d}")
-        stop, step = rng.randint(3, 8), rng.choice([1, 2])
         form = n % 2
-        if form == 0:
-            code = f"total = 0\nfor i in range({stop}):\n    total += i\nprint(total)"
-            right = sum(range(stop))
-            wrong = [str(right + stop), str(right - 1), str(stop), str(right + 1)]
-        else:
-            code = f"count = 0\nfor i in range(0, {stop * 2}, {step}):\n    count += 1\nprint(count)"
+
+        def loop(rng, wide):
+            # the original ranges hold only 6 and 12 programs; repeats draw wider
+            stop, step = (rng.randint(3, 8), rng.choice([1, 2])) if not wide else (rng.randint(3, 15), rng.choice([1, 2, 3]))
+            if form == 0:
+                start = rng.randint(1, 4) if wide else 0
+                right = sum(range(start, stop))
+                bounds = f"{start}, {stop}" if start else f"{stop}"
+                return (f"total = 0\nfor i in range({bounds}):\n    total += i\nprint(total)",
+                        [str(right + stop), str(right - 1), str(stop), str(right + 1)])
             right = len(range(0, stop * 2, step))
-            wrong = [str(right + 1), str(right - 1), str(stop * 2), str(right * 2)]
+            return (f"count = 0\nfor i in range(0, {stop * 2}, {step}):\n    count += 1\nprint(count)",
+                    [str(right + 1), str(right - 1), str(stop * 2), str(right * 2)])
+        code, wrong = fresh_draw(f"code-loop-{n:02d}", seen, loop)
         items.append(code_item(f"code-loop-{n:02d}", "loops", code, wrong))
     for n in range(1, 47):  # functions and conditionals
-        rng = item_rng(f"code-function-{n:02d}")
-        k, m, x = rng.randint(2, 5), rng.randint(1, 9), rng.randint(1, 12)
-        if n % 2:
-            code = f"def f(x):\n    return x * {k} + {m}\n\nprint(f({x}))"
-            right = x * k + m
-            wrong = [str(x * (k + m)), str(x + k + m), str(right + k), str(right - 1)]
-            sub = "functions"
-        else:
+        def function(rng, wide):
+            k, m, x = rng.randint(2, 5), rng.randint(1, 9), rng.randint(1, 12)
+            if n % 2:
+                right = x * k + m
+                return (f"def f(x):\n    return x * {k} + {m}\n\nprint(f({x}))",
+                        [str(x * (k + m)), str(x + k + m), str(right + k), str(right - 1)], "functions")
             limit = rng.randint(3, 10)
-            code = f'x = {x}\nif x > {limit}:\n    print("big")\nelse:\n    print("small")'
-            wrong = ["big", "small", "x", "None", "True"]
-            sub = "conditionals"
+            return (f'x = {x}\nif x > {limit}:\n    print("big")\nelse:\n    print("small")',
+                    ["big", "small", "x", "None", "True"], "conditionals")
+        code, wrong, sub = fresh_draw(f"code-function-{n:02d}", seen, function)
         items.append(code_item(f"code-function-{n:02d}", sub, code, wrong))
     for table, args in ((COMPLETIONS_TWO, "a, b"), (COMPLETIONS_ONE, "x")):
         pool = [body for _, body in table]
