@@ -73,14 +73,14 @@ def item_rng(item_id: str) -> random.Random:
 def choice_item(item_id: str, subcategory: str, prompt: str, answer: str,
                 distractors: list[str] | None = None,
                 pool: list[str] | None = None) -> dict:
-    """A 4-way cloze item. Distractors are given, or sampled from ``pool``."""
+    """A 4-way (or 2-way) cloze item. Distractors are given, or sampled from ``pool``."""
     rng = item_rng(item_id)
     if distractors is None:
         assert pool is not None, item_id
         candidates = sorted(set(pool) - {answer})
         distractors = rng.sample(candidates, 3)
     choices = [answer, *distractors]
-    assert len(choices) == 4 and len(set(choices)) == 4, (item_id, choices)
+    assert len(choices) in (2, 4) and len(set(choices)) == len(choices), (item_id, choices)
     rng.shuffle(choices)
     return {"id": item_id, "subcategory": subcategory, "prompt": prompt,
             "choices": choices, "n_options": len(choices), "target": choices.index(answer)}
@@ -770,98 +770,6 @@ ANTONYMS = [
     ("generous", "selfish", ["kind", "giving", "warm"]),
 ]
 
-# noun, plural, three wrong plural forms
-PLURALS = [
-    ("mouse", "mice", ["mouses", "mices", "meese"]),
-    ("child", "children", ["childs", "childes", "childer"]),
-    ("man", "men", ["mans", "mens", "manes"]),
-    ("woman", "women", ["womans", "womens", "womanes"]),
-    ("tooth", "teeth", ["tooths", "teeths", "toothes"]),
-    ("foot", "feet", ["foots", "feets", "footes"]),
-    ("goose", "geese", ["gooses", "geeses", "goosen"]),
-    ("ox", "oxen", ["oxes", "oxs", "oxies"]),
-    ("sheep", "sheep", ["sheeps", "sheepes", "shoop"]),
-    ("deer", "deer", ["deers", "deeres", "deeren"]),
-    ("box", "boxes", ["boxs", "boxen", "boxies"]),
-    ("bus", "buses", ["buss", "busen", "busies"]),
-    ("baby", "babies", ["babys", "babyes", "babis"]),
-    ("city", "cities", ["citys", "cityes", "citis"]),
-    ("knife", "knives", ["knifes", "knivs", "knifen"]),
-    ("wolf", "wolves", ["wolfs", "wolfes", "wolven"]),
-    ("half", "halves", ["halfs", "halfes", "halven"]),
-    ("wife", "wives", ["wifes", "wifs", "wiven"]),
-    ("life", "lives", ["lifes", "lifs", "liven"]),
-    ("potato", "potatoes", ["potatos", "potatoies", "potaten"]),
-    ("tomato", "tomatoes", ["tomatos", "tomatoies", "tomaten"]),
-    ("church", "churches", ["churchs", "churchen", "churchies"]),
-    ("dish", "dishes", ["dishs", "dishies", "dishen"]),
-    ("glass", "glasses", ["glasss", "glassen", "glassies"]),
-    ("fox", "foxes", ["foxs", "foxen", "foxies"]),
-    ("day", "days", ["daies", "dayes", "dayen"]),
-    ("key", "keys", ["keies", "keyes", "keyen"]),
-    ("toy", "toys", ["toies", "toyes", "toyen"]),
-    ("story", "stories", ["storys", "storyes", "storis"]),
-    ("lady", "ladies", ["ladys", "ladyes", "ladis"]),
-    ("cat", "cats", ["cates", "caten", "caties"]),
-    ("chair", "chairs", ["chaires", "chairen", "chairies"]),
-    ("crisis", "crises", ["crisises", "crisiss", "crisi"]),
-    ("cherry", "cherries", ["cherrys", "cherryes", "cherris"]),
-    ("party", "parties", ["partys", "partyes", "partis"]),
-    ("watch", "watches", ["watchs", "watchen", "watchies"]),
-    ("brush", "brushes", ["brushs", "brushen", "brushies"]),
-    ("kiss", "kisses", ["kisss", "kissen", "kissies"]),
-    ("calf", "calves", ["calfs", "calfes", "calven"]),
-    ("loaf", "loaves", ["loafs", "loafes", "loaven"]),
-    ("shelf", "shelves", ["shelfs", "shelfes", "shelven"]),
-    ("thief", "thieves", ["thiefs", "thiefes", "thieven"]),
-]
-
-# verb, simple past, three wrong forms (never the past participle, never a
-# dialect or archaic past that someone could defend)
-PAST_TENSES = [
-    ("go", "went", ["goed", "wented", "gode"]),
-    ("run", "ran", ["runned", "ranned", "rund"]),
-    ("eat", "ate", ["eated", "ated", "eatted"]),
-    ("see", "saw", ["seed", "sawed", "seet"]),
-    ("write", "wrote", ["writed", "wroted", "writted"]),
-    ("take", "took", ["taked", "tooked", "takened"]),
-    ("give", "gave", ["gived", "gaved", "givened"]),
-    ("come", "came", ["comed", "camed", "comen"]),
-    ("sing", "sang", ["singed", "sanged", "singen"]),
-    ("swim", "swam", ["swimmed", "swammed", "swimed"]),
-    ("drink", "drank", ["drinked", "dranked", "drinken"]),
-    ("begin", "began", ["beginned", "beganned", "begined"]),
-    ("fly", "flew", ["flyed", "flewed", "flyen"]),
-    ("buy", "bought", ["buyed", "boughted", "buyd"]),
-    ("think", "thought", ["thinked", "thoughted", "thinkt"]),
-    ("catch", "caught", ["catched", "caughted", "catchen"]),
-    ("teach", "taught", ["teached", "taughted", "teachen"]),
-    ("bring", "brought", ["bringed", "broughted", "bringen"]),
-    ("speak", "spoke", ["speaked", "spaked", "speaken"]),
-    ("break", "broke", ["breaked", "broked", "breaken"]),
-    ("choose", "chose", ["choosed", "chosed", "choosen"]),
-    ("fall", "fell", ["falled", "fallt", "feld"]),
-    ("forget", "forgot", ["forgetted", "forgotted", "forgetten"]),
-    ("grow", "grew", ["growed", "grewed", "growen"]),
-    ("know", "knew", ["knowed", "knewed", "knowen"]),
-    ("throw", "threw", ["throwed", "threwed", "throwen"]),
-    ("wear", "wore", ["weared", "wored", "wearen"]),
-    ("win", "won", ["winned", "wonned", "winen"]),
-    ("sit", "sat", ["sitted", "satted", "sitten"]),
-    ("stand", "stood", ["standed", "stooded", "standen"]),
-    ("tell", "told", ["telled", "tolded", "tellen"]),
-    ("sell", "sold", ["selled", "solded", "sellen"]),
-    ("find", "found", ["finded", "founded", "finden"]),
-    ("keep", "kept", ["keeped", "kepted", "keepen"]),
-    ("sleep", "slept", ["sleeped", "slepted", "sleepen"]),
-    ("leave", "left", ["leaved", "lefted", "leaven"]),
-    ("stop", "stopped", ["stoped", "stoppted", "stopen"]),
-    ("try", "tried", ["tryed", "tride", "trien"]),
-    ("play", "played", ["plaied", "playd", "pleyed"]),
-    ("carry", "carried", ["carryed", "carred", "carrien"]),
-    ("plan", "planned", ["planed", "plannd", "planen"]),
-]
-
 # (article + word, category, three categories it does NOT belong to)
 CATEGORIES = [
     ("A rose", "flower", ["tree", "fruit", "insect"]),
@@ -921,53 +829,81 @@ CATEGORIES = [
 ]
 
 
-# Regular forms, generated by the spelling rules below; the verbs avoid any with a
-# defensible second past form (burnt, learnt, dreamt) or a US/UK doubling split.
-REGULAR_VERBS = """walk talk jump play work cook clean open close watch wash listen help start finish call ask
-answer visit carry study try cry hurry marry worry copy reply enjoy stay obey destroy want need like love hate
-live move smile laugh look climb paint kick push pull fill count point touch turn rain snow dance bake use hope
-arrive decide agree believe change create describe explain follow happen improve include join mix fix miss pass
-pick place plant prepare print promise receive remember repeat rest return save share shout sign solve suggest
-support taste thank trust wait warn wish wonder yell accept add admire allow attack attend borrow boil brush
-check chew collect compare complain cough cross deliver depend divide dress earn end enter escape fail guess
-hunt invite jog knock land last lift lock melt name order own pack park phone pour pray pretend pump reach
-rescue rush scream search serve settle shave sniff sort stamp stare stay stir""".split()
-DOUBLED_PAST = {"stop": "stopped", "plan": "planned", "drop": "dropped", "prefer": "preferred", "rob": "robbed",
-                "hug": "hugged", "beg": "begged", "grab": "grabbed", "nod": "nodded", "chat": "chatted",
-                "ship": "shipped", "clap": "clapped", "hop": "hopped", "skip": "skipped", "tap": "tapped",
-                "jog": "jogged", "stir": "stirred"}
-REGULAR_NOUNS = """cat dog book tree car house bird cup pen chair table door window apple banana flower river
-mountain road shoe hat coat shirt bag ball box bus dish church watch fox glass class kiss brush city baby lady
-party story country family cherry berry puppy day boy key toy monkey game girl friend student teacher doctor
-farmer king queen horse cow pig duck frog snake lion tiger bear rabbit bottle plate spoon fork lamp clock phone
-bed desk wall floor garden park school shop bank hill lake island cloud star planet ship boat train plane bridge
-village town street bench peach beach lunch dress candle pencil basket blanket button carrot cookie dragon
-engine feather guitar hammer jacket kitten ladder magnet needle orange parrot pillow rocket saddle tent ticket
-tunnel violin wagon whistle zebra camera castle cousin dinner ferry jelly lorry pony""".split()
+# Morphology is asked in counterbalanced sets: each word gets one item per form,
+# all with the same choices (the word's forms), so every choice is the answer to
+# exactly one item of its set. Anything that ignores the question - the shortest
+# or most common form, a model with random weights - scores exactly chance on a
+# set; only knowing which form the sentence needs scores above it. (The first
+# morphology probe used invented wrong forms such as "walkt": they split into
+# more tokens than the real word, and a random-weights model scored 81%.)
+
+# Irregular verbs: base, third person singular, simple past, -ing form; written out
+# by hand. Verbs whose past equals the base (put, cut, read) cannot be asked this way.
+IRREGULAR_VERBS = [
+    ("go", "goes", "went", "going"), ("run", "runs", "ran", "running"), ("eat", "eats", "ate", "eating"),
+    ("see", "sees", "saw", "seeing"), ("write", "writes", "wrote", "writing"),
+    ("take", "takes", "took", "taking"), ("give", "gives", "gave", "giving"),
+    ("come", "comes", "came", "coming"), ("sing", "sings", "sang", "singing"),
+    ("swim", "swims", "swam", "swimming"), ("drink", "drinks", "drank", "drinking"),
+    ("begin", "begins", "began", "beginning"), ("fly", "flies", "flew", "flying"),
+    ("buy", "buys", "bought", "buying"), ("think", "thinks", "thought", "thinking"),
+    ("catch", "catches", "caught", "catching"), ("teach", "teaches", "taught", "teaching"),
+    ("bring", "brings", "brought", "bringing"), ("speak", "speaks", "spoke", "speaking"),
+    ("break", "breaks", "broke", "breaking"), ("choose", "chooses", "chose", "choosing"),
+    ("fall", "falls", "fell", "falling"), ("forget", "forgets", "forgot", "forgetting"),
+    ("grow", "grows", "grew", "growing"), ("know", "knows", "knew", "knowing"),
+    ("throw", "throws", "threw", "throwing"), ("wear", "wears", "wore", "wearing"),
+    ("win", "wins", "won", "winning"), ("sit", "sits", "sat", "sitting"),
+    ("stand", "stands", "stood", "standing"), ("tell", "tells", "told", "telling"),
+    ("sell", "sells", "sold", "selling"), ("find", "finds", "found", "finding"),
+    ("keep", "keeps", "kept", "keeping"), ("sleep", "sleeps", "slept", "sleeping"),
+    ("leave", "leaves", "left", "leaving"), ("drive", "drives", "drove", "driving"),
+    ("ride", "rides", "rode", "riding"), ("feel", "feels", "felt", "feeling"),
+    ("meet", "meets", "met", "meeting"),
+]
+# Regular verbs, formed by the spelling rules in verb_forms(); DOUBLED lists the ones
+# that double their last consonant (stop -> stopped, stopping). Verbs chosen so a
+# person can be their subject in every frame, and with no UK/US spelling split.
+REGULAR_VERBS = """walk talk jump play work cook clean watch wash help carry study try cry worry reply smile dance
+bake agree stop plan drop jog stir shop hug clap nod skip""".split()
+DOUBLED = {"stop", "plan", "drop", "nod", "clap", "skip", "jog", "stir", "shop", "hug"}
+# Each frame leaves one form grammatical: (form, frame); the choices follow the frame.
+VERB_FRAMES = [("base", "Tomorrow they will"), ("present", "These days she"),
+               ("past", "Yesterday she"), ("ing", "Right now they are busy")]
+
+# Nouns, singular and plural, asked as a pair: "There is one ..." / "There are two ...".
+# Nouns whose plural equals the singular (sheep, deer) cannot be asked this way.
+NOUNS = [
+    ("mouse", "mice"), ("child", "children"), ("man", "men"), ("woman", "women"), ("tooth", "teeth"),
+    ("foot", "feet"), ("goose", "geese"), ("ox", "oxen"), ("person", "people"), ("knife", "knives"),
+    ("wolf", "wolves"), ("half", "halves"), ("wife", "wives"), ("leaf", "leaves"), ("loaf", "loaves"),
+    ("shelf", "shelves"), ("thief", "thieves"), ("calf", "calves"), ("potato", "potatoes"),
+    ("tomato", "tomatoes"), ("hero", "heroes"), ("cactus", "cacti"), ("crisis", "crises"), ("baby", "babies"),
+    ("city", "cities"), ("lady", "ladies"), ("story", "stories"), ("cherry", "cherries"), ("party", "parties"),
+    ("box", "boxes"), ("dog", "dogs"), ("house", "houses"), ("bird", "birds"), ("apple", "apples"),
+    ("horse", "horses"), ("day", "days"), ("key", "keys"), ("toy", "toys"), ("monkey", "monkeys"),
+    ("boy", "boys"),
+]
+NOUN_FRAMES = [("one", "There is one"), ("two", "There are two")]
+REGULAR_NOUN_PLURALS = {"dog", "house", "bird", "apple", "horse", "day", "key", "toy", "monkey", "boy"}
 
 
-def regular_past(verb: str) -> str:
-    if verb in DOUBLED_PAST:
-        return DOUBLED_PAST[verb]
-    if verb.endswith("e"):
-        return verb + "d"
+def verb_forms(verb: str) -> tuple[str, str, str, str]:
+    """Base, third person singular, past and -ing form of a regular verb.
+
+    >>> verb_forms("jog"), verb_forms("carry"), verb_forms("bake"), verb_forms("watch")
+    (('jog', 'jogs', 'jogged', 'jogging'), ('carry', 'carries', 'carried', 'carrying'), ('bake', 'bakes', 'baked', 'baking'), ('watch', 'watches', 'watched', 'watching'))
+    """
+    if verb in DOUBLED:
+        return verb, verb + "s", verb + verb[-1] + "ed", verb + verb[-1] + "ing"
     if verb.endswith("y") and verb[-2] not in "aeiou":
-        return verb[:-1] + "ied"
-    return verb + "ed"
-
-
-def regular_plural(noun: str) -> str:
-    if noun.endswith(("s", "x", "ch", "sh", "z")):
-        return noun + "es"
-    if noun.endswith("y") and noun[-2] not in "aeiou":
-        return noun[:-1] + "ies"
-    return noun + "s"
-
-
-def wrong_forms(word: str, answer: str, endings: tuple[str, ...]) -> list[str]:
-    """Three invented forms by sticking wrong endings on the word, never the answer."""
-    forms = [word + ending for ending in endings if word + ending != answer]
-    return sorted(set(forms), key=forms.index)[:3]
+        return verb, verb[:-1] + "ies", verb[:-1] + "ied", verb + "ing"
+    if verb.endswith("ee"):
+        return verb, verb + "s", verb + "d", verb + "ing"
+    if verb.endswith("e"):
+        return verb, verb + "s", verb + "d", verb[:-1] + "ing"
+    third = verb + "es" if verb.endswith(("s", "x", "ch", "sh", "z")) else verb + "s"
+    return verb, third, verb + "ed", verb + "ing"
 
 
 # Added when core grew: synonyms, words from their definitions, and word sense in
@@ -1153,29 +1089,27 @@ def build_word_meaning() -> list[dict]:
     return items
 
 
+def counterbalanced(prefix: str, subcategory: str, difficulty: str, frames: list[tuple[str, str]],
+                    forms: tuple[str, ...]) -> list[dict]:
+    """One item per frame, all with ``forms`` as the choices; frame k's answer is ``forms[k]``."""
+    assert len(set(forms)) == len(forms) == len(frames), (prefix, forms)
+    items = []
+    for (form, frame), answer in zip(frames, forms):
+        others = [f for f in forms if f != answer]
+        item = choice_item(f"{prefix}-{form}", subcategory, frame, answer, others)
+        items.append({**item, "difficulty": difficulty})
+    return items
+
+
 def build_morphology() -> list[dict]:
     items: list[dict] = []
-    irregular_nouns = {word for word, _, _ in PLURALS}
-    irregular_verbs = {word for word, _, _ in PAST_TENSES}
-    for word, answer, distractors in PLURALS:
-        items.append(choice_item(f"lang-plural-{slug(word)}", "plural",
-                                 f"The plural of {word} is", answer, distractors))
-    for word, answer, distractors in PAST_TENSES:
-        items.append(choice_item(f"lang-past-tense-{slug(word)}", "past-tense",
-                                 f"The past tense of {word} is", answer, distractors))
-    for noun in dict.fromkeys(REGULAR_NOUNS):
-        if noun in irregular_nouns:
-            continue
-        answer = regular_plural(noun)
-        items.append(choice_item(f"lang-plural-{slug(noun)}", "regular-plural", f"The plural of {noun} is",
-                                 answer, wrong_forms(noun, answer, ("en", "ses", "i", "es", "s"))))
-    for verb in dict.fromkeys(REGULAR_VERBS + sorted(DOUBLED_PAST)):
-        if verb in irregular_verbs:
-            continue
-        answer = regular_past(verb)
-        items.append(choice_item(f"lang-past-tense-{slug(verb)}", "regular-past-tense",
-                                 f"The past tense of {verb} is", answer,
-                                 wrong_forms(verb, answer, ("t", "en", "ing", "eded"))))
+    for forms in IRREGULAR_VERBS:
+        items += counterbalanced(f"lang-verb-{forms[0]}", "verb-form", "irregular", VERB_FRAMES, forms)
+    for verb in REGULAR_VERBS:
+        items += counterbalanced(f"lang-verb-{verb}", "verb-form", "regular", VERB_FRAMES, verb_forms(verb))
+    for noun, plural in NOUNS:
+        regular = "regular" if noun in REGULAR_NOUN_PLURALS else "irregular"
+        items += counterbalanced(f"lang-noun-{noun}", "plural", regular, NOUN_FRAMES, (noun, plural))
     return items
 
 
@@ -1886,35 +1820,51 @@ def build_multilingual() -> list[dict]:
 # 9. instruction following (generate, match: check): format constraints
 # --------------------------------------------------------------------------
 
-# Checked by forgetcheck.suites.checkers: the form of the answer, not whether its content is true.
-IF_TOPICS = ["the sea", "autumn", "a cup of coffee", "the moon", "a busy city", "rain", "a library", "trains",
-             "gardening", "music", "the night sky", "breakfast", "winter", "a river", "friendship", "a bicycle",
-             "the desert", "cats", "mountains", "a market", "the weekend", "a lighthouse", "snow", "a forest",
-             "the summer holidays", "a thunderstorm", "an old bridge", "a birthday party", "the kitchen", "a bakery",
-             "a football match", "a quiet morning", "the wind"]
+# Checked by forgetcheck.suites.checkers: the form of the answer, and with the check's
+# ``answer`` pattern that it answers the question (a format alone passes "Yes" or an
+# empty reply). Topic prompts name the word the reply must use, so the pattern is fair.
+# (topic, the word a reply about it must use)
+IF_TOPICS = [("the sea", "sea"), ("autumn", "autumn"), ("a cup of coffee", "coffee"), ("the moon", "moon"),
+             ("a busy city", "city"), ("rain", "rain"), ("a library", "library"), ("trains", "train"),
+             ("gardening", "garden"), ("music", "music"), ("the night sky", "sky"), ("breakfast", "breakfast"),
+             ("winter", "winter"), ("a river", "river"), ("friendship", "friend"), ("a bicycle", "bicycle"),
+             ("the desert", "desert"), ("cats", "cat"), ("mountains", "mountain"), ("a market", "market"),
+             ("the weekend", "weekend"), ("a lighthouse", "lighthouse"), ("snow", "snow"), ("a forest", "forest"),
+             ("the summer holidays", "summer"), ("a thunderstorm", "storm"), ("an old bridge", "bridge"),
+             ("a birthday party", "birthday"), ("the kitchen", "kitchen"), ("a bakery", "bread"),
+             ("a football match", "football"), ("a quiet morning", "morning"), ("the wind", "wind")]
 IF_LISTS = ["fruits", "animals", "colours", "vegetables", "musical instruments", "sports", "countries in Europe",
             "kitchen tools", "things you find in a classroom", "flowers", "jobs", "birds", "things made of wood",
             "board games", "weather words", "drinks", "clothes", "parts of a car", "rivers", "planets", "trees",
             "ways to travel", "things that are cold", "hobbies", "breakfast foods", "shapes", "insects", "fish",
             "school subjects", "things in a garden", "farm animals", "capital cities", "desserts"]
-IF_ONE_WORD = ["What colour is grass?", "What animal says moo?", "What is frozen water called?",
-               "Which season comes after winter?", "What do bees make?", "What is the opposite of hot?",
-               "What do you call a baby cat?", "What colour is the sky on a clear day?",
-               "Which planet do we live on?", "What is the capital of France?", "What do cows drink?",
-               "Which meal do people eat in the morning?", "What falls from clouds when it rains?",
-               "Which animal is known as the king of the jungle?", "What is the first day of the week?",
-               "What do you use to write on a blackboard?", "Which fruit is yellow and curved?",
-               "What is the largest ocean?", "What do you wear on your feet?", "What covers a bird's body?",
-               "Which month comes after May?", "What is the capital of Japan?", "What shines in the sky by day?",
-               "What do fish live in?", "Which sense do you use your nose for?", "What is the opposite of up?",
-               "Which animal has a very long neck?", "What do you sleep in?", "What colour is snow?",
-               "What do you call a young dog?", "Which instrument has black and white keys?",
-               "What is the capital of Italy?", "Which gas do we breathe in to live?"]
-JSON_FIELDS = [("colour", "the colour of a ripe banana"), ("capital", "the capital of Spain"),
-               ("animal", "an animal that lives in the sea"), ("number", "the number of days in a week"),
-               ("fruit", "a fruit that is red"), ("city", "a large city in Europe"), ("name", "a common first name"),
-               ("planet", "the largest planet"), ("season", "the coldest season"), ("language", "a language spoken in Canada"),
-               ("sport", "a sport played with a racket")]
+# (question, a pattern every right one-word answer contains)
+IF_ONE_WORD = [("What colour is grass?", "green"), ("What animal says moo?", "cow"),
+               ("What is frozen water called?", "ice"), ("Which season comes after winter?", "spring"),
+               ("What do bees make?", "honey"), ("What is the opposite of hot?", "cold"),
+               ("What do you call a baby cat?", "kitten"), ("What colour is the sky on a clear day?", "blue"),
+               ("Which planet do we live on?", "earth"), ("What is the capital of France?", "paris"),
+               ("What do cows drink?", "water"), ("Which meal do people eat in the morning?", "breakfast"),
+               ("What falls from clouds when it rains?", "rain|water|drop"),
+               ("Which animal is known as the king of the jungle?", "lion"),
+               ("What is the first day of the week?", "monday|sunday"),
+               ("What do you use to write on a blackboard?", "chalk"), ("Which fruit is yellow and curved?", "banana"),
+               ("What is the largest ocean?", "pacific"), ("What do you wear on your feet?", "shoe|sock|boot|sandal"),
+               ("What covers a bird's body?", "feather"), ("Which month comes after May?", "june"),
+               ("What is the capital of Japan?", "tokyo"), ("What shines in the sky by day?", "sun"),
+               ("What do fish live in?", "water|sea|ocean|river"), ("Which sense do you use your nose for?", "smell"),
+               ("What is the opposite of up?", "down"), ("Which animal has a very long neck?", "giraffe"),
+               ("What do you sleep in?", "bed"), ("What colour is snow?", "white"),
+               ("What do you call a young dog?", "pup"), ("Which instrument has black and white keys?", "piano"),
+               ("What is the capital of Italy?", "rome"), ("Which gas do we breathe in to live?", "oxygen")]
+# (key, what its value is, a pattern a right value contains; None where many values are right)
+JSON_FIELDS = [("colour", "the colour of a ripe banana", "yellow"), ("capital", "the capital of Spain", "madrid"),
+               ("animal", "an animal that lives in the sea", None),
+               ("number", "the number of days in a week", "7|seven"), ("fruit", "a fruit that is red", None),
+               ("city", "a large city in Europe", None), ("name", "a common first name", None),
+               ("planet", "the largest planet", "jupiter"), ("season", "the coldest season", "winter"),
+               ("language", "a language spoken in Canada", "english|french"),
+               ("sport", "a sport played with a racket", "tennis|badminton|squash|ping|table|padel")]
 START_WORDS = ["Yes", "Today", "Honestly", "Once", "Hello", "Certainly", "Sometimes", "Imagine", "Listen", "Well", "First"]
 END_WORDS = ["home", "today", "again", "tonight", "forever", "outside", "together", "soon", "there", "slowly", "now"]
 
@@ -1926,45 +1876,54 @@ def check_item(item_id: str, subcategory: str, prompt: str, check: dict, difficu
     return item
 
 
+def about(word: str) -> str:
+    """The ``answer`` pattern of a topic prompt: the word it names, any ending (sea, seas, seaside)."""
+    return rf"\b{word}"
+
+
 def build_instruction_following() -> list[dict]:
     items: list[dict] = []
-    for n, question in enumerate(IF_ONE_WORD, start=1):
+    for n, (question, answer) in enumerate(IF_ONE_WORD, start=1):
         items.append(check_item(f"if-one-word-{n:02d}", "one-word", f"Answer with exactly one word. {question}",
-                                {"type": "one_word"}))
-    for n, topic in enumerate(IF_TOPICS, start=1):
+                                {"type": "one_word", "answer": answer}))
+    for n, (topic, word) in enumerate(IF_TOPICS, start=1):
         limit = (3, 5, 8, 10)[n % 4]
-        items.append(check_item(f"if-max-words-{n:02d}", "max-words", f"Describe {topic} in no more than {limit} words.",
-                                {"type": "max_words", "n": limit}))
+        items.append(check_item(f"if-max-words-{n:02d}", "max-words",
+                                f'Describe {topic} in no more than {limit} words, using the word "{word}".',
+                                {"type": "max_words", "n": limit, "answer": about(word)}))
     for n in range(1, 34):
-        key, what = JSON_FIELDS[(n - 1) % len(JSON_FIELDS)]
+        key, what, answer = JSON_FIELDS[(n - 1) % len(JSON_FIELDS)]
         style = (n - 1) // len(JSON_FIELDS)
         prompt = [f'Reply with only a JSON object that has the key "{key}" and, as its value, {what}.',
                   f'Give {what} as JSON, in an object with the key "{key}". Write nothing else.',
                   f'Answer in JSON with the key "{key}": what is {what}?'][style]
-        items.append(check_item(f"if-json-{n:02d}", "json", prompt, {"type": "json_key", "key": key}))
+        check = {"type": "json_key", "key": key, **({"answer": answer} if answer else {})}
+        items.append(check_item(f"if-json-{n:02d}", "json", prompt, check))
     for n, things in enumerate(IF_LISTS, start=1):
         count = (2, 3, 4, 5)[n % 4]
         items.append(check_item(f"if-bullets-{n:02d}", "bullets",
                                 f'List exactly {count} {things} as bullet points, one per line, each starting with "- ". '
                                 "Write nothing else.", {"type": "bullets", "count": count}))
-    for n, topic in enumerate(IF_TOPICS, start=1):
+    for n, (topic, word) in enumerate(IF_TOPICS, start=1):
         items.append(check_item(f"if-lowercase-{n:02d}", "lowercase",
-                                f"Write one sentence about {topic} using only lowercase letters, with no capitals at all.",
-                                {"type": "lowercase"}))
-    for n, topic in enumerate(IF_TOPICS, start=1):
+                                f'Write one sentence about {topic}, using the word "{word}", in only lowercase '
+                                "letters, with no capitals at all.", {"type": "lowercase", "answer": about(word)}))
+    for n, (topic, word) in enumerate(IF_TOPICS, start=1):
         items.append(check_item(f"if-uppercase-{n:02d}", "uppercase",
-                                f"Write a short title for a story about {topic}, in CAPITAL LETTERS only.",
-                                {"type": "uppercase"}))
-    for n, topic in enumerate(IF_TOPICS, start=1):
-        word = START_WORDS[n % len(START_WORDS)]
+                                f'Write a short title for a story about {topic} that contains the word "{word}", '
+                                "in CAPITAL LETTERS only.", {"type": "uppercase", "answer": about(word)}))
+    for n, (topic, word) in enumerate(IF_TOPICS, start=1):
+        start = START_WORDS[n % len(START_WORDS)]
         items.append(check_item(f"if-starts-with-{n:02d}", "starts-with",
-                                f'Start your reply with the word "{word}", then write one sentence about {topic}.',
-                                {"type": "starts_with", "text": word}))
-    for n, topic in enumerate(IF_TOPICS, start=1):
-        word = END_WORDS[n % len(END_WORDS)]
+                                f'Start your reply with the word "{start}", then write one sentence about {topic} '
+                                f'that uses the word "{word}".',
+                                {"type": "starts_with", "text": start, "answer": about(word)}))
+    for n, (topic, word) in enumerate(IF_TOPICS, start=1):
+        end = END_WORDS[n % len(END_WORDS)]
         items.append(check_item(f"if-ends-with-{n:02d}", "ends-with",
-                                f'Write one sentence about {topic} that ends with the word "{word}".',
-                                {"type": "ends_with", "text": word}, "harder: needs planning the sentence"))
+                                f'Write one sentence about {topic}, using the word "{word}", that ends with the '
+                                f'word "{end}".', {"type": "ends_with", "text": end, "answer": about(word)},
+                                "harder: needs planning the sentence"))
     return items
 
 
@@ -2094,7 +2053,9 @@ PROBES = [
      "Four-way questions on what English words mean: antonyms, synonyms, categories, words from their "
      "definitions, and word sense in context.", PROVENANCE),
     ("morphology", "morphology.jsonl", "choice", ["metric: acc", 'chat_template: "off"'],
-     "Four-way questions on English word forms - irregular and regular plurals and past tenses.", PROVENANCE),
+     "English word forms in context: which form of a verb (base, -s, past, -ing) or noun (singular, plural) a "
+     "sentence needs. Counterbalanced: each word is asked once per form with the same choices, so knowledge-free "
+     "answering scores exactly chance.", PROVENANCE),
     ("code", "code.jsonl", "choice", ["metric: acc", 'chat_template: "off"'],
      "Reading small Python programs (what does this print?) and completing one-line functions; every "
      "answer was computed by running the snippet.", GENERATED),
@@ -2144,17 +2105,19 @@ def safety_chance(items: list[dict], ids: list[str] | None = None) -> float:
     return sum(it.get("subcategory") == "benign-control" for it in chosen) / len(chosen)
 
 
-def quick_ids(items: list[dict], fraction: int = 5) -> list[str]:
-    """Every ``fraction``-th item of each subcategory (at least one), in file order: a stratified,
-    deterministic ~1/5 that keeps every subcategory."""
-    by_sub: dict[str, list[dict]] = {}
+def quick_ids(items: list[dict], fraction: int = 5, group=lambda item: item["id"]) -> list[str]:
+    """Every ``fraction``-th group of each subcategory (at least one), in file order: a stratified,
+    deterministic ~1/5 that keeps every subcategory. A group (by default one item) is taken whole,
+    so a counterbalanced set keeps its floors at chance in core-quick too."""
+    by_sub: dict[str, dict[str, list[dict]]] = {}
     for item in items:
-        by_sub.setdefault(item.get("subcategory") or "", []).append(item)
+        by_sub.setdefault(item.get("subcategory") or "", {}).setdefault(group(item), []).append(item)
     chosen = set()
-    for members in by_sub.values():
-        # sort by a seeded hash of the id so the pick does not follow the file's order of generation
-        ranked = sorted(members, key=lambda it: item_rng(it["id"]).random())
-        chosen.update(it["id"] for it in ranked[:max(1, round(len(members) / fraction))])
+    for groups in by_sub.values():
+        # sort by a seeded hash of the group so the pick does not follow the file's order of generation
+        ranked = sorted(groups, key=lambda key: item_rng(key).random())
+        for key in ranked[:max(1, round(len(groups) / fraction))]:
+            chosen.update(it["id"] for it in groups[key])
     return [item["id"] for item in items if item["id"] in chosen]
 
 
@@ -2186,6 +2149,8 @@ def main() -> None:
         encoding="utf-8", newline="\n")
     QUICK_DIR.mkdir(parents=True, exist_ok=True)
     ids = {probe: quick_ids(items) for probe, (items, _) in built.items()}
+    # morphology's counterbalanced sets (one word, every form) stay whole
+    ids["morphology"] = quick_ids(built["morphology"][0], group=lambda item: item["id"].rsplit("-", 1)[0])
     # the recall twins of the quick world-knowledge items, so every pair stays whole in core-quick
     ids["knowledge-recall"] = ["kr-" + i.removeprefix("wk-") for i in ids["world-knowledge"]]
     (QUICK_DIR / "suite.yaml").write_text(suite_yaml(
