@@ -107,12 +107,12 @@ def audit(suite, model_spec, out_dir, capabilities, tolerance, confidence, seed,
     """
     from forgetcheck.commands.options import quiet_libraries
     from forgetcheck.report.audit import render_audit_text, write_audit_folder
-    from forgetcheck.workflows.audit import audit as run_audit
+    from forgetcheck.workflows.audit import audit_suite
 
     quiet_libraries(quiet)
-    result = run_audit(suite, model_spec, tolerance=tolerance, confidence=confidence, seed=seed,
-                       capabilities=tuple(capabilities), dtype=dtype, device=device, batch_tokens=batch_tokens,
-                       allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, progress=not quiet)
+    result = audit_suite(suite, model_spec, tolerance=tolerance, confidence=confidence, seed=seed,
+                         capabilities=tuple(capabilities), dtype=dtype, device=device, batch_tokens=batch_tokens,
+                         allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, progress=not quiet)
     click.echo(render_audit_text(result), nl=False)
     if out_dir:
         paths = write_audit_folder(result, out_dir)

@@ -204,7 +204,7 @@ def mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def audit(suite_name: str, model_spec: str, *, tolerance: float = 0.02, confidence: float = 0.95,
+def audit_suite(suite_name: str, model_spec: str, *, tolerance: float = 0.02, confidence: float = 0.95,
           seed: int = 0, capabilities: tuple[str, ...] = (), dtype: str = "auto", device: str = "auto",
           batch_tokens: int | None = None, allow_pickle: bool = False, trust_remote_code: bool = False,
           progress: bool = True) -> Audit:
