@@ -1832,7 +1832,7 @@ IF_TOPICS = [("the sea", "sea"), ("autumn", "autumn"), ("a cup of coffee", "coff
              ("winter", "winter"), ("a river", "river"), ("friendship", "friend"), ("a bicycle", "bicycle"),
              ("the desert", "desert"), ("cats", "cat"), ("mountains", "mountain"), ("a market", "market"),
              ("the weekend", "weekend"), ("a lighthouse", "lighthouse"), ("snow", "snow"), ("a forest", "forest"),
-             ("the summer holidays", "summer"), ("a thunderstorm", "storm"), ("an old bridge", "bridge"),
+             ("the summer holidays", "summer"), ("a thunderstorm", "thunder"), ("an old bridge", "bridge"),
              ("a birthday party", "birthday"), ("the kitchen", "kitchen"), ("a bakery", "bread"),
              ("a football match", "football"), ("a quiet morning", "morning"), ("the wind", "wind")]
 IF_LISTS = ["fruits", "animals", "colours", "vegetables", "musical instruments", "sports", "countries in Europe",
