@@ -104,7 +104,8 @@ def write_jsonl(path: Path, items: list[dict], keys: tuple[str, ...]) -> None:
 # --------------------------------------------------------------------------
 
 # country (as it reads after "the capital of"), capital, three other cities of
-# that same country (never the capital, so only one choice is right)
+# that same country. The items now offer other capitals as choices (see
+# build_world_knowledge); the cities stay as a record of the first version.
 CAPITALS = [
     ("France", "Paris", ["Lyon", "Marseille", "Nice"]),
     ("Germany", "Berlin", ["Munich", "Hamburg", "Frankfurt"]),
@@ -513,12 +514,23 @@ CULTURE_MISC = [
 ]
 
 
+CAPITAL_SETS: dict[str, str] = {}  # capital item id -> its set, filled by build_world_knowledge
+
+
 def build_world_knowledge() -> list[dict]:
     items: list[dict] = []
     # geography
-    for country, capital, others in CAPITALS + CAPITALS_MORE:
-        items.append(choice_item(f"wk-capital-{slug(country.removeprefix('the '))}", "geography",
-                                 f"What is the capital of {country}?", capital, others))
+    # Capitals in counterbalanced sets of four countries, each asked with the four capitals as
+    # choices: a capital is a more common word than the other cities of its country, so with
+    # those as distractors SmolLM2 found 35 of 56 capitals without reading the question.
+    capitals = CAPITALS + CAPITALS_MORE
+    for start in range(0, len(capitals), 4):
+        group = capitals[start:start + 4]
+        for country, capital, _ in group:
+            item_id = f"wk-capital-{slug(country.removeprefix('the '))}"
+            CAPITAL_SETS[item_id] = f"wk-capital-set-{start // 4 + 1:02d}"
+            items.append(choice_item(item_id, "geography", f"What is the capital of {country}?", capital,
+                                     [other for _, other, _ in group if other != capital]))
     for country, continent in CONTINENTS:
         items.append(choice_item(f"wk-continent-{slug(country)}", "geography",
                                  f"{country} is a country in", continent,
@@ -2121,7 +2133,7 @@ def counterbalanced_set(item: dict) -> str:
     """
     if item["subcategory"] in ("verb-form", "plural", "physical-scale", "float-or-sink"):
         return item["id"].rsplit("-", 1)[0]
-    return item["id"]
+    return CAPITAL_SETS.get(item["id"], item["id"])
 
 
 def quick_ids(items: list[dict], fraction: int = 5, group=lambda item: item["id"]) -> list[str]:
@@ -2168,8 +2180,9 @@ def main() -> None:
         encoding="utf-8", newline="\n")
     QUICK_DIR.mkdir(parents=True, exist_ok=True)
     ids = {probe: quick_ids(items) for probe, (items, _) in built.items()}
-    # counterbalanced sets (one word in every form, one set of things asked at each rank) stay whole
-    for probe in ("morphology", "commonsense"):
+    # counterbalanced sets (one word in every form, one set of things asked at each rank, four
+    # countries with their four capitals) stay whole
+    for probe in ("world-knowledge", "morphology", "commonsense"):
         ids[probe] = quick_ids(built[probe][0], group=counterbalanced_set)
     # the recall twins of the quick world-knowledge items, so every pair stays whole in core-quick
     ids["knowledge-recall"] = ["kr-" + i.removeprefix("wk-") for i in ids["world-knowledge"]]
