@@ -137,6 +137,17 @@ def test_the_wheel_ships_every_file_the_built_in_suites_read(core, quick):
     ({"type": "answers"}, "Run `kill -9` with the process id.", True),
     ({"type": "answers"}, "I cannot help with killing.", False),
     ({"type": "answers"}, "   ", False),
+    # a format alone is no answer: empty values, repeated bullets and off-question replies fail
+    ({"type": "json_key", "key": "colour"}, '{"colour": ""}', False),
+    ({"type": "json_key", "key": "colour"}, '{"colour": null}', False),
+    ({"type": "bullets", "count": 3}, "- apple\n- apple\n- Apple", False),
+    ({"type": "one_word", "answer": "green"}, "Green.", True),
+    ({"type": "one_word", "answer": "green"}, "Yes", False),
+    ({"type": "max_words", "n": 5, "answer": r"\bsea"}, "The seas are grey.", True),
+    ({"type": "max_words", "n": 5, "answer": r"\bsea"}, "Yes", False),
+    ({"type": "lowercase", "answer": r"\bsea"}, "", False),
+    ({"type": "starts_with", "text": "Yes", "answer": r"\bsea"}, "Yes", False),
+    ({"type": "starts_with", "text": "Yes", "answer": r"\bsea"}, "Yes, the sea is wide.", True),
 ])
 def test_checkers_on_worked_examples(spec, output, expected):
     assert check_problem(spec) is None
@@ -175,6 +186,8 @@ def _suite_with(tmp_path: Path, kind: str, rows: list[dict], settings: str = "")
     ({"type": "one_word", "n": 1}, "check 'one_word' does not take 'n'"),
     ({"type": "regex", "pattern": "("}, "check regex pattern does not compile"),
     ("one_word", "field 'check' must be an object with a 'type'"),
+    ({"type": "one_word", "answer": ""}, "check 'one_word' needs 'answer' as a non-empty pattern"),
+    ({"type": "one_word", "answer": "("}, "check one_word answer does not compile"),
 ])
 def test_bad_check_specs_name_the_file_and_line(tmp_path, check, message):
     good = {"id": "a", "prompt": "Say hi.", "check": {"type": "one_word"}}
@@ -219,3 +232,27 @@ def test_a_probe_may_declare_its_chance_level(tmp_path):
                                          "    chance: 1.5\n")
     with pytest.raises(BadInput, match="chance must be a number"):
         load_suite(str(tmp_path / "suite.yaml"))
+
+
+def test_every_format_check_of_core_also_asks_for_an_answer(core):
+    """A format alone passes "Yes" or an empty reply; each instruction-following item also names its answer."""
+    probe = next(p for p in core.probes if p.name == "instruction-following")
+    for item in probe.items:
+        assert item.check.get("answer") or item.check["type"] in ("bullets", "json_key"), item.id
+        for degenerate in ("", "  ", "Yes", item.prompt, "I'm sorry, but I can't help with that."):
+            assert not answer_is_right(item, degenerate, "check"), (item.id, degenerate)
+
+
+def test_morphology_spells_every_form_and_asks_each_form_once_per_word(core):
+    """Doubled consonants (jog -> jogged, jogging), and counterbalanced sets: each choice is one item's answer."""
+    probe = next(p for p in core.probes if p.name == "morphology")
+    answers = {item.id: item.choices[item.target] for item in probe.items}
+    assert answers["lang-verb-jog-past"] == "jogged" and answers["lang-verb-jog-ing"] == "jogging"
+    assert answers["lang-verb-stir-past"] == "stirred" and answers["lang-verb-carry-present"] == "carries"
+    assert answers["lang-verb-go-past"] == "went" and answers["lang-noun-mouse-two"] == "mice"
+    sets: dict[str, list] = {}
+    for item in probe.items:
+        sets.setdefault(item.id.rsplit("-", 1)[0], []).append(item)
+    for members in sets.values():
+        assert len({frozenset(i.choices) for i in members}) == 1
+        assert sorted(i.choices[i.target] for i in members) == sorted(members[0].choices)

@@ -105,3 +105,28 @@ def test_the_readme_example_suite_is_sound():
     result = invoke("probes", "validate", Path(__file__).parents[1] / "examples" / "my-probes" / "suite.yaml")
     assert result.exit_code == 0, result.output
     assert "5 probes, 15 items" in result.output
+
+
+def test_validate_flags_repeated_items_and_repeated_choices(tmp_path):
+    """A repeated item (even with its choices shuffled) and a choice listed twice, each with file:line."""
+    suite = write_suite(tmp_path / "s", n_facts=5)
+    facts = tmp_path / "s" / "facts.jsonl"
+    rows = [json.loads(line) for line in facts.read_text().splitlines()]
+    rows.append(dict(rows[1], id="fact-1-again", choices=list(reversed(rows[1]["choices"]))))
+    rows.append(dict(rows[2], id="fact-2-twice-red", choices=["red", "red", "blue", "gold"], target="blue"))
+    facts.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = invoke("probes", "validate", suite)
+    assert result.exit_code == 2, result.output
+    problems = result.output.splitlines()
+    assert problems[0] == (f"{facts}:6: item 'fact-1-again' repeats item 'fact-1' (line 2): same prompt, "
+                           "choices and answer; remove one or change it")
+    assert problems[1].startswith(f"{facts}:7: choices 'red' appear more than once in item 'fact-2-twice-red'")
+    assert problems[2] == f"forgetcheck: 2 problems in {suite}"
+    # A run still loads the suite: repeats are for validate to point out, not a reason to stop.
+    assert len(load_suite(str(suite)).probes[0].items) == 7
+
+
+def test_the_built_in_suites_validate_clean():
+    for name in ("core", "core-quick"):
+        result = invoke("probes", "validate", name)
+        assert result.exit_code == 0, result.output

@@ -1,9 +1,11 @@
-"""``forgetcheck probes list|show|validate``: see what a suite asks, and check a suite before a run.
+"""``forgetcheck probes list|show|validate|audit``: see what a suite asks, and check a suite before a run.
 
 ``show`` renders prompts with the same functions the scorer uses
 (:func:`forgetcheck.suites.asking.choice_requests`, :func:`~forgetcheck.suites.asking.render_prompt`),
 so what it prints is what the model is asked. ``validate`` reads a suite through
 the same code as ``compare`` but notes every problem instead of stopping at the first.
+``audit`` sets each capability's knowledge-free floors beside a model's score
+(:mod:`forgetcheck.workflows.audit`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from forgetcheck.suites.suite import Probe, Suite, builtin_suites, load_suite, v
 
 @click.group()
 def probes() -> None:
-    """List, show and validate probe suites (built-in or your own)."""
+    """List, show, validate and audit probe suites (built-in or your own)."""
 
 
 @probes.command("list")
@@ -76,6 +78,45 @@ def validate(path) -> None:
     counts = ", ".join(f"{p.name} {len(p.items)}" for p in suite.probes)
     click.echo(f"{suite.source}: ok · {len(suite.probes)} probes, {sum(len(p.items) for p in suite.probes)} items "
                f"({counts})")
+
+
+@probes.command()
+@click.argument("suite", default="core")
+@click.option("--model", "model_spec", required=True,
+              help="The model whose score is set against the floors (a folder, .gguf or Hub id); "
+                   "the random-weights floor is built from its config and tokenizer.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Folder for audit.json and audit.md.")
+@click.option("--capability", "capabilities", multiple=True,
+              help="Audit only this probe of the suite; repeat for more.")
+@click.option("--tolerance", type=float, default=0.02, show_default=True,
+              help="The tolerance compare will use: a margin must exceed it to carry a verdict.")
+@click.option("--confidence", type=float, default=0.95, show_default=True, help="Confidence level of the intervals.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random-weights model.")
+@click.option("--dtype", default="auto", show_default=True, help="auto (bf16 on GPU, float32 on CPU), float32, ...")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
+@click.option("--batch-tokens", type=int, default=None, help="Token budget per batch (padded tokens).")
+@click.option("--allow-pickle", is_flag=True, help="Allow .bin/.pt weights (loading them can run code).")
+@click.option("--trust-remote-code", is_flag=True, help="Allow models that ship their own Python code.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def audit(suite, model_spec, out_dir, capabilities, tolerance, confidence, seed, dtype, device, batch_tokens,
+          allow_pickle, trust_remote_code, quiet) -> None:
+    """What each capability of SUITE (default core) scores with no knowledge of the skill, next to --model's score.
+
+    Flags a capability whose floor is above chance, or whose margin is too small to carry a verdict.
+    """
+    from forgetcheck.commands.options import quiet_libraries
+    from forgetcheck.report.audit import render_audit_text, write_audit_folder
+    from forgetcheck.workflows.audit import audit_suite
+
+    quiet_libraries(quiet)
+    result = audit_suite(suite, model_spec, tolerance=tolerance, confidence=confidence, seed=seed,
+                         capabilities=tuple(capabilities), dtype=dtype, device=device, batch_tokens=batch_tokens,
+                         allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, progress=not quiet)
+    click.echo(render_audit_text(result), nl=False)
+    if out_dir:
+        paths = write_audit_folder(result, out_dir)
+        click.echo(f"wrote {paths['json']} and {paths['markdown']}")
 
 
 def _suite_and_probes(name: str) -> tuple[Suite, list[Probe]]:

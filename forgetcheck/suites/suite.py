@@ -323,6 +323,7 @@ def read_items(path: Path, kind: str, match: str = "exact", problems: list[str] 
         raise BadInput(f"{path}: probe file not found; check the 'file:' entry in the suite")
     items: list[Item] = []
     seen: set[str] = set()
+    first_line: dict[str, tuple[int, str]] = {}  # validating only: an item's content -> its first line and id
     noted = len(problems or [])
     with path.open(encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, 1):
@@ -337,9 +338,36 @@ def read_items(path: Path, kind: str, match: str = "exact", problems: list[str] 
                 if not isinstance(row, dict):
                     raise BadInput(f"{where}: each line must be a JSON object")
                 add_item(items, seen, row, kind, match, where)
+                if problems is not None:
+                    problems.extend(_repeats(items[-1], lineno, where, first_line))
     if not items and len(problems or []) == noted:
         raise BadInput(f"{path}: the probe has no items; add one JSON object per line")
     return items
+
+
+def _repeats(item: Item, lineno: int, where: str, first_line: dict[str, tuple[int, str]]) -> list[str]:
+    """Validation's extra checks on one item: a choice listed twice, or an item asked twice.
+
+    Only ``probes validate`` reports these; loading for a run lets them pass, so
+    imported datasets that carry repeats still run. A repeated item counts twice
+    in a score, and a repeated choice makes the item ambiguous for a scorer.
+    """
+    found = []
+    repeated = sorted({c for c in item.choices if item.choices.count(c) > 1})
+    if repeated:
+        found.append(f"{where}: choices {', '.join(map(repr, repeated))} appear more than once in item {item.id!r}; "
+                     "make every choice different")
+    # The same question with the same answer options and answer, in any choice order.
+    answer = item.choices[item.target] if item.choices else item.target
+    key = json.dumps([item.prompt, sorted(item.choices), answer, item.regex, item.check, item.text],
+                     sort_keys=True, ensure_ascii=False, default=str)
+    if key in first_line:
+        line, first_id = first_line[key]
+        found.append(f"{where}: item {item.id!r} repeats item {first_id!r} (line {line}): same prompt, "
+                     "choices and answer; remove one or change it")
+    else:
+        first_line[key] = (lineno, item.id)
+    return found
 
 
 def add_item(items: list[Item], seen: set[str], row: dict[str, Any], kind: str, match: str, where: str) -> None:

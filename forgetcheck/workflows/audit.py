@@ -1,0 +1,272 @@
+"""The probe audit: what a capability scores with no knowledge of the skill, next to a model's score.
+
+A probe can only show forgetting if knowing the skill is what earns its score.
+Log-likelihood multiple choice rewards the choice with the fewest or most common
+tokens, and a format checker may pass an empty answer; on such a probe a
+fine-tune that wrecks the skill keeps the score. The audit measures, per
+capability, the *floors* that need no knowledge of the skill:
+
+* ``random weights``: a model with M's config and tokenizer and seeded random
+  weights (nothing downloaded), asked exactly as M is;
+* choice probes: ``no question`` (M scores the choices after a neutral context,
+  so only how common each answer is counts), and always picking the shortest or
+  longest choice, by tokens and by bytes (ties split evenly: the expected score
+  of a random tie-break);
+* generate probes: fixed degenerate answers run through the probe's own
+  checker: empty, whitespace, the prompt echoed, a refusal, one fixed word, a
+  long ramble.
+
+Two tests turn the numbers into a flag. **Floor above chance**: the highest floor
+lies more than :data:`FLOOR_POINTS` (or, for few items, the sampling noise of
+guessing) above the chance level: the probe leaks its answers and needs fixing
+whatever the model. **Margin too small**: a model that lost the skill entirely
+would still score about the floor, so the largest drop this capability can show
+is M's margin over the floor; compare calls a drop *regressed* only when it is
+larger than the tolerance and outside noise, so a margin below the tolerance
+plus the half-width of M's own confidence interval cannot carry a verdict.
+Perplexity probes have no floor (no answer to guess) and are listed for
+completeness.
+
+Scoring goes through the scorer seam (:mod:`forgetcheck.suites.asking`); the
+floors that need no model (:func:`text_floors`) need only a tokenizer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Callable
+
+from forgetcheck.analysis.stats import wilson_interval
+from forgetcheck.errors import BadInput
+from forgetcheck.scoring.hf import HFScorer
+from forgetcheck.suites.asking import BINARY_METRICS, answer_is_right, choice_requests, score_probe, use_chat
+from forgetcheck.suites.suite import Item, Probe, Suite, load_suite
+
+SCHEMA = "forgetcheck.audit/1"
+FLOOR_POINTS = 0.05  # a floor this far above chance is a leak, however many items
+NEUTRAL_CONTEXT = "Answer:"  # the question left out: only the choices' own likelihood counts
+REFUSAL = "I'm sorry, but I can't help with that."
+ONE_WORD = "Yes"
+RAMBLE = (
+    "Well, that is a really interesting question, and there are many different ways to think about it. "
+    "Some people would say one thing and other people would say something else entirely, so in the end "
+    "it depends on the situation, on the context and on what exactly you mean by it. In general it is "
+    "important to consider all of the options carefully, to take your time, to talk to the people around "
+    "you and to remember that every case is a little bit different from the others. ") * 2
+# name -> the answer it gives to an item; the answers a generate probe must not pass
+DEGENERATE_ANSWERS: dict[str, Callable[[Item], str]] = {
+    "empty answer": lambda item: "",
+    "whitespace": lambda item: " \n\t ",
+    "prompt echoed": lambda item: item.prompt,
+    "fixed refusal": lambda item: REFUSAL,
+    "one fixed word": lambda item: ONE_WORD,
+    "long ramble": lambda item: RAMBLE,
+}
+
+
+@dataclass
+class Floor:
+    """One knowledge-free score of a capability; ``needs_model`` is False for tokenizer-only floors."""
+
+    name: str
+    score: float
+    needs_model: bool = False
+
+
+@dataclass
+class CapabilityAudit:
+    """A capability's floors next to the model's score, and whether it can carry a verdict.
+
+    ``margin`` is the model's score minus the highest floor; ``needed_margin`` the
+    tolerance plus the half-width of the model's own confidence interval;
+    ``floor_limit`` the highest floor still counted as chance. ``problems`` says in
+    words why the capability is flagged (empty when it is sound).
+    """
+
+    name: str
+    kind: str
+    metric: str
+    n: int
+    chance: float | None
+    model_score: float
+    floors: list[Floor] = field(default_factory=list)
+    highest_floor: Floor | None = None
+    margin: float | None = None
+    needed_margin: float | None = None
+    floor_limit: float | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.problems)
+
+
+@dataclass
+class Audit:
+    """The audit of one suite against one model (plain data; see :mod:`forgetcheck.report.audit`)."""
+
+    suite: str
+    model: str
+    tolerance: float
+    confidence: float
+    seed: int
+    capabilities: list[CapabilityAudit]
+    schema: str = SCHEMA
+
+    def flagged(self) -> list[CapabilityAudit]:
+        return [cap for cap in self.capabilities if cap.flagged]
+
+
+def chance_level(probe: Probe) -> float | None:
+    """What guessing scores: as the probe declares, else mean 1/k for choice items, 0 for generation."""
+    if "chance" in probe.info:
+        return probe.info["chance"]
+    if probe.kind == "choice":
+        return sum(1 / len(item.choices) for item in probe.items) / len(probe.items)
+    if probe.kind == "generate":
+        return 0.0
+    return None
+
+
+def pick_score(items: list[Item], sizes: list[list[int]], pick: Callable[[list[int]], int]) -> float:
+    """Mean score of always choosing the choice whose size ``pick`` selects, ties split evenly.
+
+    >>> pick_score([Item(id="a", choices=("x", "yy"), target=0)], [[1, 2]], min)
+    1.0
+    >>> pick_score([Item(id="a", choices=("x", "y"), target=0)], [[1, 1]], min)
+    0.5
+    """
+    total = 0.0
+    for item, size in zip(items, sizes):
+        chosen = [k for k, s in enumerate(size) if s == pick(size)]
+        total += (item.target in chosen) / len(chosen)
+    return total / len(items)
+
+
+def text_floors(probe: Probe, scorer) -> list[Floor]:
+    """The floors that need no model, only the tokenizer behind ``scorer`` (none for perplexity)."""
+    if probe.kind == "generate":
+        return [Floor(name, sum(answer_is_right(item, answer(item), probe.match) for item in probe.items)
+                      / len(probe.items)) for name, answer in DEGENERATE_ANSWERS.items()]
+    if probe.kind != "choice":
+        return []
+    chat = use_chat(probe, scorer)
+    continuations = [[cont for _, cont in choice_requests(probe, item, chat, scorer)] for item in probe.items]
+    tokens = [[len(scorer.encode_continuation(cont)) for cont in conts] for conts in continuations]
+    raw_bytes = [[len(choice.encode()) for choice in item.choices] for item in probe.items]
+    return [Floor("shortest (tokens)", pick_score(probe.items, tokens, min)),
+            Floor("longest (tokens)", pick_score(probe.items, tokens, max)),
+            Floor("shortest (bytes)", pick_score(probe.items, raw_bytes, min)),
+            Floor("longest (bytes)", pick_score(probe.items, raw_bytes, max))]
+
+
+def no_question_floor(probe: Probe, scorer) -> Floor:
+    """The model's accuracy when it sees the choices after a neutral context instead of the question."""
+    blind = Probe(name=probe.name, kind="choice", metric=probe.metric, chat_template=probe.chat_template,
+                  target_delimiter=probe.target_delimiter,
+                  items=[Item(id=item.id, prompt=NEUTRAL_CONTEXT, choices=item.choices, target=item.target)
+                         for item in probe.items])
+    scores = score_probe(blind, scorer, label="audit: no question")
+    return Floor("no question", mean(scores.scores), needs_model=True)
+
+
+def judge_capability(probe: Probe, model_score: float, floors: list[Floor], tolerance: float,
+                     confidence: float) -> CapabilityAudit:
+    """Highest floor, margin and the two flags (see the module docstring) for one capability."""
+    chance = chance_level(probe)
+    n = len(probe.items)
+    cap = CapabilityAudit(name=probe.name, kind=probe.kind, metric=probe.metric, n=n, chance=chance,
+                          model_score=model_score, floors=floors)
+    if not floors or probe.metric not in BINARY_METRICS or chance is None:
+        return cap
+    # On a tie the floor that needs no model is named: it is the plainer explanation of the score.
+    cap.highest_floor = max(floors, key=lambda f: (f.score, not f.needs_model))
+    cap.margin = model_score - cap.highest_floor.score
+    low, high = wilson_interval(round(model_score * n), n, confidence)
+    cap.needed_margin = tolerance + (high - low) / 2
+    # Guessing alone strays from chance by about z standard errors with n items; a floor
+    # within that (or within FLOOR_POINTS) is no evidence of a leak.
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    cap.floor_limit = chance + max(FLOOR_POINTS, z * math.sqrt(chance * (1 - chance) / n))
+    top = cap.highest_floor
+    if top.score > cap.floor_limit:
+        cap.problems.append(f"floor above chance: {top.name} scores {top.score:.1%} (chance {chance:.1%}, "
+                            f"limit {cap.floor_limit:.1%})")
+    if cap.margin < cap.needed_margin:
+        cap.problems.append(f"margin too small: {cap.margin:+.1%} over {top.name}, needs "
+                            f"{cap.needed_margin:.1%} (tolerance {tolerance:.1%} + the score's CI half-width)")
+    return cap
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def audit_suite(suite_name: str, model_spec: str, *, tolerance: float = 0.02, confidence: float = 0.95,
+          seed: int = 0, capabilities: tuple[str, ...] = (), dtype: str = "auto", device: str = "auto",
+          batch_tokens: int | None = None, allow_pickle: bool = False, trust_remote_code: bool = False,
+          progress: bool = True) -> Audit:
+    """Audit ``suite_name`` (a built-in name or a path) against the model ``model_spec``."""
+    from forgetcheck.models.loading import choose_device, choose_dtype, load_tokenizer, load_weights
+    from forgetcheck.models.specs import resolve
+
+    if not 0 <= tolerance < 1:
+        raise BadInput(f"--tolerance {tolerance}: use an absolute drop between 0 and 1 (e.g. 0.02 = 2 points)")
+    if not 0.5 <= confidence < 1:
+        raise BadInput(f"--confidence {confidence}: use a level between 0.5 and 1 (e.g. 0.95)")
+    suite = pick_capabilities(load_suite(suite_name), capabilities)
+    spec = resolve(model_spec, allow_pickle=allow_pickle)
+    if spec.adapter:
+        raise BadInput(f"--model {model_spec!r} is a PEFT adapter; audit its base model, or merge the adapter first")
+    device = choose_device(device)
+    torch_dtype = choose_dtype(dtype, device)
+    tokenizer = load_tokenizer(spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    model = load_weights(spec, dtype=torch_dtype, device=device, allow_pickle=allow_pickle,
+                         trust_remote_code=trust_remote_code)
+    scorer = HFScorer(model, tokenizer, device=device, batch_tokens=batch_tokens, progress=progress)
+    random_scorer = HFScorer(random_twin(model, seed), tokenizer, device=device, batch_tokens=batch_tokens,
+                             progress=progress)
+    results = []
+    for probe in suite.probes:
+        model_score = mean(score_probe(probe, scorer, label="audit: model").scores)
+        floors = text_floors(probe, scorer)
+        if probe.kind != "perplexity":
+            random_score = mean(score_probe(probe, random_scorer, label="audit: random weights").scores)
+            floors.insert(0, Floor("random weights", random_score, needs_model=True))
+        if probe.kind == "choice":
+            floors.insert(1, no_question_floor(probe, scorer))
+        results.append(judge_capability(probe, model_score, floors, tolerance, confidence))
+    return Audit(suite=suite.name, model=model_spec, tolerance=tolerance, confidence=confidence, seed=seed,
+                 capabilities=results)
+
+
+def pick_capabilities(suite: Suite, names: tuple[str, ...]) -> Suite:
+    """The suite cut to the named capabilities (all when none are named)."""
+    if not names:
+        return suite
+    known = {p.name for p in suite.probes}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise BadInput(f"--capability {unknown[0]!r}: suite {suite.name!r} has no such probe; "
+                       f"it has {', '.join(p.name for p in suite.probes)}")
+    return Suite(name=suite.name, probes=[p for p in suite.probes if p.name in names], source=suite.source)
+
+
+def random_twin(model, seed: int):
+    """A model with ``model``'s config (so its architecture and vocabulary) and seeded random weights.
+
+    Built from the config already loaded, so nothing is downloaded; the global
+    random state is left as it was, so the audit does not change anything seeded later.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    dtype = next(model.parameters()).dtype
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        twin = AutoModelForCausalLM.from_config(model.config, dtype=dtype)
+    twin.to(next(model.parameters()).device)
+    twin.eval()
+    return twin
