@@ -81,8 +81,8 @@ def main() -> None:
 @click.option("--reference", type=click.Path(dir_okay=False), default=None,
               help="A text file of paragraphs: perplexity drift on your own text, as one more capability.")
 def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dtype, device, chat_template,
-            batch_tokens, allow_pickle, trust_remote_code, quiet, no_cache, device_map, kl_samples, recovery_shots,
-            reference):
+            batch_tokens, allow_pickle, trust_remote_code, quiet, no_cache, kl_samples, files_outside_suite,
+            device_map, recovery_shots, reference):
     """Compare CANDIDATE (full model or PEFT adapter) with BASE on a probe suite.
 
     BASE and CANDIDATE are local folders, .gguf files, or Hub ids like org/name@revision.
@@ -94,7 +94,7 @@ def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dty
         tolerance=tolerance, confidence=confidence, quiet=quiet, no_cache=no_cache, dtype=dtype, device=device,
         chat_template=chat_template, batch_tokens=batch_tokens, allow_pickle=allow_pickle,
         trust_remote_code=trust_remote_code, device_map=device_map, kl_samples=kl_samples,
-        recovery_shots=recovery_shots, reference=reference)
+        recovery_shots=recovery_shots, reference=reference, files_outside_suite=files_outside_suite)
     quiet_libraries(quiet)
     comparison = run_compare(base, candidate, suite, options, warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
     from forgetcheck.models import parallel

@@ -43,6 +43,8 @@ class CompareOptions:
     kl_samples: sequences the base samples for label-free drift (0 turns it off).
     recovery_shots: examples given when forgotten answers are asked again (0 turns it off).
     reference: a text file whose paragraphs become one more perplexity capability.
+    files_outside_suite: let the suite read files outside its own folder (a suite from a pull
+    request must not; see :mod:`forgetcheck.suites.paths`).
     """
 
     tolerance: float = 0.02
@@ -59,6 +61,7 @@ class CompareOptions:
     kl_samples: int = 64
     recovery_shots: int = 3
     reference: str | None = None
+    files_outside_suite: bool = False
 
     def __post_init__(self) -> None:
         # Checked before anything is scored: a bad threshold should not cost a whole run.

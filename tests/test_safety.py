@@ -100,3 +100,74 @@ def test_the_integrity_key_is_readable_by_its_owner_only(tiny_base, tiny_suite, 
             recovery_shots=0)
     key = store.path.parent / "integrity.key"
     assert key.exists() and (key.stat().st_mode & 0o777) == 0o600
+
+
+# -- a suite reads only inside its own folder ----------------------------------------------------
+
+SECRET = "token=ghp_THIS_MUST_NOT_LEAK"
+
+
+def _secret_outside(tmp_path):
+    """A file next to (not inside) the suite's folder, shaped like a probe file, holding a secret."""
+    secret = tmp_path / "secret.jsonl"
+    secret.write_text(json.dumps({"id": "s1", "prompt": SECRET, "target": "x"}) + "\n")
+    (tmp_path / "secret.json").write_text(json.dumps({"question": SECRET, "answer": "x"}) + "\n")
+    folder = tmp_path / "suite"
+    folder.mkdir()
+    return secret, folder
+
+
+def _suite(folder, body):
+    path = folder / "suite.yaml"
+    path.write_text("name: hostile\nprobes:\n" + body)
+    return path
+
+
+def _refused(result):
+    """Exit 2 and the reason (validate lists problems on stdout, other commands one error line); no secret."""
+    said = result.stdout + result.stderr
+    assert result.returncode == 2 and "Traceback" not in said, said
+    assert "outside the suite's folder" in said and "--allow-files-outside-suite" in said, said
+    assert "THIS_MUST_NOT_LEAK" not in said
+
+
+def test_a_suite_file_outside_its_folder_is_refused_and_never_echoed(tmp_path):
+    secret, folder = _secret_outside(tmp_path)
+    relative = _suite(folder, "  - {name: leak, kind: generate, file: ../secret.jsonl}\n")
+    for command in (["probes", "validate"], ["probes", "show"], ["probes", "list"]):
+        _refused(run_subprocess(*command, relative))
+    absolute = _suite(folder, f"  - {{name: leak, kind: generate, file: {secret}}}\n")
+    _refused(run_subprocess("probes", "show", absolute))
+
+
+def test_a_symlink_out_of_the_folder_is_refused(tmp_path):
+    secret, folder = _secret_outside(tmp_path)
+    (folder / "innocent.jsonl").symlink_to(secret)
+    _refused(run_subprocess("probes", "show", _suite(folder, "  - {name: leak, kind: generate, file: innocent.jsonl}\n")))
+
+
+def test_dataset_files_outside_the_folder_are_refused(tmp_path):
+    _, folder = _secret_outside(tmp_path)
+    suite = _suite(folder, """  - name: leak
+    kind: generate
+    dataset: {path: json, data_files: ../secret.json}
+    fields: {prompt: question, target: answer}
+""")
+    _refused(run_subprocess("probes", "show", suite))
+    folder_suite = _suite(folder, "  - {name: leak, kind: generate, dataset: {path: ..}, fields: {prompt: question}}\n")
+    _refused(run_subprocess("probes", "validate", folder_suite))
+
+
+def test_an_lm_eval_include_outside_the_folder_is_refused(tmp_path):
+    _, folder = _secret_outside(tmp_path)
+    (tmp_path / "parent.yaml").write_text("task: parent\ndoc_to_text: '{{question}}'\n")
+    (folder / "task.yaml").write_text("include: ../parent.yaml\ntask: child\n")
+    _refused(run_subprocess("probes", "validate", folder / "task.yaml"))
+
+
+def test_the_user_can_allow_a_suite_they_trust_to_read_outside(tmp_path):
+    _, folder = _secret_outside(tmp_path)
+    suite = _suite(folder, "  - {name: shared, kind: generate, file: ../secret.jsonl}\n")
+    result = run_subprocess("probes", "validate", suite, "--allow-files-outside-suite")
+    assert result.returncode == 0, result.stderr
+    assert "shared 1" in result.stdout

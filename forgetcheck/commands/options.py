@@ -40,6 +40,12 @@ def judging_options(func):
     return func
 
 
+# A suite can come from a pull request: it reads only inside its own folder unless the user trusts it.
+files_outside_suite_option = click.option(
+    "--allow-files-outside-suite", "files_outside_suite", is_flag=True,
+    help="Let the suite read files outside its own folder (only for a suite you trust).")
+
+
 def running_options(func):
     """How the models are loaded and scored, and whether the result cache is used."""
     options = [
@@ -57,7 +63,7 @@ def running_options(func):
         click.option("--kl-samples", type=click.IntRange(min=0), default=DEFAULTS.kl_samples, show_default=True,
                      help="Sequences the base samples for label-free drift (KL on its own text); 0 turns it off."),
     ]
-    for option in reversed(options):
+    for option in reversed([*options, files_outside_suite_option]):
         func = option(func)
     return func
 

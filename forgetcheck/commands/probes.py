@@ -16,7 +16,9 @@ from collections import Counter
 
 import click
 
+from forgetcheck.commands.options import files_outside_suite_option
 from forgetcheck.errors import BadInput
+from forgetcheck.options import DEFAULTS
 from forgetcheck.suites.suite import Probe, Suite, builtin_suites, load_suite, validate_suite
 
 
@@ -27,13 +29,14 @@ def probes() -> None:
 
 @probes.command("list")
 @click.argument("suites", nargs=-1)
-def list_command(suites) -> None:
+@files_outside_suite_option
+def list_command(suites, files_outside_suite) -> None:
     """Each suite's probes: kind, item count, metric and sub-categories.
 
     SUITES are built-in suite names or suite YAML paths; none lists the built-in suites.
     """
     for name in suites or builtin_suites():
-        suite = load_suite(name)
+        suite = load_suite(name, files_anywhere=files_outside_suite)
         click.echo(f"{suite.name} ({suite.source}): {len(suite.probes)} probes, "
                    f"{sum(len(p.items) for p in suite.probes)} items")
         width = max(len(p.name) for p in suite.probes)
@@ -50,9 +53,10 @@ def list_command(suites) -> None:
               help="Render with this model's tokenizer and chat template (a folder, .gguf or Hub id).")
 @click.option("-n", "--items", "n_items", type=int, default=2, show_default=True, help="Items to show per probe.")
 @click.option("--trust-remote-code", is_flag=True, help="Allow a tokenizer that ships its own Python code.")
-def show(name, model_spec, n_items, trust_remote_code) -> None:
+@files_outside_suite_option
+def show(name, model_spec, n_items, trust_remote_code, files_outside_suite) -> None:
     """A few prompts of a suite (NAME), or of one probe (SUITE:PROBE), exactly as the model sees them."""
-    suite, chosen = _suite_and_probes(name)
+    suite, chosen = _suite_and_probes(name, files_outside_suite)
     scorer = _render_only_scorer(model_spec, trust_remote_code) if model_spec else None
     for probe in chosen:
         click.echo(f"{suite.name}:{probe.name} · {probe.kind} · {len(probe.items)} items · metric {probe.metric} · "
@@ -64,12 +68,13 @@ def show(name, model_spec, n_items, trust_remote_code) -> None:
 
 @probes.command()
 @click.argument("path")
-def validate(path) -> None:
+@files_outside_suite_option
+def validate(path, files_outside_suite) -> None:
     """Check a suite YAML (or lm-eval task YAML) and its items; print every problem with file:line.
 
     Exit code 0 when the suite is sound, 2 when it has problems.
     """
-    suite, problems = validate_suite(path)
+    suite, problems = validate_suite(path, files_anywhere=files_outside_suite)
     for problem in problems:
         click.echo(_printable(problem))
     if problems:
@@ -89,9 +94,10 @@ def validate(path) -> None:
               help="Folder for audit.json and audit.md.")
 @click.option("--capability", "capabilities", multiple=True,
               help="Audit only this probe of the suite; repeat for more.")
-@click.option("--tolerance", type=float, default=0.02, show_default=True,
+@click.option("--tolerance", type=float, default=DEFAULTS.tolerance, show_default=True,
               help="The tolerance compare will use: a margin must exceed it to carry a verdict.")
-@click.option("--confidence", type=float, default=0.95, show_default=True, help="Confidence level of the intervals.")
+@click.option("--confidence", type=float, default=DEFAULTS.confidence, show_default=True,
+              help="Confidence level of the intervals.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random-weights model.")
 @click.option("--dtype", default="auto", show_default=True, help="auto (bf16 on GPU, float32 on CPU), float32, ...")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
@@ -99,8 +105,9 @@ def validate(path) -> None:
 @click.option("--allow-pickle", is_flag=True, help="Allow .bin/.pt weights (loading them can run code).")
 @click.option("--trust-remote-code", is_flag=True, help="Allow models that ship their own Python code.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@files_outside_suite_option
 def audit(suite, model_spec, out_dir, capabilities, tolerance, confidence, seed, dtype, device, batch_tokens,
-          allow_pickle, trust_remote_code, quiet) -> None:
+          allow_pickle, trust_remote_code, quiet, files_outside_suite) -> None:
     """What each capability of SUITE (default core) scores with no knowledge of the skill, next to --model's score.
 
     Flags a capability whose floor is above chance, or whose margin is too small to carry a verdict.
@@ -112,23 +119,24 @@ def audit(suite, model_spec, out_dir, capabilities, tolerance, confidence, seed,
     quiet_libraries(quiet)
     result = audit_suite(suite, model_spec, tolerance=tolerance, confidence=confidence, seed=seed,
                          capabilities=tuple(capabilities), dtype=dtype, device=device, batch_tokens=batch_tokens,
-                         allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, progress=not quiet)
+                         allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, progress=not quiet,
+                         files_anywhere=files_outside_suite)
     click.echo(render_audit_text(result), nl=False)
     if out_dir:
         paths = write_audit_folder(result, out_dir)
         click.echo(f"wrote {paths['json']} and {paths['markdown']}")
 
 
-def _suite_and_probes(name: str) -> tuple[Suite, list[Probe]]:
+def _suite_and_probes(name: str, files_anywhere: bool = False) -> tuple[Suite, list[Probe]]:
     """NAME is a suite (built-in name or path) or SUITE:PROBE."""
     try:
-        suite = load_suite(name)
+        suite = load_suite(name, files_anywhere=files_anywhere)
         return suite, suite.probes
     except BadInput:
         if ":" not in name:
             raise
     suite_name, probe_name = name.rsplit(":", 1)
-    suite = load_suite(suite_name)
+    suite = load_suite(suite_name, files_anywhere=files_anywhere)
     chosen = [p for p in suite.probes if p.name == probe_name]
     if not chosen:
         raise BadInput(f"suite {suite.name!r} has no probe {probe_name!r}; it has {', '.join(p.name for p in suite.probes)}")

@@ -25,7 +25,8 @@ from forgetcheck.commands.options import compare_options, exit_code, judging_opt
 @judging_options
 @running_options
 def trajectory_command(base, checkpoints, suite, out_dir, learned, tolerance, confidence, fail_on, dtype, device,
-                       chat_template, batch_tokens, allow_pickle, trust_remote_code, quiet, no_cache, kl_samples):
+                       chat_template, batch_tokens, allow_pickle, trust_remote_code, quiet, no_cache, kl_samples,
+                       files_outside_suite):
     """Score every checkpoint of a run against BASE: when did each capability start to be forgotten?
 
     CKPT: checkpoint folders (adapters or full models, anything compare takes), or one
@@ -44,10 +45,12 @@ def trajectory_command(base, checkpoints, suite, out_dir, learned, tolerance, co
 
     check_out_dir(out_dir)
     found = find_checkpoints(list(checkpoints))
-    suite_obj, learned_names = with_learned(load_suite(suite), learned)
+    suite_obj, learned_names = with_learned(load_suite(suite, files_anywhere=files_outside_suite), learned,
+                                            files_anywhere=files_outside_suite)
     options = compare_options(tolerance=tolerance, confidence=confidence, quiet=quiet, dtype=dtype, device=device,
                               chat_template=chat_template, batch_tokens=batch_tokens, allow_pickle=allow_pickle,
-                              trust_remote_code=trust_remote_code, kl_samples=kl_samples)
+                              trust_remote_code=trust_remote_code, kl_samples=kl_samples,
+                              files_outside_suite=files_outside_suite)
     quiet_libraries(quiet)
     out = Path(out_dir)
     warned: set[str] = set()

@@ -130,13 +130,13 @@ def load_rows(dataset: Any, base_dir: Path, where: str, limit: int | None = None
     if not is_url(path) and (local.exists() or Path(path).is_absolute() or path.startswith(".")):
         inside_suite(local, f"{where}: dataset path")
     split = dataset.get("split")
+    data_files = _local_files(dataset.get("data_files"), base_dir, where)  # refused here, not inside the try
     try:
         if local.is_dir() and any((local / f).exists() for f in ("state.json", "dataset_dict.json")):
             loaded = datasets.load_from_disk(str(local))
         else:
             loaded = datasets.load_dataset(str(local) if local.exists() else path, dataset.get("name"),
-                                           split=split, revision=dataset.get("revision"),
-                                           data_files=_local_files(dataset.get("data_files"), base_dir, where))
+                                           split=split, revision=dataset.get("revision"), data_files=data_files)
     except Exception as exc:  # datasets reports missing files, splits and Hub ids with many types
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise BadInput(f"{where}: dataset {path!r} cannot be loaded ({first[:300]})") from None
@@ -160,7 +160,7 @@ def _local_files(data_files: Any, base_dir: Path, where: str = "data_files") -> 
             return name
         candidate = base_dir / str(name)  # an absolute name stays absolute
         inside_suite(candidate, f"{where}: data_files")
-        return str(candidate) if candidate.exists() or Path(str(name)).is_absolute() else name
+        return str(candidate)
 
     if isinstance(data_files, dict):
         return {split: _local_files(files, base_dir, where) for split, files in data_files.items()}

@@ -109,7 +109,7 @@ def load_suite(name_or_path: str, *, files_anywhere: bool = False) -> Suite:
     unless ``files_anywhere`` (``--allow-files-outside-suite``).
     """
     source = _suite_source(name_or_path)
-    with reading_inside(source[0].parent, anywhere=files_anywhere):
+    with reading_inside(_own_folder(source[0]), anywhere=files_anywhere):
         return _read_suite_yaml(*source)
 
 
@@ -118,11 +118,18 @@ def validate_suite(name_or_path: str, *, files_anywhere: bool = False) -> tuple[
     problems: list[str] = []
     try:
         source = _suite_source(name_or_path)
-        with reading_inside(source[0].parent, anywhere=files_anywhere):
+        with reading_inside(_own_folder(source[0]), anywhere=files_anywhere):
             suite = _read_suite_yaml(*source, problems)
     except BadInput as exc:  # a problem that leaves nothing further to check (unreadable YAML, ...)
         return None, problems + [str(exc)]
     return suite, problems
+
+
+def _own_folder(suite_file: Path) -> Path:
+    """The folder a suite may read: its own, or for a built-in suite all of forgetcheck's suites
+    (``core-quick`` reuses ``core``'s files)."""
+    builtin = Path(str(importlib.resources.files("forgetcheck.probes"))).resolve()
+    return builtin if suite_file.resolve().is_relative_to(builtin) else suite_file.parent
 
 
 @contextlib.contextmanager

@@ -39,9 +39,12 @@ from statistics import NormalDist
 from typing import Callable
 
 from forgetcheck.analysis.stats import wilson_interval
+from forgetcheck.analysis.verdicts import check_judging
+from forgetcheck.comparison import BINARY_METRICS
 from forgetcheck.errors import BadInput
+from forgetcheck.options import DEFAULTS
 from forgetcheck.scoring.hf import HFScorer
-from forgetcheck.suites.asking import BINARY_METRICS, answer_is_right, choice_requests, score_probe, use_chat
+from forgetcheck.suites.asking import answer_is_right, choice_requests, score_probe, use_chat
 from forgetcheck.suites.suite import Item, Probe, Suite, load_suite
 
 SCHEMA = "forgetcheck.audit/1"
@@ -204,30 +207,24 @@ def mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def audit_suite(suite_name: str, model_spec: str, *, tolerance: float = 0.02, confidence: float = 0.95,
-          seed: int = 0, capabilities: tuple[str, ...] = (), dtype: str = "auto", device: str = "auto",
-          batch_tokens: int | None = None, allow_pickle: bool = False, trust_remote_code: bool = False,
-          progress: bool = True) -> Audit:
+def audit_suite(suite_name: str, model_spec: str, *, tolerance: float = DEFAULTS.tolerance,
+                confidence: float = DEFAULTS.confidence, seed: int = 0, capabilities: tuple[str, ...] = (),
+                dtype: str = "auto", device: str = "auto", batch_tokens: int | None = None, allow_pickle: bool = False,
+                trust_remote_code: bool = False, progress: bool = True, files_anywhere: bool = False) -> Audit:
     """Audit ``suite_name`` (a built-in name or a path) against the model ``model_spec``."""
-    from forgetcheck.models.loading import choose_device, choose_dtype, load_tokenizer, load_weights
     from forgetcheck.models.specs import resolve
+    from forgetcheck.models.weights import open_model
 
-    if not 0 <= tolerance < 1:
-        raise BadInput(f"--tolerance {tolerance}: use an absolute drop between 0 and 1 (e.g. 0.02 = 2 points)")
-    if not 0.5 <= confidence < 1:
-        raise BadInput(f"--confidence {confidence}: use a level between 0.5 and 1 (e.g. 0.95)")
-    suite = pick_capabilities(load_suite(suite_name), capabilities)
+    check_judging(tolerance, confidence)
+    suite = pick_capabilities(load_suite(suite_name, files_anywhere=files_anywhere), capabilities)
     spec = resolve(model_spec, allow_pickle=allow_pickle)
     if spec.adapter:
         raise BadInput(f"--model {model_spec!r} is a PEFT adapter; audit its base model, or merge the adapter first")
-    device = choose_device(device)
-    torch_dtype = choose_dtype(dtype, device)
-    tokenizer = load_tokenizer(spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
-    model = load_weights(spec, dtype=torch_dtype, device=device, allow_pickle=allow_pickle,
-                         trust_remote_code=trust_remote_code)
-    scorer = HFScorer(model, tokenizer, device=device, batch_tokens=batch_tokens, progress=progress)
-    random_scorer = HFScorer(random_twin(model, seed), tokenizer, device=device, batch_tokens=batch_tokens,
-                             progress=progress)
+    opened = open_model(spec, dtype=dtype, device=device, batch_tokens=batch_tokens, allow_pickle=allow_pickle,
+                        trust_remote_code=trust_remote_code, progress=progress)
+    scorer = opened.scorer
+    random_scorer = HFScorer(random_twin(scorer.model, seed), scorer.tokenizer, device=opened.device,
+                             batch_tokens=batch_tokens, progress=progress)
     results = []
     for probe in suite.probes:
         model_score = mean(score_probe(probe, scorer, label="audit: model").scores)

@@ -109,7 +109,7 @@ def _global_step(state: Path) -> int | None:
     return step if isinstance(step, int) and not isinstance(step, bool) and step >= 0 else None
 
 
-def with_learned(suite: Suite, learned: str | None) -> tuple[Suite, list[str]]:
+def with_learned(suite: Suite, learned: str | None, *, files_anywhere: bool = False) -> tuple[Suite, list[str]]:
     """The suite to score and the names of the capabilities that measure the skill being taught.
 
     ``learned`` is a capability of the suite, or a probe/suite YAML (any file
@@ -124,7 +124,7 @@ def with_learned(suite: Suite, learned: str | None) -> tuple[Suite, list[str]]:
     if not Path(learned).expanduser().exists():
         raise BadInput(f"--learned {learned!r}: not a capability of suite {suite.name!r} ({', '.join(names)}) nor a "
                        "probe or suite YAML file")
-    extra = load_suite(str(Path(learned).expanduser()))
+    extra = load_suite(str(Path(learned).expanduser()), files_anywhere=files_anywhere)
     clash = [p.name for p in extra.probes if p.name in names]
     if clash:
         raise BadInput(f"--learned {learned}: probe {clash[0]!r} is already in suite {suite.name!r}; rename it in "
