@@ -101,10 +101,15 @@ def test_validate_a_sound_suite_is_one_line_and_exit_0(tmp_path):
     assert result.output == f"{suite}: ok · 3 probes, 40 items (facts 5, recall 5, text 30)\n"
 
 
-def test_the_readme_example_suite_is_sound():
-    result = invoke("probes", "validate", Path(__file__).parents[1] / "examples" / "my-probes" / "suite.yaml")
+def test_the_readme_example_suite_is_sound(monkeypatch):
+    root = Path(__file__).parents[1]
+    result = invoke("probes", "validate", root / "examples" / "my-probes" / "suite.yaml")
     assert result.exit_code == 0, result.output
     assert "5 probes, 15 items" in result.output
+    # As the README runs it: a relative path, whose lm-eval task names its data relative to itself.
+    monkeypatch.chdir(root)
+    relative = invoke("probes", "validate", "examples/my-probes/suite.yaml")
+    assert relative.exit_code == 0 and "5 probes, 15 items" in relative.output, relative.output
 
 
 def test_validate_flags_repeated_items_and_repeated_choices(tmp_path):

@@ -160,7 +160,7 @@ def _local_files(data_files: Any, base_dir: Path, where: str = "data_files") -> 
             return name
         candidate = base_dir / str(name)  # an absolute name stays absolute
         inside_suite(candidate, f"{where}: data_files")
-        return str(candidate)
+        return str(candidate.absolute())  # absolute, so a second resolution (task, then suite) keeps it
 
     if isinstance(data_files, dict):
         return {split: _local_files(files, base_dir, where) for split, files in data_files.items()}
