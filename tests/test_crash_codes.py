@@ -155,3 +155,11 @@ def test_a_report_folder_is_written_whole_or_not_at_all(tiny_base, tiny_suite, t
     else:
         raise AssertionError("the full disk was not reported")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # same files, same bytes, no staging left
+
+
+def test_a_binary_probe_file_is_one_line_not_a_crash(tmp_path):
+    (tmp_path / "items.jsonl").write_bytes(b'{"id": "a", "prompt": "ok", "target": "x"}\n\xa3\xff\x00binary')
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: b\nprobes:\n  - {name: x, kind: generate, file: items.jsonl}\n")
+    result = run_subprocess("probes", "show", suite)
+    assert_one_line_error(result, "items.jsonl:2", "not UTF-8")

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import hashlib
 import importlib.resources
+import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -332,21 +333,29 @@ def read_items(path: Path, kind: str, match: str = "exact", problems: list[str] 
     seen: set[str] = set()
     first_line: dict[str, tuple[int, str]] = {}  # validating only: an item's content -> its first line and id
     noted = len(problems or [])
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            with collecting(problems):
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise BadInput(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); fix that line") from None
-                if not isinstance(row, dict):
-                    raise BadInput(f"{where}: each line must be a JSON object")
-                add_item(items, seen, row, kind, match, where)
-                if problems is not None:
-                    problems.extend(_repeats(items[-1], lineno, where, first_line))
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise BadInput(f"{path}:{line}: not UTF-8 text (byte {exc.start}); a probe file is JSON lines in UTF-8") \
+            from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read ({exc.strerror}); check the 'file:' entry in the suite") from None
+    # Lines as a text file reads them (universal newlines), not str.splitlines, which also breaks at U+2028.
+    for lineno, line in enumerate(io.StringIO(text, newline=None), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        with collecting(problems):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BadInput(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); fix that line") from None
+            if not isinstance(row, dict):
+                raise BadInput(f"{where}: each line must be a JSON object")
+            add_item(items, seen, row, kind, match, where)
+            if problems is not None:
+                problems.extend(_repeats(items[-1], lineno, where, first_line))
     if not items and len(problems or []) == noted:
         raise BadInput(f"{path}: the probe has no items; add one JSON object per line")
     return items
