@@ -163,3 +163,11 @@ def test_a_binary_probe_file_is_one_line_not_a_crash(tmp_path):
     suite.write_text("name: b\nprobes:\n  - {name: x, kind: generate, file: items.jsonl}\n")
     result = run_subprocess("probes", "show", suite)
     assert_one_line_error(result, "items.jsonl:2", "not UTF-8")
+
+
+def test_quiet_means_quiet(tiny_base, tiny_suite, tmp_path):
+    """--quiet: no progress bars and no library notices, only forgetcheck's own lines and the table."""
+    result = run_subprocess("compare", tiny_base, tiny_base, "--suite", tiny_suite, "--out", tmp_path / "out",
+                            "--quiet", "--kl-samples", "0", "--recovery-shots", "0", "--tolerance", "0.3")
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if line.strip()] == []

@@ -69,11 +69,13 @@ def running_options(func):
 
 
 def quiet_libraries(quiet: bool) -> None:
-    """With --quiet, transformers' own loading bars go too."""
+    """With --quiet, transformers' own loading bars and notices go too (its deprecation lines are for its
+    developers, not for someone reading a forgetting report); errors still show."""
     if quiet:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
 
 
 def compare_options(*, tolerance=None, confidence=None, quiet=False, no_cache=False, **running) -> CompareOptions:
