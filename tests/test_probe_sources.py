@@ -253,13 +253,16 @@ def test_lm_eval_generate_until_task(tmp_path):
 ])
 def test_lm_eval_unsupported_features_are_refused_by_name(tmp_path, yaml_text, key):
     write_tasks(tmp_path)
-    task = tmp_path / "task.yaml"
-    task.write_text((tmp_path / "facts_mc.yaml").read_text() + yaml_text)
+    assert_refused_at_its_line(tmp_path / "task.yaml", (tmp_path / "facts_mc.yaml").read_text() + yaml_text, key)
+
+
+def assert_refused_at_its_line(task, text: str, key: str) -> None:
+    """Loading the task YAML ``text`` is refused with a message starting at the line of ``key``."""
+    task.write_text(text)
     with pytest.raises(BadInput) as caught:
         load_suite(str(task))
-    message = str(caught.value)
-    line = next(n for n, text in enumerate(task.read_text().splitlines(), 1) if text.startswith(key))
-    assert message.startswith(f"{task}:{line}: {key}:"), message
+    line = next(n for n, row in enumerate(task.read_text().splitlines(), 1) if row.startswith(key))
+    assert str(caught.value).startswith(f"{task}:{line}: {key}:"), str(caught.value)
 
 
 def test_function_hook_is_one_line_and_exit_2(tiny_base, tmp_path):
@@ -304,9 +307,6 @@ probes:
 ])
 def test_lm_eval_settings_of_the_wrong_type_are_one_line(tmp_path, yaml_text, key):
     write_tasks(tmp_path)
-    task = tmp_path / "task.yaml"
-    task.write_text((tmp_path / "facts_gen.yaml").read_text().replace("generation_kwargs:\n  until: [\"<|endoftext|>\", \"fact\"]\n  max_gen_toks: 3\n  do_sample: false\n", "") + yaml_text)
-    with pytest.raises(BadInput) as caught:
-        load_suite(str(task))
-    line = next(n for n, text in enumerate(task.read_text().splitlines(), 1) if text.startswith(key))
-    assert str(caught.value).startswith(f"{task}:{line}: {key}:"), str(caught.value)
+    plain = (tmp_path / "facts_gen.yaml").read_text().replace(
+        "generation_kwargs:\n  until: [\"<|endoftext|>\", \"fact\"]\n  max_gen_toks: 3\n  do_sample: false\n", "")
+    assert_refused_at_its_line(tmp_path / "task.yaml", plain + yaml_text, key)
