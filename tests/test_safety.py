@@ -104,7 +104,7 @@ def test_the_integrity_key_is_readable_by_its_owner_only(tiny_base, tiny_suite, 
 
 # -- a suite reads only inside its own folder ----------------------------------------------------
 
-SECRET = "token=ghp_THIS_MUST_NOT_LEAK"
+SECRET = "token=ghp" + "_THIS_MUST_NOT_LEAK"
 
 
 def _secret_outside(tmp_path):
