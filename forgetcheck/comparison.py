@@ -25,6 +25,7 @@ path, e.g. ``report.json: capabilities[3].n: expected an integer, got "12"``.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import json
 import math
@@ -396,6 +397,11 @@ class Comparison:
 
     def at_chance(self) -> list[str]:
         return [c.name for c in self.capabilities if c.verdict == "at-chance"]
+
+
+def utc_timestamp() -> str:
+    """Now, as ``created_at`` records it: UTC, to the second."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def overall_verdict(capabilities: list[CapabilityResult]) -> str:

@@ -70,7 +70,7 @@ def judge_items(items: list[ItemResult], capabilities: list[CapabilityInfo], tol
     for cap, mine, j in zip(capabilities, groups, judge(drops, tolerance, confidence)):
         d = j.drop
         binary = cap.metric in BINARY_METRICS
-        chance = _chance_level(cap, mine) if binary else None
+        chance = chance_level(cap.kind, [i.n_options for i in mine if i.n_options], cap.chance) if binary else None
         base_scores = [i.base_score for i in mine]
         at_chance = measures_nothing(base_scores, chance, confidence) if chance is not None else None
         verdict = "at-chance" if at_chance and j.verdict != "regressed" else j.verdict
@@ -85,13 +85,18 @@ def judge_items(items: list[ItemResult], capabilities: list[CapabilityInfo], tol
     return results
 
 
-def _chance_level(cap: CapabilityInfo, items: list[ItemResult]) -> float:
-    """What guessing scores: as the probe declares, else mean 1/k over choice items; free generation 0."""
-    if cap.chance is not None:
-        return cap.chance
-    if cap.kind != "choice":
+def chance_level(kind: str, options: list[int], declared: float | None = None) -> float:
+    """What guessing scores: as the probe declares, else mean 1/k over k-option items; free generation 0.
+
+    >>> chance_level("choice", [4, 4, 2])
+    0.3333333333333333
+    >>> chance_level("generate", [], declared=0.5)
+    0.5
+    """
+    if declared is not None:
+        return declared
+    if kind != "choice":
         return 0.0
-    options = [i.n_options for i in items if i.n_options]
     return sum(1 / k for k in options) / len(options) if options else 0.0
 
 

@@ -76,11 +76,15 @@ class ResultCache:
                    "adapter TEXT, fields TEXT, created REAL)")
         return db
 
-    def _mac(self, model_key: str, key: str, content: str) -> str:
+    def _secret_key(self) -> bytes:
+        """The HMAC key, read (or made) once per store."""
         if self._secret is None:
             self._secret = _integrity_secret(self.path.parent)
+        return self._secret
+
+    def _mac(self, model_key: str, key: str, content: str) -> str:
         message = json.dumps([model_key, key, content]).encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+        return hmac.new(self._secret_key(), message, hashlib.sha256).hexdigest()
 
     def _seal(self, model_key: str, key: str, value: dict) -> str:
         """The stored text: the value and its MAC."""
@@ -133,7 +137,7 @@ class ResultCache:
             return {}
         records = {}
         try:
-            self._mac("", "", "")  # the secret, read or made once, inside the error handling
+            self._secret_key()  # read or made here, where a failure degrades to no cache
         except (OSError, ValueError) as exc:
             self._unreadable(exc)
             return {}

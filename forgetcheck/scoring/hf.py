@@ -19,6 +19,7 @@ import copy
 from typing import Callable, Sequence
 
 import torch
+from jinja2.exceptions import SecurityError, TemplateError
 from tqdm.auto import tqdm
 
 from forgetcheck.errors import BadInput
@@ -81,8 +82,6 @@ class HFScorer:
 
     # -- prompt rendering ---------------------------------------------------
     def chat_prompt(self, user_text: str) -> str:
-        from jinja2.exceptions import SecurityError, TemplateError
-
         try:
             return self.tokenizer.apply_chat_template(
                 [{"role": "user", "content": user_text}], tokenize=False, add_generation_prompt=True)

@@ -39,7 +39,7 @@ from statistics import NormalDist
 from typing import Callable
 
 from forgetcheck.analysis.stats import wilson_interval
-from forgetcheck.analysis.verdicts import check_judging
+from forgetcheck.analysis.verdicts import chance_level, check_judging
 from forgetcheck.comparison import BINARY_METRICS
 from forgetcheck.errors import BadInput
 from forgetcheck.options import DEFAULTS
@@ -122,15 +122,11 @@ class Audit:
         return [cap for cap in self.capabilities if cap.flagged]
 
 
-def chance_level(probe: Probe) -> float | None:
-    """What guessing scores: as the probe declares, else mean 1/k for choice items, 0 for generation."""
-    if "chance" in probe.info:
-        return probe.info["chance"]
-    if probe.kind == "choice":
-        return sum(1 / len(item.choices) for item in probe.items) / len(probe.items)
-    if probe.kind == "generate":
-        return 0.0
-    return None
+def probe_chance(probe: Probe) -> float | None:
+    """What guessing scores on a probe, as a comparison's verdict counts it; None for perplexity."""
+    if probe.kind == "perplexity":
+        return None
+    return chance_level(probe.kind, [len(item.choices) for item in probe.items], probe.info.get("chance"))
 
 
 def pick_score(items: list[Item], sizes: list[list[int]], pick: Callable[[list[int]], int]) -> float:
@@ -178,7 +174,7 @@ def no_question_floor(probe: Probe, scorer) -> Floor:
 def judge_capability(probe: Probe, model_score: float, floors: list[Floor], tolerance: float,
                      confidence: float) -> CapabilityAudit:
     """Highest floor, margin and the two flags (see the module docstring) for one capability."""
-    chance = chance_level(probe)
+    chance = probe_chance(probe)
     n = len(probe.items)
     cap = CapabilityAudit(name=probe.name, kind=probe.kind, metric=probe.metric, n=n, chance=chance,
                           model_score=model_score, floors=floors)

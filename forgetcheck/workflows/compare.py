@@ -12,14 +12,14 @@ judge (:mod:`forgetcheck.analysis.verdicts`), re-ask forgotten answers
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import time
 from dataclasses import replace
 from typing import Callable
 
 from forgetcheck.version import __version__
 from forgetcheck.analysis.verdicts import CapabilityInfo, judge_items
-from forgetcheck.comparison import Comparison, ItemResult, ModelInfo, Settings, overall_verdict, split_counts
+from forgetcheck.comparison import (
+    Comparison, ItemResult, ModelInfo, Settings, overall_verdict, split_counts, utc_timestamp)
 from forgetcheck.models import parallel
 from forgetcheck.models.specs import ModelSpec
 from forgetcheck.models.weights import open_pair
@@ -130,7 +130,7 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
         base=_model_info(base_spec), candidate=_model_info(cand_spec), settings=settings_record,
         capabilities=capabilities, verdict=overall_verdict(capabilities), items=items, timings=seconds,
         counts=run_counts, warnings=warnings, label_free=drift_summary, forgetcheck_version=__version__,
-        created_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        created_at=utc_timestamp())
 
 
 def _render(scorer, probe, text: str, chat_override: str | None) -> str:

@@ -13,7 +13,6 @@ problem is one line naming the file and line.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import re
@@ -21,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from forgetcheck.analysis.verdicts import CapabilityInfo, judge_items
-from forgetcheck.comparison import BINARY_METRICS, Comparison, ItemResult, ModelInfo, Settings, overall_verdict
+from forgetcheck.comparison import (
+    BINARY_METRICS, Comparison, ItemResult, ModelInfo, Settings, overall_verdict, utc_timestamp)
 from forgetcheck.errors import BadInput
 from forgetcheck.options import DEFAULTS
 from forgetcheck.version import __version__
@@ -153,7 +153,7 @@ def compare_logs(base: str | Path, candidate: str | Path, *, tolerance: float = 
         base=_side(base, base_files), candidate=_side(candidate, cand_files), settings=settings,
         capabilities=capabilities, verdict=overall_verdict(capabilities), items=items,
         forgetcheck_version=__version__,
-        created_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        created_at=utc_timestamp())
 
 
 def _files_hash(files) -> str:
