@@ -207,6 +207,10 @@ class CapabilityResult:
     given its item count and how many answers changed (``forgetcheck.analysis.stats``).
     diagnosis: whether forgotten answers lost the knowledge or only the format,
     from their multiple-choice twins (``forgetcheck.analysis.diagnosis``).
+    dataset: where the items came from when they are a real dataset, so cards and
+    reports can name it: ``id`` (Hub dataset id), and where known ``config``,
+    ``split``, ``revision`` (pinned commit) and ``task`` (the lm-eval task name).
+    None for forgetcheck's own probes.
     """
 
     name: str
@@ -232,6 +236,7 @@ class CapabilityResult:
     subcategories: list[SubcategoryResult] = field(default_factory=list)
     detectable_drop: float | None = None
     diagnosis: str | None = None
+    dataset: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         _check(self.verdict in VERDICTS, "verdict", f"must be one of {', '.join(VERDICTS)}", self.verdict)

@@ -37,6 +37,7 @@ class CapabilityInfo:
     extra: dict[str, dict[str, float]]
     note: str | None = None
     chance: float | None = None  # declared by the probe; otherwise 1/k for choice items, 0 for generation
+    dataset: dict[str, str] | None = None  # where the items came from, when a real dataset (CapabilityResult.dataset)
 
 
 def check_judging(tolerance: float, confidence: float) -> None:
@@ -81,7 +82,7 @@ def judge_items(items: list[ItemResult], capabilities: list[CapabilityInfo], tol
             learned=d.learned, items_needed=j.items_needed if verdict == "inconclusive" else None, note=cap.note,
             extra=cap.extra, chance=chance, at_chance=at_chance, chance_adjusted=_chance_adjusted(mine),
             subcategories=_subcategories(mine, binary, confidence), detectable_drop=j.detectable,
-            diagnosis=diagnose(mine, recovery_shots)))
+            diagnosis=diagnose(mine, recovery_shots), dataset=cap.dataset))
     return results
 
 
@@ -136,7 +137,8 @@ def rejudge(comparison: Comparison, tolerance: float | None = None, confidence: 
     """The same comparison judged with other thresholds; no model is loaded."""
     tolerance = comparison.settings.tolerance if tolerance is None else tolerance
     confidence = comparison.settings.confidence if confidence is None else confidence
-    infos = [CapabilityInfo(c.name, c.kind, c.metric, c.extra, c.note, c.chance) for c in comparison.capabilities]
+    infos = [CapabilityInfo(c.name, c.kind, c.metric, c.extra, c.note, c.chance, c.dataset)
+             for c in comparison.capabilities]
     capabilities = judge_items(comparison.items, infos, tolerance, confidence, comparison.settings.recovery_shots)
     settings = replace(comparison.settings, tolerance=tolerance, confidence=confidence)
     return replace(comparison, capabilities=capabilities, settings=settings, verdict=overall_verdict(capabilities))
