@@ -167,8 +167,8 @@ def test_report_folder_round_trips(tmp_path):
     comparison = make_comparison()
     paths = write_report_folder(comparison, tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "chart.png", "report.json", "report.md", "samples.jsonl"]
-    assert set(paths) == {"json", "markdown", "samples", "chart"}
+        "chart.png", "report.html", "report.json", "report.md", "samples.jsonl"]
+    assert set(paths) == {"json", "markdown", "samples", "chart", "html"}
     assert read_report(paths["json"]) == comparison
     assert read_report(tmp_path / "out") == comparison
     assert paths["markdown"].read_text(encoding="utf-8") == render_markdown(comparison)

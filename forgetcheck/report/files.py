@@ -1,7 +1,8 @@
 """The report folder: write every output of a run to disk, and read a report back.
 
 A finished run leaves ``report.json`` (the whole Comparison, re-renderable later),
-``report.md`` (for a pull request), ``samples.jsonl`` (one row per probe item, for
+``report.md`` (for a pull request), ``report.html`` (a self-contained page to browse
+the items in, :mod:`forgetcheck.report.html`), ``samples.jsonl`` (one row per probe item, for
 digging in with jq or pandas) and ``chart.png``. Each file is written to a temporary
 file in the same folder and moved into place with ``os.replace``, which is atomic on
 one filesystem: a run killed half-way leaves the old file or the new one, never a
@@ -20,6 +21,7 @@ from pathlib import Path
 from forgetcheck.comparison import Comparison, NotANumber, from_dict, to_dict
 from forgetcheck.errors import BadInput
 from forgetcheck.files import write_atomic
+from forgetcheck.report.html import render_html
 from forgetcheck.report.markdown import render_markdown
 
 def samples_jsonl(comparison: Comparison) -> str:
@@ -45,28 +47,31 @@ def samples_jsonl(comparison: Comparison) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-REPORT_FILES = {"json": "report.json", "markdown": "report.md", "samples": "samples.jsonl", "chart": "chart.png"}
+REPORT_FILES = {"json": "report.json", "markdown": "report.md", "samples": "samples.jsonl", "chart": "chart.png",
+                "html": "report.html"}
 
 
 def write_report_folder(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write report.json, report.md, samples.jsonl and chart.png into ``out_dir``, all of them or none.
+    """Write report.json, report.md, samples.jsonl, chart.png and report.html into ``out_dir``, all or none.
 
     Everything is rendered first, then written to a hidden staging folder inside ``out_dir``,
     and only when every file is on disk are they moved into place (renames within one
     filesystem, which cannot run out of space). A failure while rendering or writing
     (a full disk, an interrupt) leaves the previous report as it was.
-    Returns the paths written, keyed ``json``, ``markdown``, ``samples``, ``chart``.
+    Returns the paths written, keyed ``json``, ``markdown``, ``samples``, ``chart``, ``html``.
     """
     # Imported here because matplotlib takes a while to load and reading or
     # re-rendering a report never needs it.
     from forgetcheck.report.chart import render_chart
 
     out_dir = Path(out_dir)
+    chart = render_chart(comparison)
     contents = {
         "json": json.dumps(to_dict(comparison), indent=2, ensure_ascii=False) + "\n",
         "markdown": render_markdown(comparison),
         "samples": samples_jsonl(comparison),
-        "chart": render_chart(comparison),
+        "chart": chart,
+        "html": render_html(comparison, chart=chart),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".staging-"))
