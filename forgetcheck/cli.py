@@ -109,7 +109,7 @@ def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dty
 @main.command()
 @click.argument("report_json", type=click.Path(dir_okay=True))
 @judging_options
-@click.option("--format", "fmt", type=click.Choice(["md", "json", "text"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "json", "text", "html"]), default="text", show_default=True)
 def report(report_json, tolerance, confidence, fail_on, fmt):
     """Re-render (and re-judge with other thresholds) a saved report.json; no model is loaded."""
     from forgetcheck.analysis.verdicts import rejudge
@@ -122,6 +122,11 @@ def report(report_json, tolerance, confidence, fail_on, fmt):
         from forgetcheck.report.markdown import render_markdown
 
         click.echo(render_markdown(comparison))
+    elif fmt == "html":  # the report.html page, re-judged: `forgetcheck report r.json --format html > page.html`
+        from forgetcheck.report.chart import render_chart
+        from forgetcheck.report.html import render_html
+
+        click.echo(render_html(comparison, chart=render_chart(comparison)), nl=False)
     else:
         from forgetcheck.report.text import render_text
 

@@ -167,6 +167,7 @@ def test_a_real_comparison_opens_and_filters_by_flip_and_capability(tiny_base, f
     out = tmp_path / "report"
     result = run("compare", tiny_base, forgetful_adapter, "--suite", tiny_suite, "--out", out, "--quiet")
     assert result.exit_code == 1, result.output
+    assert f"page: {out / 'report.html'}" in result.output
     report = json.loads((out / "report.json").read_text())
     items = report["items"]
     page = out / "report.html"
@@ -197,6 +198,15 @@ def test_a_real_comparison_opens_and_filters_by_flip_and_capability(tiny_base, f
     dom = dump_dom(page, f"#q={query}")
     assert 0 < len(rows(dom)) == len(found)
     assert f"<code>{first['item_id']}</code>" in dom
+
+    # `forgetcheck report --format html` prints the page again, re-judged with other thresholds.
+    facts = '<a href="#capability=facts">facts</a></td><td><span class="verdict verdict-{}">'
+    assert facts.format("regressed") in everything
+    again = run("report", out / "report.json", "--format", "html", "--tolerance", "0.99", "--fail-on", "never")
+    rejudged = tmp_path / "rejudged.html"
+    rejudged.write_text(again.output, encoding="utf-8")
+    dom = dump_dom(rejudged, "#flip=forgotten")
+    assert facts.format("held") in dom and len(rows(dom)) == len(shown)
 
 
 @needs_chromium

@@ -92,5 +92,6 @@ def finish(comparison: Comparison, out_dir: str, fail_on: str) -> None:
 
     paths = write_report_folder(comparison, out_dir)
     click.echo(render_text(comparison))
-    click.echo(f"report: {paths['markdown']} · chart: {paths['chart']} · samples: {paths['samples']}")
+    click.echo(f"report: {paths['markdown']} · page: {paths['html']} · chart: {paths['chart']} · "
+               f"samples: {paths['samples']}")
     sys.exit(exit_code(comparison, fail_on))
