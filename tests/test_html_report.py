@@ -16,7 +16,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
+import select
 import shutil
 import struct
 import subprocess
@@ -82,6 +84,106 @@ def png_size(path: Path) -> tuple[int, int]:
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     return struct.unpack(">II", data[16:24])
+
+
+class DevTools:
+    """Chromium driven over its DevTools protocol on a pipe (``--remote-debugging-pipe``): no extra package.
+
+    Chromium reads commands on fd 3 and writes replies and events on fd 4, each a JSON
+    message ended by a NUL byte. ``evaluate`` runs an expression in the page;
+    ``console`` collects every console message, uncaught exception and policy violation.
+    """
+
+    def __init__(self, profile: str):
+        self._to_chromium, self._from_chromium = os.pipe(), os.pipe()
+        command_read, reply_write = self._to_chromium[0], self._from_chromium[1]
+
+        def wire_fds_3_and_4():  # in the child, before exec
+            read, write = os.dup(command_read), os.dup(reply_write)
+            os.dup2(read, 3)
+            os.dup2(write, 4)
+
+        self.process = subprocess.Popen(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+             f"--user-data-dir={profile}", "--remote-debugging-pipe", "--window-size=1280,900"],
+            preexec_fn=wire_fds_3_and_4, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(command_read)
+        os.close(reply_write)
+        self._replies: dict[int, dict] = {}
+        self._buffer = b""
+        self._next_id = 0
+        self.console: list[str] = []
+        self.session = None
+        target = self.send("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        for domain in ("Runtime", "Log", "Page", "Performance"):
+            self.send(f"{domain}.enable")
+
+    def send(self, method: str, **params) -> dict:
+        self._next_id += 1
+        message = {"id": self._next_id, "method": method, "params": params}
+        if self.session:
+            message["sessionId"] = self.session
+        os.write(self._to_chromium[1], json.dumps(message).encode() + b"\0")
+        while self._next_id not in self._replies:
+            self._read()
+        reply = self._replies.pop(self._next_id)
+        assert "error" not in reply, (method, reply["error"])
+        return reply["result"]
+
+    def _read(self) -> None:
+        ready, _, _ = select.select([self._from_chromium[0]], [], [], 60)
+        assert ready, "Chromium did not answer within 60 s"
+        chunk = os.read(self._from_chromium[0], 1 << 20)
+        assert chunk, "Chromium closed the pipe"
+        self._buffer += chunk
+        *messages, self._buffer = self._buffer.split(b"\0")
+        for raw in messages:
+            message = json.loads(raw)
+            if "id" in message:
+                self._replies[message["id"]] = message
+            elif message["method"] == "Runtime.consoleAPICalled":
+                self.console.append(" ".join(str(a.get("value", a.get("description"))) for a in message["params"]["args"]))
+            elif message["method"] == "Runtime.exceptionThrown":
+                self.console.append(message["params"]["exceptionDetails"]["exception"]["description"])
+            elif message["method"] == "Log.entryAdded":
+                self.console.append(message["params"]["entry"]["text"])
+
+    def open(self, page: Path) -> None:
+        self.send("Page.navigate", url=page.resolve().as_uri())
+        self.wait_for("document.readyState === 'complete'")
+
+    def evaluate(self, expression: str):
+        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        assert "exceptionDetails" not in result, result["exceptionDetails"]
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.evaluate(expression):
+            assert time.monotonic() < deadline, f"still not true after {seconds} s: {expression}"
+            time.sleep(0.05)
+
+    def layouts(self) -> int:
+        """How many times the page has been laid out so far."""
+        return next(m["value"] for m in self.send("Performance.getMetrics")["metrics"] if m["name"] == "LayoutCount")
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        os.close(self._to_chromium[1])
+        os.close(self._from_chromium[0])
+
+
+@pytest.fixture
+def browser(tmp_path):
+    devtools = DevTools(str(tmp_path / "profile"))
+    yield devtools
+    devtools.close()
 
 
 # --- Reports to open ----------------------------------------------------------------------------------------
@@ -249,6 +351,46 @@ def test_screenshot_shows_the_styled_page(tmp_path):
     # The headline and the REGRESSED badge are the verdict's red (#c62828): the style ran.
     assert (np.abs(pixels - [0xC6, 0x28, 0x28]).sum(axis=-1) < 12).sum() > 500
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50
+
+
+@needs_chromium
+def test_show_more_search_and_filters_work_when_clicked_at_twenty_thousand_items(tmp_path, browser):
+    write_report_folder(many_items(20_000), tmp_path)
+    browser.open(tmp_path / "report.html")
+    count = "document.querySelectorAll('#items > article').length"
+    assert browser.evaluate(count) == 200
+    assert browser.evaluate("document.getElementById('more').hidden") is False
+
+    # "Show more" appends the next 200 rows in one go: the page is laid out a few times, not once per row.
+    before = browser.layouts()
+    browser.evaluate("document.getElementById('more').click(); document.body.offsetHeight")
+    assert browser.evaluate(count) == 400
+    assert browser.layouts() - before <= 3
+
+    # Choosing a flip redraws from the first page, and writes the view into the address.
+    browser.evaluate("const f = document.getElementById('flip'); f.value = 'forgotten';"
+                     "f.dispatchEvent(new Event('change'))")
+    assert browser.evaluate(count) == 200
+    assert browser.evaluate("document.getElementById('count').dataset.matching") == "2000"
+    assert browser.evaluate("location.hash") == "#flip=forgotten"
+
+    # Typing in the search box filters once the typing pauses; matching ignores case.
+    start = time.monotonic()
+    browser.evaluate("const s = document.getElementById('search'); s.value = 'ARITH-01230';"
+                     "s.dispatchEvent(new Event('input'))")
+    browser.wait_for("document.getElementById('count').dataset.matching === '1'")
+    assert time.monotonic() - start < 10
+    assert browser.evaluate("document.querySelector('#items code').textContent") == "arith-01230"
+    assert browser.evaluate("location.hash") == "#flip=forgotten&q=ARITH-01230"
+    assert browser.evaluate("document.getElementById('more').hidden") is True
+
+    # A capability link in the summary table is a filter too.
+    browser.evaluate("document.getElementById('search').value = '';"
+                     "document.querySelector('table.summary a[href=\"#capability=wiki-ppl\"]').click()")
+    browser.wait_for("document.getElementById('count').dataset.matching === '1'")
+    assert browser.evaluate("document.getElementById('capability').value") == "wiki-ppl"
+    assert browser.evaluate("document.querySelector('#items .flip').textContent") == "scored"
+    assert browser.console == []
 
 
 def make_readme_screenshot(report_json: str, out: str) -> None:
