@@ -152,8 +152,8 @@ def _summary(comparison: Comparison) -> str:
     """The capability table: verdict, scores, drop with its interval, flips; names link to their items."""
     if not comparison.capabilities:
         return "<p>No capabilities were compared.</p>"
-    head = ("<tr><th>Capability</th><th>Verdict</th><th>Metric</th><th>Items</th><th>Base</th>"
-            "<th>Candidate</th><th>Drop [CI]</th><th>Forgotten / learned</th></tr>")
+    head = ('<tr><th>Capability</th><th>Verdict</th><th>Metric</th><th class="num">Items</th><th class="num">Base</th>'
+            '<th class="num">Candidate</th><th class="num">Drop [CI]</th><th class="num">Forgotten / learned</th></tr>')
     rows = []
     for cap in comparison.capabilities:
         link = "#" + html.escape("capability=" + quote(cap.name, safe=""))
