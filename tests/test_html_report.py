@@ -324,6 +324,16 @@ def test_hostile_text_is_shown_as_text_and_runs_nothing(tmp_path):
 
 
 @needs_chromium
+def test_an_empty_report_opens_cleanly(tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text(render_html(replace(make_comparison(), capabilities=[], items=[], verdict="inconclusive")),
+                    encoding="utf-8")
+    dom = dump_dom(page, "#flip=forgotten&capability=nothing-by-that-name")
+    assert "No capabilities were compared." in dom and rows(dom) == []
+    assert "Showing 0 of 0 matching items (0 in all)" in dom
+
+
+@needs_chromium
 def test_twenty_thousand_items_open_with_the_first_page_drawn(tmp_path):
     comparison = many_items(20_000)
     write_report_folder(comparison, tmp_path)
