@@ -17,7 +17,8 @@ import click
 
 from forgetcheck.version import __version__
 from forgetcheck.commands.options import (
-    compare_options, exit_code, finish, judging_options, quiet_libraries, running_options)
+    REPORT_FILES_HELP, SUITE_HELP, compare_options, exit_code, finish, judging_options, quiet_libraries,
+    running_options)
 from forgetcheck.comparison import Comparison, to_dict
 from forgetcheck.files import check_out_dir
 from forgetcheck.errors import EXIT_FAILED, EXIT_INTERRUPTED, ForgetcheckError
@@ -69,9 +70,9 @@ def main() -> None:
 @main.command()
 @click.argument("base")
 @click.argument("candidate")
-@click.option("--suite", default="core", show_default=True, help="Built-in suite name or path to a suite YAML.")
+@click.option("--suite", default="core", show_default=True, help=SUITE_HELP)
 @click.option("--out", "out_dir", default="forgetcheck-report", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for report.json, report.md, samples.jsonl, chart.png.")
+              help=REPORT_FILES_HELP)
 @judging_options
 @running_options
 @click.option("--device-map", type=click.Choice(["auto"]), default=None,
@@ -108,7 +109,7 @@ def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dty
 
 @main.command()
 @click.argument("report_json", type=click.Path(dir_okay=True))
-@judging_options
+@judging_options(rejudge=True)
 @click.option("--format", "fmt", type=click.Choice(["md", "json", "text", "html"]), default="text", show_default=True)
 def report(report_json, tolerance, confidence, fail_on, fmt):
     """Re-render (and re-judge with other thresholds) a saved report.json; no model is loaded."""
@@ -135,8 +136,9 @@ def report(report_json, tolerance, confidence, fail_on, fmt):
 
 
 @main.command()
-@click.option("--out", "out_dir", default="forgetcheck-demo", show_default=True, type=click.Path(file_okay=False))
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--out", "out_dir", default="forgetcheck-demo", show_default=True, type=click.Path(file_okay=False),
+              help=REPORT_FILES_HELP)
+@click.option("--quiet", is_flag=True, help="No progress bars or library notices.")
 def demo(out_dir, quiet):
     """Compare SmolLM2-135M-Instruct with a LoRA adapter that forgot things; offline."""
     from forgetcheck.demo.run import demo_models

@@ -148,3 +148,15 @@ def test_a_corrupt_database_is_reported_in_one_line(tiny_base, small_suite, tmp_
                            text=True, env=env)
     assert clear.returncode == 0, clear.stderr
     assert not (root / "results" / "results.sqlite").exists()
+
+
+def test_one_progress_bar_per_capability_runs_across_its_chunks(tiny_base, small_suite, monkeypatch, capsys):
+    # 40 items in chunks of 8: a bar per chunk restarted five times per capability (its ETA meaningless).
+    monkeypatch.setattr(runner_module, "CHUNK_ITEMS", 8)
+    compare(str(tiny_base), str(tiny_base), str(small_suite), cache=False, progress=True, batch_tokens=256,
+            kl_samples=0, recovery_shots=0)
+    err = capsys.readouterr().err
+    for capability, items in (("facts", 40), ("recall", 40), ("text", 30)):
+        for side in ("base", "candidate"):
+            assert f"{side} {capability}:" in err and f"/{items} " in err
+    assert "/8 " not in err and " req" not in err  # no per-chunk bars, no bars counting requests

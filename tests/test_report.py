@@ -317,3 +317,26 @@ def test_markdown_shows_drift_and_perplexity_ratio():
     assert "| open | 16 |" in markdown
     # wiki-ppl: drop 0.019 nats/token [-0.004, 0.042] -> perplexity x1.019 [x0.996, x1.043]
     assert "- **wiki-ppl**: perplexity ×1.019 [×0.996, ×1.043]" in markdown
+
+
+def test_the_report_ends_with_the_next_step_its_verdicts_call_for():
+    comparison = make_comparison()
+    ends = render_markdown(comparison).rstrip().splitlines()[-1]
+    assert ends.startswith("**Next step:**") and "arithmetic" in ends and "forgetcheck replay" in ends
+    for cap in comparison.capabilities:
+        cap.verdict = "inconclusive" if cap.name == "wiki-ppl" else "held"
+    ends = render_markdown(comparison).rstrip().splitlines()[-1]
+    assert "1 capability is undecided with as few as 120 items" in ends and "--suite core" in ends
+    for cap in comparison.capabilities:
+        cap.verdict = "held"
+    assert "nothing measurable was forgotten" in render_markdown(comparison).rstrip().splitlines()[-1]
+
+
+def test_an_absurd_number_of_items_reads_as_advice_not_a_count():
+    comparison = make_comparison()
+    ppl = comparison.capabilities[2]
+    ppl.items_needed = 230_556  # a drop sitting on the tolerance: no suite that size exists
+    markdown = render_markdown(comparison)
+    assert "230,556" not in markdown
+    assert "wiki-ppl** is inconclusive with 120 items: its drop (0.019 nats/token) is too close to the " \
+           "tolerance for more items to settle it" in markdown

@@ -8,6 +8,7 @@ from forgetcheck.models.loading import attach_adapter
 from forgetcheck.scoring.seam import GenerationRequest
 from forgetcheck.scoring.hf import HFScorer
 from forgetcheck.models.specs import resolve
+from tests.conftest import COLOURS, ForwardCounter
 
 
 def direct_loglikelihood(model, tokenizer, context: str, continuation: str) -> float:
@@ -150,6 +151,20 @@ def test_greedy_generation_is_batch_independent_and_stops(tiny_base):
     single = [HFScorer(model, tokenizer, progress=False).generate([r])[0] for r in requests[:4]]
     assert batched[:4] == single
     assert all("fact" not in text for text in batched)
+
+
+def test_generation_ends_at_its_stop_string_with_the_answers_it_would_have_cut_to(tiny_base, monkeypatch):
+    model, tokenizer = load(tiny_base)
+    # "fact 3" goes on " is red" and then ends: stopping at the colour saves the step that ends it.
+    requests = [GenerationRequest(f"fact {i}", tuple(COLOURS), 12) for i in range(8)]
+    with ForwardCounter() as stopping:
+        early = HFScorer(model, tokenizer, progress=False).generate(requests)
+    generate = model.generate
+    monkeypatch.setattr(model, "generate", lambda *a, stop_strings=None, tokenizer=None, **k: generate(*a, **k))
+    with ForwardCounter() as running_on:
+        full = HFScorer(model, tokenizer, progress=False).generate(requests)
+    assert early == full and any(early)
+    assert stopping.calls < running_on.calls  # decoding steps after every row's stop were skipped
 
 
 def test_an_adapter_comparison_scores_the_merged_candidate_like_the_unmerged_one(tiny_base, forgetful_adapter,

@@ -17,10 +17,10 @@ from forgetcheck.files import check_out_dir, write_atomic
               help="Folder for drift.json, drift.md and drift.png.")
 @click.option("--fisher-samples", type=click.IntRange(min=0), default=16, show_default=True,
               help="Sequences the base samples to estimate the Fisher; 0 skips the Fisher weighting.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the base's samples for the Fisher.")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Matrices shown.")
 @click.option("--dtype", default="float32", show_default=True, help="float32 keeps the Fisher's gradients exact.")
-@click.option("--device", default="auto", show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
 @click.option("--allow-pickle", is_flag=True, help="Allow .bin/.pt weights (loading them can run code).")
 @click.option("--trust-remote-code", is_flag=True, help="Allow models that ship their own Python code.")
 def drift_command(base, candidate, out_dir, fisher_samples, seed, top, dtype, device, allow_pickle,

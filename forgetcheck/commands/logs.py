@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from forgetcheck.commands.options import finish, judging_options
+from forgetcheck.commands.options import REPORT_FILES_HELP, finish, judging_options
 from forgetcheck.options import DEFAULTS
 
 
@@ -12,7 +12,7 @@ from forgetcheck.options import DEFAULTS
 @click.argument("base_samples")
 @click.argument("candidate_samples")
 @click.option("--out", "out_dir", default="forgetcheck-report", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for report.json, report.md, samples.jsonl, chart.png.")
+              help=REPORT_FILES_HELP)
 @judging_options
 def compare_logs_command(base_samples, candidate_samples, out_dir, tolerance, confidence, fail_on):
     """Compare two lm-eval runs from the per-sample files `lm_eval --log_samples` wrote.

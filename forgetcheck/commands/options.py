@@ -29,15 +29,24 @@ def exit_code(comparison: Comparison, fail_on: str) -> int:
     return 0
 
 
-def judging_options(func):
-    func = click.option("--fail-on", type=click.Choice(FAIL_ON), default="regressed", show_default=True,
-                        help="Which verdict makes the exit code non-zero.")(func)
-    func = click.option("--confidence", type=float, default=None,
-                        help=f"Confidence level of the intervals [default: {DEFAULTS.confidence}, or the report's].")(func)
-    func = click.option("--tolerance", type=float, default=None,
-                        help="Largest drop that still counts as held, absolute (0.02 = 2 points) "
-                             f"[default: {DEFAULTS.tolerance}, or the report's].")(func)
-    return func
+def judging_options(func=None, *, rejudge: bool = False):
+    """--tolerance, --confidence and --fail-on; ``rejudge``: for a command that re-judges a saved report,
+    whose thresholds default to the report's own."""
+    def add(func):
+        default = ", or the report's" if rejudge else ""
+        func = click.option("--fail-on", type=click.Choice(FAIL_ON), default="regressed", show_default=True,
+                            help="Which verdict makes the exit code non-zero.")(func)
+        func = click.option("--confidence", type=float, default=None,
+                            help=f"Confidence level of the intervals [default: {DEFAULTS.confidence}{default}].")(func)
+        func = click.option("--tolerance", type=float, default=None,
+                            help="Largest drop that still counts as held, absolute (0.02 = 2 points) "
+                                 f"[default: {DEFAULTS.tolerance}{default}].")(func)
+        return func
+    return add(func) if func is not None else add
+
+
+SUITE_HELP = "A built-in suite (core, core-quick), a suite YAML or lm-eval task YAML, or lm-eval:TASK[,TASK...]."
+REPORT_FILES_HELP = "Folder for report.json, report.md, report.html, samples.jsonl, chart.png."
 
 
 # A suite can come from a pull request: it reads only inside its own folder unless the user trusts it.
@@ -57,7 +66,7 @@ def running_options(func):
         click.option("--batch-tokens", type=int, default=None, help="Token budget per batch (padded tokens)."),
         click.option("--allow-pickle", is_flag=True, help="Allow .bin/.pt weights (loading them can run code)."),
         click.option("--trust-remote-code", is_flag=True, help="Allow models that ship their own Python code."),
-        click.option("--quiet", is_flag=True, help="No progress bars."),
+        click.option("--quiet", is_flag=True, help="No progress bars or library notices."),
         click.option("--no-cache", is_flag=True,
                      help="Score every item afresh; neither read nor write the result cache."),
         click.option("--kl-samples", type=click.IntRange(min=0), default=DEFAULTS.kl_samples, show_default=True,

@@ -16,10 +16,11 @@ from forgetcheck.errors import BadInput
 @click.option("--suite", default="core", show_default=True, help="Whose questions prompt the samples.")
 @click.option("--report", "report_json", type=click.Path(), default=None,
               help="A report.json: prompt with the questions of the capabilities it marks regressed.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--max-new-tokens", type=click.IntRange(min=1), default=128, show_default=True)
-@click.option("--dtype", default="auto", show_default=True)
-@click.option("--device", default="auto", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed: the same seed gives the same rows.")
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=128, show_default=True,
+              help="Longest answer sampled per row, in tokens.")
+@click.option("--dtype", default="auto", show_default=True, help="auto (bf16 on GPU, float32 on CPU), float32, bfloat16, float16.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
 @click.option("--allow-pickle", is_flag=True, help="Allow .bin/.pt weights (loading them can run code).")
 @click.option("--trust-remote-code", is_flag=True, help="Allow models that ship their own Python code.")
 @files_outside_suite_option

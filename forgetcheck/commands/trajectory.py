@@ -9,13 +9,14 @@ from pathlib import Path
 
 import click
 
-from forgetcheck.commands.options import compare_options, exit_code, judging_options, quiet_libraries, running_options
+from forgetcheck.commands.options import (
+    SUITE_HELP, compare_options, exit_code, judging_options, quiet_libraries, running_options)
 
 
 @click.command("trajectory")
 @click.argument("base")
 @click.argument("checkpoints", nargs=-1, required=True, metavar="CKPT...")
-@click.option("--suite", default="core", show_default=True, help="Built-in suite name or path to a suite YAML.")
+@click.option("--suite", default="core", show_default=True, help=SUITE_HELP)
 @click.option("--out", "out_dir", default="forgetcheck-trajectory", show_default=True,
               type=click.Path(file_okay=False),
               help="Folder for trajectory.json, trajectory.md, trajectory.png and checkpoints/<step>/ reports.")

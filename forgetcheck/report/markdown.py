@@ -112,6 +112,7 @@ def render_markdown(comparison: Comparison) -> str:
         _breakdown(comparison),
         _forgotten_items(comparison),
         _settings(comparison),
+        _next_step(comparison),
     ]
     return "\n\n".join(section for section in sections if section) + "\n"
 
@@ -177,10 +178,7 @@ def _notes(comparison: Comparison) -> str:
     notes = []
     for cap in comparison.capabilities:
         if cap.verdict == "inconclusive":
-            if cap.items_needed:
-                decide = f"about {_plain(cap.items_needed, grouped=True)} items would decide it"
-            else:
-                decide = "more items are needed to decide it"
+            decide = _what_would_decide(cap)
             notes.append(
                 f"- ⚠️ **{_name(cap.name)}** is inconclusive with {_plain(cap.n, grouped=True)} items: {decide}."
             )
@@ -202,6 +200,48 @@ def _notes(comparison: Comparison) -> str:
         notes.append("- Smallest drop this run could detect (80% power): " + " · ".join(power) + ".")
     notes += [f"- ⚠️ {escape_untrusted(warning, limit=500)}" for warning in comparison.warnings]
     return "**Notes**\n\n" + "\n".join(notes) if notes else ""
+
+
+# Beyond this many times the items a run has, "N items would decide it" is no advice anyone can follow.
+ITEMS_WORTH_NAMING = 20
+
+
+def _what_would_decide(cap) -> str:
+    """What would turn an inconclusive verdict into one, as advice a person can act on."""
+    if cap.items_needed and cap.items_needed <= ITEMS_WORTH_NAMING * max(cap.n, 1):
+        return f"about {_plain(cap.items_needed, grouped=True)} items would decide it"
+    if cap.items_needed:
+        # The drop sits so close to the tolerance that no practical suite separates them.
+        return (f"its drop ({_amount(cap, cap.drop)}) is too close to the tolerance for more items to "
+                "settle it; decide whether a drop that size matters and set `--tolerance` to say so")
+    return "more items are needed to decide it"
+
+
+def _next_step(comparison: Comparison) -> str:
+    """One paragraph on what to do now, from the verdicts: the report's last word."""
+    caps = comparison.capabilities
+    if not caps:
+        return ""
+    regressed = [_name(c.name) for c in caps if c.verdict == "regressed"]
+    inconclusive = [c for c in caps if c.verdict == "inconclusive"]
+    if regressed:
+        step = (f"look through what {', '.join(regressed)} forgot (report.html, filtered to forgotten items). "
+                "Answers that are right but in another form are lost format, not lost knowledge. To keep the "
+                "skill: lower the learning rate or train fewer steps, train a LoRA adapter rather than every "
+                "weight, or mix the base's own answers into the training data "
+                "(`forgetcheck replay BASE --report report.json`), then compare again.")
+    elif inconclusive:
+        smallest = min(inconclusive, key=lambda c: c.n)
+        step = (f"{plural(len(inconclusive), 'capability is', 'capabilities are')} undecided with as few as "
+                f"{_plain(smallest.n, grouped=True)} items: run the full suite (`--suite core`, about 250 items "
+                "each) or your own larger one, or widen `--tolerance` if a smaller drop does not matter to you.")
+    elif any(c.verdict == "held" for c in caps):
+        step = (f"nothing measurable was forgotten at a tolerance of {tolerance_text(comparison)}. Keep this check "
+                "on every pull request that changes the weights (the forgetcheck GitHub Action).")
+    else:
+        step = ("the base scores at chance on every capability here, so this suite cannot show forgetting for "
+                "this model: use probes the base can answer.")
+    return f"**Next step:** {step}"
 
 
 def _drift(comparison: Comparison) -> str:

@@ -10,6 +10,7 @@ stopped. The same chunks are the unit of data-parallel sharding
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 from forgetcheck.models import parallel
@@ -69,10 +70,13 @@ def score_suite(suite: Suite, scorer, chat_override: str | None, store: ResultCa
             if missing:
                 todo.append((probe, missing))
     fresh: dict[str, dict[str, dict]] = {p.name: {} for p in suite.probes}
-    for probe, missing in parallel.shard(todo):
+    mine = parallel.shard(todo)
+    bars = _CapabilityBars(scorer, mine)
+    for probe, missing in mine:
         counts.scored_here += len(missing)
         part = dataclasses.replace(probe, items=[probe.items[k] for k in missing])
-        scored = score_probe(part, scorer, chat_override)
+        with bars.chunk(probe, len(missing)):
+            scored = score_probe(part, scorer, chat_override)
         values = scored.values or [{} for _ in missing]
         records = {keys[probe.name][k]: {"score": s, "answer": a, "values": v}
                    for k, s, a, v in zip(missing, scored.scores, scored.answers, values)}
@@ -91,3 +95,38 @@ def score_suite(suite: Suite, scorer, chat_override: str | None, store: ResultCa
     counts.scored += scored
     counts.cached += sum(len(p.items) for p in suite.probes) - scored
     return results
+
+
+class _CapabilityBars:
+    """One progress bar per capability across all its chunks, where the scorer can report into one.
+
+    Scorers without ``reporting_to`` (the seam does not require it) keep their own bars.
+    """
+
+    def __init__(self, scorer, todo: list[tuple[Probe, list[int]]]):
+        self.scorer = scorer
+        self.left: dict[str, int] = {}
+        for probe, missing in todo:
+            self.left[probe.name] = self.left.get(probe.name, 0) + len(missing)
+        self.bar = None
+        self.bar_of = ""
+
+    @contextlib.contextmanager
+    def chunk(self, probe: Probe, items: int):
+        report = getattr(self.scorer, "reporting_to", None)
+        if report is None:
+            yield
+            return
+        if self.bar_of != probe.name:
+            self._close()
+            self.bar, self.bar_of = self.scorer.progress_bar(self.left[probe.name], probe.name), probe.name
+        with report(self.bar, items):
+            yield
+        self.left[probe.name] -= items
+        if not self.left[probe.name]:
+            self._close()
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.bar, self.bar_of = None, ""

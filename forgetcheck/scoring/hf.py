@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 from typing import Callable, Sequence
 
 import torch
 from jinja2.exceptions import SecurityError, TemplateError
 from tqdm.auto import tqdm
+from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from forgetcheck.errors import BadInput
 from forgetcheck.scoring.seam import GenerationRequest, LoglikelihoodResult, Sample, TokenLogprobs
@@ -29,6 +31,9 @@ DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 32768}
 # A log-likelihood batch ends before padding would pass this share of the tokens it computes.
 # Generation is exempt: its decoding steps run once per batch, so fewer, wider batches are faster.
 MAX_PADDING = 0.1
+# transformers 5 renamed the KV cache argument and output from past_key_values to cache; the old name
+# still works there but logs a deprecation notice on every run, so use whichever this version has.
+_CACHE = "cache" if "cache" in {f.name for f in dataclasses.fields(CausalLMOutputWithPast)} else "past_key_values"
 # Sequences per batch when sampling and when scoring token by token: fixed, so the
 # samples and their log-probs depend only on the request list.
 SAMPLE_BATCH = 8
@@ -61,6 +66,7 @@ class HFScorer:
         # Token positions the model computed, and those of them that were not padding.
         self.padded_tokens = 0
         self.real_tokens = 0
+        self._outer_bar: tuple | None = None  # (bar, items) while reporting_to() is active
 
     @property
     def model(self):
@@ -268,7 +274,27 @@ class HFScorer:
             half = len(batch) // 2
             return self._retry_on_oom(run, batch[:half]) + self._retry_on_oom(run, batch[half:])
 
+    def progress_bar(self, total: int, desc: str):
+        """A bar for ``total`` items of work, labelled with this scorer's side; hidden without progress."""
+        return tqdm(total=total, desc=f"{self.label} {desc}".strip(), unit="item", disable=not self.progress,
+                    leave=False, dynamic_ncols=True)
+
+    @contextlib.contextmanager
+    def reporting_to(self, bar, items: int):
+        """Scoring inside this block advances ``bar`` by ``items`` in all, instead of a bar of its own.
+
+        The runner scores a capability chunk by chunk; one bar per capability across its
+        chunks gives an honest ETA, where a fresh bar per chunk restarted every 128 items.
+        """
+        self._outer_bar = (bar, items)
+        try:
+            yield
+        finally:
+            self._outer_bar = None
+
     def _progress(self, total: int, desc: str):
+        if self._outer_bar is not None:
+            return _ShareOfBar(*self._outer_bar, requests=total)
         return tqdm(total=total, desc=f"{self.label} {desc}".strip(), unit="req", disable=not self.progress,
                     leave=False, dynamic_ncols=True)
 
@@ -332,10 +358,10 @@ class HFScorer:
             cache = None
             if shared:
                 start = torch.tensor([contexts[0][:shared]], device=self.device)
-                cache = cache_rows(self.model(input_ids=start, use_cache=True).past_key_values,
+                cache = cache_rows(getattr(self.model(input_ids=start, use_cache=True), _CACHE),
                                    torch.zeros(len(contexts), dtype=torch.long, device=self.device))
             out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                             position_ids=positions.to(self.device), past_key_values=cache, use_cache=True,
+                             position_ids=positions.to(self.device), use_cache=True, **{_CACHE: cache},
                              logits_to_keep=1)
             first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # predicts each continuation's 1st token
             lengths = mask.sum(-1)
@@ -350,8 +376,8 @@ class HFScorer:
                 cont_positions = lengths[rows][:, None] + torch.arange(width)[None, :]
                 logits = self.model(input_ids=cont_ids.to(self.device), attention_mask=cont_mask.to(self.device),
                                     position_ids=cont_positions.to(self.device),
-                                    past_key_values=cache_rows(out.past_key_values, rows.to(self.device)),
-                                    use_cache=False).logits
+                                    use_cache=False, **{_CACHE: cache_rows(getattr(out, _CACHE), rows.to(self.device))}
+                                    ).logits
                 # Summed here, group by group, so only one group's logits are held at a time.
                 for k, (row, i) in enumerate(members):
                     logprobs = torch.cat([first[row][None], torch.log_softmax(logits[k].float(), dim=-1)])
@@ -365,12 +391,44 @@ class HFScorer:
     def _generate_batch(self, contexts: list[list[int]], request: GenerationRequest) -> list[str]:
         ids, mask = self._pad(contexts, left=True)  # left padding: generation continues from the right edge
         width = ids.shape[1]
+        # A row ends at its first stop string (or end of text) and the batch once every row has ended:
+        # what follows a stop is cut away below anyway, so computing it was wasted decoding steps.
+        stop = {"stop_strings": [s for s in request.stop if s], "tokenizer": self.tokenizer} if any(request.stop) else {}
         with self.context_manager():
             generated = self.model.generate(
                 input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=False,
-                max_new_tokens=request.max_tokens, pad_token_id=self.pad_id, temperature=None, top_p=None, top_k=None)
+                max_new_tokens=request.max_tokens, pad_token_id=self.pad_id, temperature=None, top_p=None, top_k=None,
+                **stop)
         texts = self.tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
         return [cut_at_stop(t, request.stop) for t in texts]
+
+
+class _ShareOfBar:
+    """Counts requests done and moves an outer bar by the same share of its ``items``.
+
+    A chunk's requests (choices, windows) are not its items; the outer bar counts items,
+    so each request moves it by items/requests, in whole steps, and never past ``items``.
+    """
+
+    def __init__(self, bar, items: int, requests: int):
+        self.bar, self.items, self.requests = bar, items, max(requests, 1)
+        self.done = self.shown = 0
+
+    def __enter__(self):
+        return self
+
+    def update(self, n: int = 1) -> None:
+        self.done = min(self.done + n, self.requests)
+        self._show(self.items * self.done // self.requests)
+
+    def _show(self, target: int) -> None:
+        if target > self.shown:
+            self.bar.update(target - self.shown)
+            self.shown = target
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None:
+            self._show(self.items)
 
 
 def pad_batch(sequences: list[list[int]], pad_id: int, *, left: bool):
