@@ -27,7 +27,7 @@ lm_eval = pytest.importorskip("lm_eval")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from forgetcheck.suites.asking import choice_requests, score_probe  # noqa: E402
+from forgetcheck.suites.asking import choice_requests, lm_eval_split, score_probe  # noqa: E402
 from forgetcheck.errors import BadInput  # noqa: E402
 from forgetcheck.suites.suite import load_suite, validate_suite  # noqa: E402
 from tests.conftest import COLOURS, assert_one_line_error, fact_answer, fact_sentences, run, run_subprocess  # noqa: E402
@@ -63,6 +63,13 @@ DATA = {
     "lambada": lambda i: {"text": fact_sentences()[i] if i % 2 else f"fact {i} is {COLOURS[colour_index(i) - 1]}"},
     "wikitext": lambda i: {"page": " ".join(fact_sentences()[i * 3:i * 3 + 3])},
     "gsm8k": lambda i: {"question": f"fact {i} is", "answer": f"fact {i + 1} is next\n#### {i + 1}"},
+    # winogrande: the blank is filled by each option, the rest of the sentence is the shared continuation.
+    "winogrande": lambda i: {"sentence": f"fact {i} is _ and that is all",
+                             "option1": COLOURS[(colour_index(i) + i % 2) % 4],
+                             "option2": COLOURS[(colour_index(i) + 1 - i % 2) % 4], "answer": "1" if i % 2 == 0 else "2"},
+    # hellaswag's raw columns, for its own process_docs (run by lm-eval with --allow-task-code).
+    "hellaswag_raw": lambda i: {"activity_label": "Facts", "ctx_a": f"fact {i}", "ctx_b": "is [title] so",
+                                "endings": COLOURS, "label": str(colour_index(i))},
     "facts": lambda i: {"question": f"fact {i} is ", "options": COLOURS, "label": colour_index(i),
                         "answer": fact_answer(i)},
 }
@@ -81,6 +88,14 @@ WRAPPERS = {
     "lambada_openai": ("lambada/lambada_openai.yaml", "lambada", ""),
     "wikitext": ("wikitext/wikitext.yaml", "wikitext", 'doc_to_target: "{{page}}"\nprocess_results: null\n'),
     "gsm8k": ("gsm8k/gsm8k.yaml", "gsm8k", ""),
+}
+
+# Tasks that carry Python, verbatim (only the data location overridden): built by lm-eval itself
+# under --allow-task-code, asked and scored by forgetcheck.
+CODE_WRAPPERS = {
+    "winogrande": ("winogrande/default.yaml", "winogrande", ""),
+    "hellaswag_code": ("hellaswag/hellaswag.yaml", "hellaswag_raw", ""),
+    "wikitext_code": ("wikitext/wikitext.yaml", "wikitext", ""),
 }
 
 # Features lm-eval's shipped tasks above leave out: the asked split as the few-shot pool
@@ -208,7 +223,7 @@ def write_local(folder: Path) -> dict[str, Path]:
             path.write_text("".join(json.dumps(row(i)) + "\n" for i in indices))
             files[name][split] = str(path)
     wrappers = {}
-    for task, (included, data, extra) in WRAPPERS.items():
+    for task, (included, data, extra) in {**WRAPPERS, **CODE_WRAPPERS}.items():
         path = folder / f"local_{task}.yaml"
         path.write_text(f"include: {TASKS / included}\ntask: local_{task}\ndataset_path: json\ndataset_name: null\n"
                         f"dataset_kwargs:\n  data_files: {json.dumps(files[data])}\n{extra}")
@@ -218,9 +233,11 @@ def write_local(folder: Path) -> dict[str, Path]:
         path.write_text(f"task: {task}\ndataset_path: json\ndataset_kwargs:\n  data_files: "
                         f"{json.dumps(files['facts'])}\n{body}")
         wrappers[task] = path
+    (folder / "code-suite.yaml").write_text("name: task-code\nprobes:\n" + "".join(
+        f"  - lm_eval_task: {wrappers[task].name}\n" for task in CODE_WRAPPERS))
     # gsm8k scores both of its filter pipelines; forgetcheck takes one per probe entry.
     (folder / "suite.yaml").write_text("name: agreement\nprobes:\n" + "".join(
-        f"  - lm_eval_task: {path.name}\n" for path in wrappers.values())
+        f"  - lm_eval_task: {path.name}\n" for task, path in wrappers.items() if task not in CODE_WRAPPERS)
         + f"  - lm_eval_task: {wrappers['gsm8k'].name}\n    name: local_gsm8k-flexible\n    filter: flexible-extract\n")
     return wrappers
 
@@ -269,9 +286,10 @@ def both(model_dir, local_tasks):
     from forgetcheck.scoring.hf import HFScorer
 
     folder = local_tasks
-    tasks = [f"local_{t}" for t in WRAPPERS] + list(OWN_TASKS)
+    tasks = [f"local_{t}" for t in {**WRAPPERS, **CODE_WRAPPERS}] + list(OWN_TASKS)
     samples = run_lm_eval(folder, tasks, pretrained=str(model_dir))
     suite = load_suite(str(folder / "suite.yaml"))
+    suite.probes += load_suite(str(folder / "code-suite.yaml"), task_code=True).probes
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
     scorer = HFScorer(model, AutoTokenizer.from_pretrained(model_dir), progress=False)
     probes = {probe.name: probe for probe in suite.probes}
@@ -287,19 +305,19 @@ def lm_eval_items(samples, task: str, filter_name: str | None = None) -> list[di
 CHOICE_TASKS = ["arc_easy", "arc_challenge", "openbookqa", "piqa", "boolq", "hellaswag", "mmlu_anatomy"]
 
 
-@pytest.mark.parametrize("task", CHOICE_TASKS + ["facts_fewshot", "facts_samples", "facts_prefix"])
+@pytest.mark.parametrize("task", CHOICE_TASKS + ["facts_fewshot", "facts_samples", "facts_prefix", "winogrande",
+                                  "hellaswag_code"])
 def test_choice_tasks_agree_item_by_item(both, task):
     samples, probes, scores, scorer = both
-    name = f"local_{task}" if task in WRAPPERS else task
+    name = f"local_{task}" if task in WRAPPERS or task in CODE_WRAPPERS else task
     theirs, probe = lm_eval_items(samples, name), probes[name]
     assert len(theirs) == len(probe.items) == N
     ours = scores[name]
     for sample, item, values in zip(theirs, probe.items, ours.values):
         # Same requests, character for character (few-shot examples, delimiters, whitespace moved).
+        # winogrande's requests have one context per option and one shared continuation.
         their_requests = [tuple(arg) for arg in sample["arguments"]]
-        context = their_requests[0][0]
-        assert [lm_split for lm_split in choice_requests(probe, item, False, scorer)] == [
-            (context.rstrip(), context[len(context.rstrip()):] + cont) for _, cont in their_requests]
+        assert choice_requests(probe, item, False, scorer) == [lm_eval_split(*request) for request in their_requests]
         their_lls = [resp[0][0] for resp in sample["resps"]]
         our_lls = [r.logprob for r in scorer.loglikelihood(choice_requests(probe, item, False, scorer))]
         assert our_lls == pytest.approx(their_lls, abs=1e-4)
@@ -317,10 +335,11 @@ def test_loglikelihood_task_agrees_item_by_item(both):
         assert values["logprob"] == pytest.approx(sample["resps"][0][0][0], abs=1e-4)
 
 
-def test_rolling_perplexity_agrees_item_by_item(both):
+@pytest.mark.parametrize("task", ["local_wikitext", "local_wikitext_code"])
+def test_rolling_perplexity_agrees_item_by_item(both, task):
     samples, probes, scores, _ = both
-    theirs, ours = lm_eval_items(samples, "local_wikitext"), scores["local_wikitext"]
-    assert [item.text for item in probes["local_wikitext"].items] == [s["doc"]["page"] for s in theirs]
+    theirs, ours = lm_eval_items(samples, task), scores[task]
+    assert [item.text for item in probes[task].items] == [s["arguments"][0][0] for s in theirs]
     for sample, values in zip(theirs, ours.values):
         assert values["logprob"] == pytest.approx(sample["word_perplexity"][0], abs=1e-3)
 
@@ -349,7 +368,7 @@ def test_a_target_is_compared_as_lm_eval_compares_it(both):
 def test_filters_and_greedy_checks_see_both_outcomes(both):
     """The agreement above is not agreement on all-zero or all-one columns."""
     _, _, scores, _ = both
-    for name in ("facts_gen_regex", "local_lambada_openai", "local_arc_challenge", "local_boolq"):
+    for name in ("facts_gen_regex", "local_lambada_openai", "local_arc_challenge", "local_boolq", "local_winogrande"):
         assert 0 < sum(scores[name].scores) < N, name
 
 
@@ -476,7 +495,31 @@ def test_a_refused_shipped_task_exits_2_with_one_line(tmp_path, tiny_base):
     suite = verbatim_suite(tmp_path, "w", "winogrande/default.yaml", "arc")
     result = run_subprocess("compare", tiny_base, tiny_base, "--suite", suite, "--out", tmp_path / "r",
                             env={"HF_DATASETS_OFFLINE": "1"})
-    assert_one_line_error(result, "winogrande/default.yaml:", "!function preprocess_winogrande")
+    assert_one_line_error(result, "winogrande/default.yaml:", "!function preprocess_winogrande", "--allow-task-code")
+
+
+def test_a_task_with_code_imports_with_the_flag(tmp_path):
+    """winogrande verbatim, local data: lm-eval builds one context per option, forgetcheck validates the items."""
+    suite = verbatim_suite(tmp_path, "w", "winogrande/default.yaml", "winogrande")
+    result = run_subprocess("probes", "validate", "--allow-task-code", suite, env={"HF_DATASETS_OFFLINE": "1"})
+    assert result.returncode == 0 and f"1 probes, {N} items (winogrande {N})" in result.stdout, result.stderr
+    probe = load_suite(str(suite), task_code=True).probes[0]
+    first = DATA["winogrande"](0)
+    assert probe.harness["multiple_input"] and probe.items[0].prompt == "and that is all"
+    assert probe.items[0].choices == (f"fact 0 is {first['option1']}", f"fact 0 is {first['option2']}")
+    assert probe.items[0].target == 0 and probe.info["provenance"].endswith("winogrande/default.yaml")
+
+
+def test_scoring_code_is_refused_even_with_the_flag(tmp_path):
+    """A choice task that scores with its own process_results: forgetcheck scores with its own rules, so no."""
+    (tmp_path / "rules.py").write_text("def score(doc, results):\n    return {'acc': 1.0}\n")
+    (tmp_path / "task.yaml").write_text(
+        f"task: own_rules\ndataset_path: json\ndataset_kwargs:\n  data_files: {json.dumps(local_files(tmp_path, 'facts'))}\n"
+        "output_type: multiple_choice\ntest_split: test\ndoc_to_text: '{{question}}'\ndoc_to_choice: options\n"
+        "doc_to_target: label\nprocess_results: !function rules.score\n")
+    with pytest.raises(BadInput, match=r"task.yaml:\d+: process_results: !function rules.score: scores with the "
+                                       r"task's own Python"):
+        load_suite(str(tmp_path / "task.yaml"), task_code=True)
 
 
 def test_registry_names_resolve_to_the_shipped_yamls():

@@ -65,6 +65,12 @@ def score_probe(probe: Probe, scorer: Scorer, chat_override: str | None = None, 
 
 def choice_requests(probe: Probe, item: Item, chat: bool, scorer: Scorer) -> list[tuple[str, str]]:
     """The (context, continuation) pairs a choice item is scored on, one per choice."""
+    if (probe.harness or {}).get("multiple_input"):
+        # lm-eval's multiple-input tasks (winogrande): each option is a context, and the shared
+        # continuation (the item's prompt) is scored after each, split as lm-eval splits it.
+        delimiter = "" if chat else probe.target_delimiter or ""
+        return [lm_eval_split(render_prompt(option, chat, scorer), delimiter + item.prompt)
+                for option in item.choices]
     context = render_prompt(item.prompt, chat, scorer)
     if probe.target_delimiter is not None:
         # As lm-eval: continuation = target_delimiter + choice (no delimiter after a chat

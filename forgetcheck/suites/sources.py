@@ -25,6 +25,8 @@ from typing import Any, Callable
 import yaml
 
 from forgetcheck.errors import BadInput
+from forgetcheck.suites import lm_eval_tasks
+from forgetcheck.suites.dataset_ids import dataset_info, local_copy
 from forgetcheck.suites.paths import inside_suite, is_url
 
 # -- YAML that knows lm-eval's ``!function`` tag ------------------------------
@@ -125,18 +127,21 @@ def load_rows(dataset: Any, base_dir: Path, where: str, limit: int | None = None
 
     datasets.disable_progress_bars()  # a bar per split would bury forgetcheck's own output
     datasets.logging.set_verbosity_error()
-    path = str(dataset["path"])
+    path, name, revision = str(dataset["path"]), dataset.get("name"), dataset.get("revision")
+    split = dataset.get("split")
+    copy = local_copy(path, name, base_dir)
+    if copy is not None:  # the user's own offline copy of this Hub dataset (FORGETCHECK_DATASETS), not the suite's
+        path, name, revision, data_files = "json", None, None, copy
+    data_files = copy or _local_files(dataset.get("data_files"), base_dir, where)  # refused here, not in the try
     local = base_dir / path
     if not is_url(path) and (local.exists() or Path(path).is_absolute() or path.startswith(".")):
         inside_suite(local, f"{where}: dataset path")
-    split = dataset.get("split")
-    data_files = _local_files(dataset.get("data_files"), base_dir, where)  # refused here, not inside the try
     try:
         if local.is_dir() and any((local / f).exists() for f in ("state.json", "dataset_dict.json")):
             loaded = datasets.load_from_disk(str(local))
         else:
-            loaded = datasets.load_dataset(str(local) if local.exists() else path, dataset.get("name"),
-                                           split=split, revision=dataset.get("revision"), data_files=data_files)
+            loaded = datasets.load_dataset(str(local) if local.exists() else path, name,
+                                           split=split, revision=revision, data_files=data_files)
     except Exception as exc:  # datasets reports missing files, splits and Hub ids with many types
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise BadInput(f"{where}: dataset {path!r} cannot be loaded ({first[:300]})") from None
@@ -283,7 +288,8 @@ LM_EVAL_USED = {"dataset_path", "dataset_name", "dataset_kwargs", "test_split", 
 LM_EVAL_WHY = {
     "process_docs": "rewrites the rows with the task's own Python; save the processed rows to a data file and "
                     "point the suite entry's dataset: at it",
-    "process_results": "scores with the task's own Python, which forgetcheck does not run",
+    "process_results": "scores with the task's own Python, which forgetcheck does not run (only a "
+                       "loglikelihood_rolling task's may run, with --allow-task-code)",
     "use_prompt": "promptsource prompts are not supported; write doc_to_text/doc_to_choice/doc_to_target",
     "doc_to_image": "multimodal tasks are not supported",
     "doc_to_audio": "multimodal tasks are not supported",
@@ -333,10 +339,22 @@ def lm_eval_entry(entry: dict[str, Any], suite_path: Path, where: str, collect: 
     else:
         metric = {"generate_until": "exact_match", "loglikelihood": "acc"}.get(output_type, "loglik_per_token")
     shots = int(config.get("num_fewshot") or 0)
-    rows, problems, source = _task_rows(config, entry, task_path, suite_path.parent, where, kind, shots,
-                                          collect)
+    name = entry.get("name") or config.get("task") or task_path.stem
+    dataset = _task_dataset(config, entry, task_path)
+    if carries_code(config):  # allowed, or _refusals would have refused it: lm-eval builds the requests
+        rows, problems, task = lm_eval_tasks.build_items(task_path, config, entry, suite_path.parent, where,
+                                                         str(name), collect)
+        if task.multiple_input:
+            if metric == "acc_norm":
+                raise BadInput(f"{written_at.get('metric_list', task_path)}: metric_list: acc_norm on a "
+                               "multiple-input task is not supported; use acc")
+            harness["multiple_input"] = True
+        source = f"{task_path} ({dataset_source(dataset)}, requests built by lm-eval {lm_eval_tasks.version()})"
+    else:
+        rows, problems, source = _task_rows(config, entry, task_path, suite_path.parent, where, kind, shots,
+                                              collect)
     settings = {
-        "name": entry.get("name") or config.get("task") or task_path.stem,
+        "name": name,
         "kind": kind,
         "metric": entry.get("metric", metric),
         # lm-eval asks without a chat template unless told to; so does an imported task.
@@ -349,6 +367,7 @@ def lm_eval_entry(entry: dict[str, Any], suite_path: Path, where: str, collect: 
         "rows": rows,
         "problems": problems,
         "source": source,
+        "dataset_info": dataset_info(dataset, suite_path.parent, str(config.get("task") or task_path.stem)),
     }
     info = {k: entry[k] for k in ("description", "provenance", "license", "ids", "chance") if k in entry}
     info.setdefault("provenance", f"lm-evaluation-harness task {task_path}")
@@ -388,18 +407,23 @@ class TaskRefused(BadInput):
 
 def _check_task(config: dict[str, Any], refuse: Callable[[str, str], None], entry: dict[str, Any]) -> None:
     """Refuse, by key, everything in a task that forgetcheck would not score as lm-eval does."""
+    output_type = config.get("output_type", "generate_until")
     for key, value in config.items():
         if value is None:  # lm-eval reads null as unset (an including file may clear process_docs so)
             continue
         hook = _function_hook(value)
+        if lm_eval_tasks.runs_code_for(key, output_type):
+            continue  # --allow-task-code: lm-eval runs this code to build the requests
         if key in LM_EVAL_WHY:
-            refuse(key, (f"!function {hook}: " if hook else "") + LM_EVAL_WHY[key])
+            allow = f"; or {lm_eval_tasks.how_to_allow()}" if lm_eval_tasks.code_lm_eval_runs(key, output_type) else ""
+            refuse(key, (f"!function {hook}: " if hook else "") + LM_EVAL_WHY[key] + allow)
         elif hook:
+            allow = (f", or {lm_eval_tasks.how_to_allow()}" if lm_eval_tasks.code_lm_eval_runs(key, output_type)
+                     else "; forgetcheck scores with its own rules")
             refuse(key, f"!function {hook} runs the task's own Python, which forgetcheck does not run; "
-                        "write it as a Jinja template or a field name")
+                        f"write it as a Jinja template or a field name{allow}")
         elif key not in LM_EVAL_HARMLESS | LM_EVAL_USED:
             refuse(key, "is not an lm-eval key forgetcheck knows; remove it or ask for it in an issue")
-    output_type = config.get("output_type", "generate_until")
     if output_type not in LM_EVAL_KINDS:
         refuse("output_type", f"{output_type!r} is not supported (supported: {', '.join(LM_EVAL_KINDS)})")
         return
@@ -621,6 +645,31 @@ def _fewshot_split(config: dict[str, Any]) -> tuple[str | None, bool]:
     if fewshot.get("samples") is not None:
         return None, False
     return config.get("training_split") or config.get("validation_split") or config.get("test_split"), False
+
+
+def carries_code(config: dict[str, Any]) -> bool:
+    """Whether an lm-eval task needs its own Python: a ``!function`` anywhere, or process_docs/process_results."""
+    return bool(_function_hook(config)) or any(config.get(k) is not None for k in ("process_docs", "process_results"))
+
+
+def lm_eval_dataset(config: dict[str, Any], entry: dict[str, Any], task_path: Path, base_dir: Path,
+                    where: str) -> dict[str, Any]:
+    """The dataset keys of a task's lm-eval config, with the suite entry's overrides and any local copy
+    (FORGETCHECK_DATASETS) applied, every local file absolute: what lm-eval itself then loads."""
+    dataset = _task_dataset(config, entry, task_path)
+    kwargs = {k: v for k, v in (config.get("dataset_kwargs") or {}).items() if k not in ("data_files", "revision")}
+    path, name = dataset.get("path"), dataset.get("name")
+    data_files = local_copy(path, name, base_dir)
+    if data_files is not None:
+        path, name = "json", None
+    else:
+        data_files = _local_files(dataset.get("data_files"), base_dir, where)
+        if path and not is_url(str(path)) and (base_dir / str(path)).exists():
+            path = str(inside_suite(base_dir / str(path), f"{where}: dataset path").absolute())
+        kwargs["revision"] = dataset.get("revision")
+    kwargs["data_files"] = data_files
+    return {"dataset_path": path, "dataset_name": name, "test_split": dataset.get("split"),
+            "dataset_kwargs": {k: v for k, v in kwargs.items() if v is not None}}
 
 
 def _task_rows(config: dict[str, Any], entry: dict[str, Any], task_path: Path, base_dir: Path, where: str, kind: str,

@@ -54,7 +54,8 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
             warn(message)
 
     started = time.perf_counter()
-    suite_obj = suite if isinstance(suite, Suite) else load_suite(suite, files_anywhere=options.files_outside_suite)
+    suite_obj = suite if isinstance(suite, Suite) else load_suite(suite, files_anywhere=options.files_outside_suite,
+                                                                             task_code=options.task_code)
     if options.reference:
         suite_obj = replace(suite_obj, probes=[*suite_obj.probes, reference_probe(options.reference)])
     pair = open_pair(base, candidate, dtype=options.dtype, device=options.device, device_map=options.device_map,
