@@ -71,7 +71,8 @@ DATA = {
     "hellaswag_raw": lambda i: {"activity_label": "Facts", "ctx_a": f"fact {i}", "ctx_b": "is [title] so",
                                 "endings": COLOURS, "label": str(colour_index(i))},
     "facts": lambda i: {"question": f"fact {i} is ", "options": COLOURS, "label": colour_index(i),
-                        "answer": fact_answer(i)},
+                        # multi_choice_regex letters an answer by the row's own choices: some rows list them reversed
+                        "answer": fact_answer(i), "choices": COLOURS if i % 3 else COLOURS[::-1]},
 }
 SPLITS = {"train": range(40, 40 + N), "validation": range(N), "test": range(N), "dev": range(60, 60 + N)}
 
@@ -184,6 +185,36 @@ filter_list:
   - name: upper
     filter:
       - function: uppercase
+      - function: take_first
+""",
+    # A translation-style task: lm-eval reports corpus BLEU/chrF/TER over the (reference, answer) pairs it logs.
+    "facts_translate": """\
+output_type: generate_until
+test_split: test
+doc_to_text: "{{question.strip()}}"
+doc_to_target: "{{answer}} it is"
+generation_kwargs: {until: ["<|endoftext|>", "fact"], max_gen_toks: 4}
+metric_list:
+  - metric: bleu
+  - metric: ter
+  - metric: chrf
+""",
+    # multi_choice_regex: the answer text found among the row's choices becomes its letter.
+    "facts_letters": """\
+output_type: generate_until
+test_split: test
+doc_to_text: "{{question.strip()}}"
+doc_to_target: "{{['(A)', '(B)', '(C)', '(D)'][label]}}"
+generation_kwargs: {until: ["<|endoftext|>", "fact"], max_gen_toks: 3}
+metric_list:
+  - metric: exact_match
+filter_list:
+  - name: letters
+    filter:
+      - function: multi_choice_regex
+        regex_pattern: "\\\\(([A-D])\\\\)"
+        ignore_case: true
+        ignore_punctuation: true
       - function: take_first
 """,
     "facts_gen_regex": """\
@@ -347,7 +378,7 @@ def test_rolling_perplexity_agrees_item_by_item(both, task):
 @pytest.mark.parametrize("task, filter_name", [
     ("local_gsm8k", "strict-match"), ("local_gsm8k-flexible", "flexible-extract"),
     ("facts_gen_exact", "none"), ("facts_gen_spaced", "upper"), ("facts_gen_regex", "colour"),
-    ("facts_gen_prefix", "none")])
+    ("facts_gen_prefix", "none"), ("facts_letters", "letters")])
 def test_generate_tasks_agree_item_by_item(both, task, filter_name):
     samples, probes, scores, _ = both
     theirs = lm_eval_items(samples, task.removesuffix("-flexible"), filter_name)
@@ -356,6 +387,21 @@ def test_generate_tasks_agree_item_by_item(both, task, filter_name):
     assert [s["arguments"][0][0] for s in theirs] == [item.prompt for item in probes[task].items]
     assert [s["resps"][0][0] for s in theirs] == ours.answers
     assert [float(s["exact_match"]) for s in theirs] == ours.scores
+
+
+def test_translation_metrics_score_lm_eval_s_logged_pairs(both):
+    """bleu/chrf: lm-eval logs (reference, answer) per item and reports the corpus score; forgetcheck asks the
+    same prompt, gets the same answer and scores each item with sacrebleu's sentence chrF (its default)."""
+    import sacrebleu
+
+    samples, probes, scores, _ = both
+    theirs, ours, probe = lm_eval_items(samples, "facts_translate"), scores["facts_translate"], probes["facts_translate"]
+    assert probe.metric == "chrf" and len(theirs) == len(ours.scores) == N
+    assert [s["resps"][0][0] for s in theirs] == ours.answers
+    assert [s["chrf"][0] for s in theirs] == [item.target for item in probe.items]
+    assert ours.scores == pytest.approx([sacrebleu.sentence_chrf(s["chrf"][1], [s["chrf"][0]]).score / 100
+                                         for s in theirs])
+    assert 0 < min(ours.scores) < max(ours.scores), ours.scores
 
 
 def test_a_target_is_compared_as_lm_eval_compares_it(both):
@@ -368,7 +414,8 @@ def test_a_target_is_compared_as_lm_eval_compares_it(both):
 def test_filters_and_greedy_checks_see_both_outcomes(both):
     """The agreement above is not agreement on all-zero or all-one columns."""
     _, _, scores, _ = both
-    for name in ("facts_gen_regex", "local_lambada_openai", "local_arc_challenge", "local_boolq", "local_winogrande"):
+    for name in ("facts_gen_regex", "local_lambada_openai", "local_arc_challenge", "local_boolq", "local_winogrande",
+                 "facts_letters"):
         assert 0 < sum(scores[name].scores) < N, name
 
 
@@ -508,6 +555,17 @@ def test_a_task_with_code_imports_with_the_flag(tmp_path):
     assert probe.harness["multiple_input"] and probe.items[0].prompt == "and that is all"
     assert probe.items[0].choices == (f"fact 0 is {first['option1']}", f"fact 0 is {first['option2']}")
     assert probe.items[0].target == 0 and probe.info["provenance"].endswith("winogrande/default.yaml")
+
+
+def test_a_sampled_task_is_asked_greedily_with_a_note(tmp_path):
+    """do_sample: lm-eval's numbers are one random draw; forgetcheck compares greedy answers and says so."""
+    (tmp_path / "task.yaml").write_text(
+        f"task: sampled\ndataset_path: json\ndataset_kwargs:\n  data_files: {json.dumps(local_files(tmp_path, 'facts'))}\n"
+        "output_type: generate_until\ntest_split: test\ndoc_to_text: '{{question}}'\ndoc_to_target: answer\n"
+        "generation_kwargs: {do_sample: true, temperature: 0.8, top_p: 0.95, until: [fact]}\n")
+    probe = load_suite(str(tmp_path / "task.yaml")).probes[0]
+    assert probe.harness["sampling_replaced"] == {"do_sample": True, "temperature": 0.8, "top_p": 0.95}
+    assert probe.info["note"].startswith("lm-eval samples this task (do_sample True, temperature 0.8, top_p 0.95)")
 
 
 def test_scoring_code_is_refused_even_with_the_flag(tmp_path):

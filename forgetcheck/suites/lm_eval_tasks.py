@@ -82,7 +82,7 @@ def version() -> str:
 
 
 def build_items(task_path: Path, config: dict[str, Any], entry: dict[str, Any], base_dir: Path, where: str,
-                probe: str, collect: bool) -> tuple[list[tuple[str, dict[str, Any]]], list[str], Any]:
+                probe: str, collect: bool, reads_choices: bool = False) -> tuple[list[tuple[str, dict[str, Any]]], list[str], Any]:
     """Item rows for a task with code: lm-eval builds the requests, each document becomes one row.
 
     Returns the rows (with where each came from), the documents that could not become an
@@ -97,7 +97,7 @@ def build_items(task_path: Path, config: dict[str, Any], entry: dict[str, Any], 
         instances = sorted(by_doc[doc_id], key=lambda i: i.idx)
         row_where = f"{where}: {task_path.name} document {doc_id}"
         try:
-            rows.append((row_where, _row(task, instances, f"{probe}-{doc_id}", row_where)))
+            rows.append((row_where, _row(task, instances, f"{probe}-{doc_id}", row_where, reads_choices)))
         except BadInput as exc:
             if not collect:
                 raise
@@ -154,7 +154,7 @@ def _no_bars():
             os.environ["TQDM_DISABLE"] = before
 
 
-def _row(task, instances: list, item_id: str, where: str) -> dict[str, Any]:
+def _row(task, instances: list, item_id: str, where: str, reads_choices: bool) -> dict[str, Any]:
     """One document's requests as an item row, checked against what forgetcheck will ask."""
     doc = instances[0].doc
     output_type = task.OUTPUT_TYPE
@@ -169,7 +169,12 @@ def _row(task, instances: list, item_id: str, where: str) -> dict[str, Any]:
             gold = task.doc_to_choice(doc)[gold]
         if isinstance(gold, list):
             raise BadInput(f"{where}: doc_to_target gives several gold answers; not supported")
-        return {"id": item_id, "prompt": instances[0].arguments[0], "target": str(gold)}
+        row = {"id": item_id, "prompt": instances[0].arguments[0], "target": str(gold)}
+        if reads_choices:
+            from forgetcheck.suites.sources import row_choices
+
+            row["choices"] = row_choices(doc, where)
+        return row
     contexts = [i.arguments[0] for i in instances]
     continuations = [i.arguments[1] for i in instances]
     delimiter = task.config.target_delimiter

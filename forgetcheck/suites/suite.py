@@ -245,7 +245,7 @@ def _read_probe(suite_path: Path, where: str, entry: Any, problems: list[str] | 
         file = Path(origin)
     if "ids" in entry:
         items = _select_items(items, entry["ids"], where, file)
-    info = {k: entry[k] for k in ("description", "provenance", "license") if k in entry}
+    info = {k: entry[k] for k in ("description", "provenance", "license", "note") if k in entry}
     # The public dataset the items came from, for the report and the model card (CapabilityResult.dataset).
     found = entry.get("dataset_info") if "rows" in entry else (
         dataset_info(entry["dataset"], suite_path.parent) if isinstance(entry.get("dataset"), dict) else None)
@@ -384,7 +384,7 @@ def _repeats(item: Item, lineno: int, where: str, first_line: dict[str, tuple[in
         found.append(f"{where}: choices {', '.join(map(repr, repeated))} appear more than once in item {item.id!r}; "
                      "make every choice different")
     # The same question with the same answer options and answer, in any choice order.
-    answer = item.choices[item.target] if item.choices else item.target
+    answer = item.choices[item.target] if item.choices and isinstance(item.target, int) else item.target
     key = json.dumps([item.prompt, sorted(item.choices), answer, item.regex, item.check, item.text],
                      sort_keys=True, ensure_ascii=False, default=str)
     if key in first_line:
@@ -456,4 +456,8 @@ def _check_item(row: dict[str, Any], kind: str, match: str, where: str) -> Item:
             raise BadInput(f"{where}: field 'regex' does not compile ({exc})") from None
     elif not isinstance(row.get("target"), str):
         raise BadInput(f"{where}: missing field 'target' (the expected answer text)")
-    return Item(prompt=row["prompt"], target=row.get("target"), regex=regex, **common)
+    # An lm-eval generate item keeps its row's choices when its multi_choice_regex filter reads them.
+    choices = row.get("choices")
+    if choices is not None and not (isinstance(choices, list) and all(isinstance(c, str) for c in choices)):
+        raise BadInput(f"{where}: field 'choices' must be a list of strings")
+    return Item(prompt=row["prompt"], target=row.get("target"), regex=regex, choices=tuple(choices or ()), **common)
