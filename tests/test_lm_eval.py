@@ -16,6 +16,7 @@ the log-likelihoods must agree to float tolerance.
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 from pathlib import Path
@@ -597,3 +598,80 @@ def test_suite_from_lm_eval_names_validates_each_task(tmp_path):
     lines = result.stdout.splitlines()
     assert "lm-eval:arc_easy,winogrande: probes[0]: dataset 'allenai/ai2_arc' cannot be loaded" in result.stdout, lines
     assert any("winogrande/default.yaml:7: doc_to_text: !function" in line for line in lines), lines
+
+
+# -- the public suite and Hub dataset ids, offline through FORGETCHECK_DATASETS copies -----------
+
+def public_rows(i: int) -> dict[str, dict]:
+    """One row per public dataset, with the real dataset's columns (HellaSwag keeps its [tags])."""
+    labels = LETTERS[:4]
+    return {
+        "allenai/ai2_arc/ARC-Challenge": {"id": f"a{i}", "question": f"fact {i} is",
+                                          "choices": {"text": COLOURS, "label": labels},
+                                          "answerKey": labels[colour_index(i)]},
+        "Rowan/hellaswag/default": {"ind": i, "activity_label": "Facts", "ctx_a": f"fact {i}  [header] is",
+                                    "ctx_b": "A COLOUR [title] of", "endings": [f" {c} [step] " for c in COLOURS],
+                                    "source_id": "x", "split": "val", "split_type": "indomain",
+                                    "label": str(colour_index(i))},
+        "cais/mmlu/high_school_biology": {"question": f" fact {i} is ", "subject": "high_school_biology",
+                                          "choices": COLOURS, "answer": colour_index(i)},
+        "allenai/openbookqa/main": {"id": f"o{i}", "question_stem": f"fact {i} is",
+                                    "choices": {"text": COLOURS, "label": labels}, "answerKey": " " + labels[i % 4]},
+        "openai/gsm8k/main": {"question": f"fact {i} has how many?", "answer": f"so it is {i}\n#### 1,00{i}"},
+        "allenai/winogrande/winogrande_xl": DATA["winogrande"](i),
+    }
+
+
+def write_copies(folder: Path) -> Path:
+    """FORGETCHECK_DATASETS copies: <id>/<config>/<split>.jsonl for every split the tasks read."""
+    for split in ("train", "validation", "test", "dev"):
+        for name in public_rows(0):
+            path = folder / name / f"{split}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(json.dumps(public_rows(i)[name]) + "\n" for i in range(N)))
+    return folder
+
+
+@pytest.fixture
+def copies(tmp_path, monkeypatch) -> Path:
+    folder = write_copies(tmp_path / "copies")
+    monkeypatch.setenv("FORGETCHECK_DATASETS", str(folder))
+    return folder
+
+
+def test_the_public_suite_names_its_datasets_and_reads_local_copies(copies):
+    result = run_subprocess("probes", "validate", "public", env={"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0 and "5 probes" in result.stdout, result.stdout + result.stderr
+    probes = {p.name: p for p in load_suite("public").probes}
+    # Read from a copy, a probe keeps the dataset's id, config and split, but not the pinned revision.
+    assert probes["science-reasoning"].info["dataset"] == {"id": "allenai/ai2_arc", "config": "ARC-Challenge",
+                                                            "split": "test"}
+    assert probes["commonsense-completion"].info["dataset"] == {"id": "Rowan/hellaswag", "split": "validation"}
+    gsm8k = probes["math-word-problems"].items[3]
+    assert gsm8k.target == "1003" and re.search(gsm8k.regex, "3 more, so 1003.") and not re.search(gsm8k.regex, "11003")
+
+
+def test_the_public_suite_asks_what_lm_eval_asks(copies):
+    """Its templates give lm-eval's own requests (hellaswag's process_docs included) on the same rows."""
+    ours = {p.name: p for p in load_suite("public").probes}
+    theirs = {p.name: p for p in load_suite("lm-eval:arc_challenge,hellaswag,mmlu_high_school_biology,openbookqa",
+                                            task_code=True).probes}
+    for mine, task in [("science-reasoning", "arc_challenge"), ("commonsense-completion", "hellaswag"),
+                       ("knowledge-biology", "mmlu_high_school_biology"), ("elementary-science", "openbookqa")]:
+        assert [(i.prompt, i.choices, i.target) for i in ours[mine].items] == [
+            (i.prompt, i.choices, i.target) for i in theirs[task].items], task
+        assert ours[mine].target_delimiter == theirs[task].target_delimiter == " "
+    assert "[" not in ours["commonsense-completion"].items[0].prompt
+    assert theirs["hellaswag"].info["dataset"] == {"id": "Rowan/hellaswag", "split": "validation", "task": "hellaswag"}
+
+
+def test_a_task_with_code_runs_through_compare_and_names_its_dataset(copies, tiny_base, tmp_path):
+    """--suite lm-eval:winogrande --allow-task-code: the flag reaches the suite, the report names the dataset."""
+    result = run_subprocess("compare", tiny_base, tiny_base, "--suite", "lm-eval:winogrande", "--allow-task-code",
+                            "--out", tmp_path / "r", "--fail-on", "never", "--kl-samples", "0", "--recovery-shots", "0",
+                            "--no-cache", "--quiet", env={"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    capability = json.loads((tmp_path / "r" / "report.json").read_text())["capabilities"][0]
+    assert capability["name"] == "winogrande" and capability["n"] == N
+    assert capability["dataset"] == {"id": "allenai/winogrande", "config": "winogrande_xl", "split": "validation",
+                                     "task": "winogrande"}

@@ -26,7 +26,7 @@ import yaml
 
 from forgetcheck.errors import BadInput
 from forgetcheck.suites import lm_eval_tasks
-from forgetcheck.suites.dataset_ids import dataset_info, local_copy
+from forgetcheck.suites.dataset_ids import COPIES_VARIABLE, dataset_info, is_hub_id, local_copy
 from forgetcheck.suites.paths import inside_suite, is_url
 
 # -- YAML that knows lm-eval's ``!function`` tag ------------------------------
@@ -144,7 +144,8 @@ def load_rows(dataset: Any, base_dir: Path, where: str, limit: int | None = None
                                            split=split, revision=revision, data_files=data_files)
     except Exception as exc:  # datasets reports missing files, splits and Hub ids with many types
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise BadInput(f"{where}: dataset {path!r} cannot be loaded ({first[:300]})") from None
+        offline = f"; offline, keep a copy and set {COPIES_VARIABLE}" if is_hub_id(path, base_dir) else ""
+        raise BadInput(f"{where}: dataset {path!r} cannot be loaded ({first[:300]}){offline}") from None
     if isinstance(loaded, datasets.DatasetDict):
         if split is None and len(loaded) == 1:
             split = next(iter(loaded))
