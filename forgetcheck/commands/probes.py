@@ -37,7 +37,14 @@ def list_command(suites, files_outside_suite, task_code) -> None:
     SUITES are built-in suite names or suite YAML paths; none lists the built-in suites.
     """
     for name in suites or builtin_suites():
-        suite = load_suite(name, files_anywhere=files_outside_suite, task_code=task_code)
+        try:
+            suite = load_suite(name, files_anywhere=files_outside_suite, task_code=task_code)
+        except BadInput as exc:
+            if suites:
+                raise
+            # A built-in suite of Hub datasets (public) cannot load offline; the others still list.
+            click.echo(f"{name}: not loaded ({exc})")
+            continue
         click.echo(f"{suite.name} ({suite.source}): {len(suite.probes)} probes, "
                    f"{sum(len(p.items) for p in suite.probes)} items")
         width = max(len(p.name) for p in suite.probes)

@@ -39,8 +39,12 @@ def local_copy(path: Any, name: Any, base_dir: Path) -> dict[str, str] | None:
     root = os.environ.get(COPIES_VARIABLE)
     if not root or not is_hub_id(path, base_dir):
         return None
-    folder = Path(root).expanduser() / str(path) / str(name or "default")
-    files = {file.stem: str(file.resolve()) for file in sorted(folder.glob("*.jsonl"))}
+    root_folder = Path(root).expanduser().resolve()
+    folder = (root_folder / str(path) / str(name or "default")).resolve()
+    if not folder.is_relative_to(root_folder):  # the id comes from a suite, maybe a pull request's: no "../"
+        return None
+    files = {file.stem: str(file.resolve()) for file in sorted(folder.glob("*.jsonl"))
+             if file.resolve().is_relative_to(root_folder)}
     return files or None
 
 
