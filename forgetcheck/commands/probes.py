@@ -116,8 +116,9 @@ def validate(path, files_outside_suite, task_code) -> None:
 @click.option("--trust-remote-code", is_flag=True, help="Allow models that ship their own Python code.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @files_outside_suite_option
+@task_code_option
 def audit(suite, model_spec, out_dir, capabilities, tolerance, confidence, seed, dtype, device, batch_tokens,
-          allow_pickle, trust_remote_code, quiet, files_outside_suite) -> None:
+          allow_pickle, trust_remote_code, quiet, files_outside_suite, task_code) -> None:
     """What each capability of SUITE (default core) scores with no knowledge of the skill, next to --model's score.
 
     Flags a capability whose floor is above chance, or whose margin is too small to carry a verdict.
@@ -130,7 +131,7 @@ def audit(suite, model_spec, out_dir, capabilities, tolerance, confidence, seed,
     result = audit_suite(suite, model_spec, tolerance=tolerance, confidence=confidence, seed=seed,
                          capabilities=tuple(capabilities), dtype=dtype, device=device, batch_tokens=batch_tokens,
                          allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, progress=not quiet,
-                         files_anywhere=files_outside_suite)
+                         files_anywhere=files_outside_suite, task_code=task_code)
     click.echo(render_audit_text(result), nl=False)
     if out_dir:
         paths = write_audit_folder(result, out_dir)
