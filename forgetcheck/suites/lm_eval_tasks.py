@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections import defaultdict
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from forgetcheck.errors import BadInput
+from forgetcheck.suites.dataset_ids import COPIES_VARIABLE, is_hub_id
 
 FLAG = "--allow-task-code"
 EXTRA = "pip install 'forgetcheck[lm-eval]'"
@@ -135,23 +135,26 @@ def _lm_eval_task(task_path: Path, config: dict[str, Any], entry: dict[str, Any]
         raise
     except Exception as exc:  # the task's own code and its dataset can fail in any way
         first = (str(exc).strip().splitlines() or [""])[0][:300]
-        raise BadInput(f"{where}: lm-eval could not build {task_path.name} ({type(exc).__name__}: {first})") \
+        offline = (f"; offline, keep a copy of its dataset and set {COPIES_VARIABLE}"
+                   if is_hub_id(dataset["dataset_path"], base_dir) else "")
+        raise BadInput(f"{where}: lm-eval could not build {task_path.name} ({type(exc).__name__}: {first}){offline}") \
             from None
     return task
 
 
 @contextlib.contextmanager
 def _no_bars():
-    """Without lm-eval's request-building bar (tqdm reads TQDM_DISABLE)."""
-    before = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"
+    """Without lm-eval's request-building bar: its module's tqdm, disabled while requests are built."""
+    import functools
+
+    import lm_eval.api.task as task_module
+
+    original = task_module.tqdm
+    task_module.tqdm = functools.partial(original, disable=True)
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = before
+        task_module.tqdm = original
 
 
 def _row(task, instances: list, item_id: str, where: str, reads_choices: bool) -> dict[str, Any]:
