@@ -10,7 +10,11 @@ never run. A task "carries code" when it holds a ``!function`` anywhere or a
 
 No dataset is downloaded and no task code runs, so the share is of tasks whose
 configuration forgetcheck accepts; whether every row renders depends on the data.
-The agreement tests (tests/test_lm_eval_agreement.py) check, item by item, that
+Tasks with code are counted twice: as imported without the flag (never, by design)
+and as accepted with ``--allow-task-code``, where lm-eval builds their requests and
+forgetcheck still refuses what it would not score as lm-eval does (custom
+``process_results`` on choice/generation tasks, custom filters and metrics).
+The agreement tests (tests/test_lm_eval.py) check, item by item, that
 what is accepted scores as lm-eval scores it.
 
     python benchmarks/lm_eval_task_share.py            # about a minute on one core
@@ -29,11 +33,7 @@ from pathlib import Path
 
 from forgetcheck.errors import BadInput
 from forgetcheck.suites import sources
-
-
-def carries_code(config: dict) -> bool:
-    return bool(sources._function_hook(config)) or any(config.get(k) is not None
-                                                       for k in ("process_docs", "process_results"))
+from forgetcheck.suites.lm_eval_tasks import allowing_task_code
 
 
 def reason(refusal: str) -> str:
@@ -56,11 +56,15 @@ def measure(root: Path) -> dict:
         if config is not None and (not isinstance(config.get("task"), str) or "class" in config):
             counts["not a task (group, tag list, template or Python class)"] += 1
             continue
-        code = config is not None and carries_code(config)
+        code = config is not None and sources.carries_code(config)
         kind = "with code" if code else "without code"
         counts[f"tasks {kind}"] += 1
         if not refusals:
             counts[f"imported {kind}"] += 1
+        if code:
+            with allowing_task_code(True):
+                if not sources.read_task(path)[1]:
+                    counts["accepted with code under --allow-task-code"] += 1
         elif not code:
             for why in {reason(refusal): refusal for refusal in refusals}.items():  # each reason once per task
                 reasons[why[0]] += 1
@@ -71,6 +75,8 @@ def measure(root: Path) -> dict:
         "counts": dict(counts),
         "share_of_all_tasks": imported / max(tasks, 1),
         "share_of_tasks_without_code": counts["imported without code"] / max(counts["tasks without code"], 1),
+        "share_of_tasks_with_code_under_flag": (counts["accepted with code under --allow-task-code"]
+                                                / max(counts["tasks with code"], 1)),
         "top_refusals_without_code": [{"count": n, "reason": r, "example": refused_examples[r]}
                                       for r, n in reasons.most_common(12)],
     }
@@ -95,6 +101,7 @@ def main() -> int:
         print(f"  {key:<55} {counts[key]:>6}")
     print(f"imported: {result['share_of_all_tasks']:.1%} of all tasks, "
           f"{result['share_of_tasks_without_code']:.1%} of tasks without code ({result['seconds']} s)")
+    print(f"with --allow-task-code: {result['share_of_tasks_with_code_under_flag']:.1%} of tasks with code accepted")
     print("tasks without code refused, by reason (a task may have several):")
     for row in result["top_refusals_without_code"]:
         print(f"  {row['count']:>5}  {row['reason']}")

@@ -18,7 +18,7 @@ import click
 from forgetcheck.version import __version__
 from forgetcheck.commands.options import (
     REPORT_FILES_HELP, SUITE_HELP, compare_options, exit_code, finish, judging_options, quiet_libraries,
-    running_options)
+    running_options, task_code_option)
 from forgetcheck.comparison import Comparison, to_dict
 from forgetcheck.files import check_out_dir
 from forgetcheck.errors import EXIT_FAILED, EXIT_INTERRUPTED, ForgetcheckError
@@ -81,9 +81,10 @@ def main() -> None:
               help="Examples given when forgotten answers are asked again (format or knowledge?); 0 turns it off.")
 @click.option("--reference", type=click.Path(dir_okay=False), default=None,
               help="A text file of paragraphs: perplexity drift on your own text, as one more capability.")
+@task_code_option
 def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dtype, device, chat_template,
             batch_tokens, allow_pickle, trust_remote_code, quiet, no_cache, kl_samples, files_outside_suite,
-            device_map, recovery_shots, reference):
+            device_map, recovery_shots, reference, task_code):
     """Compare CANDIDATE (full model or PEFT adapter) with BASE on a probe suite.
 
     BASE and CANDIDATE are local folders, .gguf files, or Hub ids like org/name@revision.
@@ -95,7 +96,8 @@ def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dty
         tolerance=tolerance, confidence=confidence, quiet=quiet, no_cache=no_cache, dtype=dtype, device=device,
         chat_template=chat_template, batch_tokens=batch_tokens, allow_pickle=allow_pickle,
         trust_remote_code=trust_remote_code, device_map=device_map, kl_samples=kl_samples,
-        recovery_shots=recovery_shots, reference=reference, files_outside_suite=files_outside_suite)
+        recovery_shots=recovery_shots, reference=reference, files_outside_suite=files_outside_suite,
+        task_code=task_code)
     quiet_libraries(quiet)
     comparison = run_compare(base, candidate, suite, options, warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
     from forgetcheck.models import parallel

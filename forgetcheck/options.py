@@ -45,6 +45,8 @@ class CompareOptions:
     reference: a text file whose paragraphs become one more perplexity capability.
     files_outside_suite: let the suite read files outside its own folder (a suite from a pull
     request must not; see :mod:`forgetcheck.suites.paths`).
+    task_code: let lm-eval tasks that carry Python build their requests through lm-eval
+    (``--allow-task-code``; see :mod:`forgetcheck.suites.lm_eval_tasks`).
     """
 
     tolerance: float = 0.02
@@ -62,6 +64,7 @@ class CompareOptions:
     recovery_shots: int = 3
     reference: str | None = None
     files_outside_suite: bool = False
+    task_code: bool = False
 
     def __post_init__(self) -> None:
         # Checked before anything is scored: a bad threshold should not cost a whole run.

@@ -16,6 +16,7 @@ the log-likelihoods must agree to float tolerance.
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 from pathlib import Path
@@ -27,7 +28,7 @@ lm_eval = pytest.importorskip("lm_eval")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from forgetcheck.suites.asking import choice_requests, score_probe  # noqa: E402
+from forgetcheck.suites.asking import choice_requests, lm_eval_split, score_probe  # noqa: E402
 from forgetcheck.errors import BadInput  # noqa: E402
 from forgetcheck.suites.suite import load_suite, validate_suite  # noqa: E402
 from tests.conftest import COLOURS, assert_one_line_error, fact_answer, fact_sentences, run, run_subprocess  # noqa: E402
@@ -63,8 +64,16 @@ DATA = {
     "lambada": lambda i: {"text": fact_sentences()[i] if i % 2 else f"fact {i} is {COLOURS[colour_index(i) - 1]}"},
     "wikitext": lambda i: {"page": " ".join(fact_sentences()[i * 3:i * 3 + 3])},
     "gsm8k": lambda i: {"question": f"fact {i} is", "answer": f"fact {i + 1} is next\n#### {i + 1}"},
+    # winogrande: the blank is filled by each option, the rest of the sentence is the shared continuation.
+    "winogrande": lambda i: {"sentence": f"fact {i} is _ and that is all",
+                             "option1": COLOURS[(colour_index(i) + i % 2) % 4],
+                             "option2": COLOURS[(colour_index(i) + 1 - i % 2) % 4], "answer": "1" if i % 2 == 0 else "2"},
+    # hellaswag's raw columns, for its own process_docs (run by lm-eval with --allow-task-code).
+    "hellaswag_raw": lambda i: {"activity_label": "Facts", "ctx_a": f"fact {i}", "ctx_b": "is [title] so",
+                                "endings": COLOURS, "label": str(colour_index(i))},
     "facts": lambda i: {"question": f"fact {i} is ", "options": COLOURS, "label": colour_index(i),
-                        "answer": fact_answer(i)},
+                        # multi_choice_regex letters an answer by the row's own choices: some rows list them reversed
+                        "answer": fact_answer(i), "choices": COLOURS if i % 3 else COLOURS[::-1]},
 }
 SPLITS = {"train": range(40, 40 + N), "validation": range(N), "test": range(N), "dev": range(60, 60 + N)}
 
@@ -81,6 +90,14 @@ WRAPPERS = {
     "lambada_openai": ("lambada/lambada_openai.yaml", "lambada", ""),
     "wikitext": ("wikitext/wikitext.yaml", "wikitext", 'doc_to_target: "{{page}}"\nprocess_results: null\n'),
     "gsm8k": ("gsm8k/gsm8k.yaml", "gsm8k", ""),
+}
+
+# Tasks that carry Python, verbatim (only the data location overridden): built by lm-eval itself
+# under --allow-task-code, asked and scored by forgetcheck.
+CODE_WRAPPERS = {
+    "winogrande": ("winogrande/default.yaml", "winogrande", ""),
+    "hellaswag_code": ("hellaswag/hellaswag.yaml", "hellaswag_raw", ""),
+    "wikitext_code": ("wikitext/wikitext.yaml", "wikitext", ""),
 }
 
 # Features lm-eval's shipped tasks above leave out: the asked split as the few-shot pool
@@ -171,6 +188,36 @@ filter_list:
       - function: uppercase
       - function: take_first
 """,
+    # A translation-style task: lm-eval reports corpus BLEU/chrF/TER over the (reference, answer) pairs it logs.
+    "facts_translate": """\
+output_type: generate_until
+test_split: test
+doc_to_text: "{{question.strip()}}"
+doc_to_target: "{{answer}} it is"
+generation_kwargs: {until: ["<|endoftext|>", "fact"], max_gen_toks: 4}
+metric_list:
+  - metric: bleu
+  - metric: ter
+  - metric: chrf
+""",
+    # multi_choice_regex: the answer text found among the row's choices becomes its letter.
+    "facts_letters": """\
+output_type: generate_until
+test_split: test
+doc_to_text: "{{question.strip()}}"
+doc_to_target: "{{['(A)', '(B)', '(C)', '(D)'][label]}}"
+generation_kwargs: {until: ["<|endoftext|>", "fact"], max_gen_toks: 3}
+metric_list:
+  - metric: exact_match
+filter_list:
+  - name: letters
+    filter:
+      - function: multi_choice_regex
+        regex_pattern: "\\\\(([A-D])\\\\)"
+        ignore_case: true
+        ignore_punctuation: true
+      - function: take_first
+""",
     "facts_gen_regex": """\
 output_type: generate_until
 test_split: test
@@ -208,7 +255,7 @@ def write_local(folder: Path) -> dict[str, Path]:
             path.write_text("".join(json.dumps(row(i)) + "\n" for i in indices))
             files[name][split] = str(path)
     wrappers = {}
-    for task, (included, data, extra) in WRAPPERS.items():
+    for task, (included, data, extra) in {**WRAPPERS, **CODE_WRAPPERS}.items():
         path = folder / f"local_{task}.yaml"
         path.write_text(f"include: {TASKS / included}\ntask: local_{task}\ndataset_path: json\ndataset_name: null\n"
                         f"dataset_kwargs:\n  data_files: {json.dumps(files[data])}\n{extra}")
@@ -218,9 +265,11 @@ def write_local(folder: Path) -> dict[str, Path]:
         path.write_text(f"task: {task}\ndataset_path: json\ndataset_kwargs:\n  data_files: "
                         f"{json.dumps(files['facts'])}\n{body}")
         wrappers[task] = path
+    (folder / "code-suite.yaml").write_text("name: task-code\nprobes:\n" + "".join(
+        f"  - lm_eval_task: {wrappers[task].name}\n" for task in CODE_WRAPPERS))
     # gsm8k scores both of its filter pipelines; forgetcheck takes one per probe entry.
     (folder / "suite.yaml").write_text("name: agreement\nprobes:\n" + "".join(
-        f"  - lm_eval_task: {path.name}\n" for path in wrappers.values())
+        f"  - lm_eval_task: {path.name}\n" for task, path in wrappers.items() if task not in CODE_WRAPPERS)
         + f"  - lm_eval_task: {wrappers['gsm8k'].name}\n    name: local_gsm8k-flexible\n    filter: flexible-extract\n")
     return wrappers
 
@@ -269,9 +318,10 @@ def both(model_dir, local_tasks):
     from forgetcheck.scoring.hf import HFScorer
 
     folder = local_tasks
-    tasks = [f"local_{t}" for t in WRAPPERS] + list(OWN_TASKS)
+    tasks = [f"local_{t}" for t in {**WRAPPERS, **CODE_WRAPPERS}] + list(OWN_TASKS)
     samples = run_lm_eval(folder, tasks, pretrained=str(model_dir))
     suite = load_suite(str(folder / "suite.yaml"))
+    suite.probes += load_suite(str(folder / "code-suite.yaml"), task_code=True).probes
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
     scorer = HFScorer(model, AutoTokenizer.from_pretrained(model_dir), progress=False)
     probes = {probe.name: probe for probe in suite.probes}
@@ -287,19 +337,19 @@ def lm_eval_items(samples, task: str, filter_name: str | None = None) -> list[di
 CHOICE_TASKS = ["arc_easy", "arc_challenge", "openbookqa", "piqa", "boolq", "hellaswag", "mmlu_anatomy"]
 
 
-@pytest.mark.parametrize("task", CHOICE_TASKS + ["facts_fewshot", "facts_samples", "facts_prefix"])
+@pytest.mark.parametrize("task", CHOICE_TASKS + ["facts_fewshot", "facts_samples", "facts_prefix", "winogrande",
+                                  "hellaswag_code"])
 def test_choice_tasks_agree_item_by_item(both, task):
     samples, probes, scores, scorer = both
-    name = f"local_{task}" if task in WRAPPERS else task
+    name = f"local_{task}" if task in WRAPPERS or task in CODE_WRAPPERS else task
     theirs, probe = lm_eval_items(samples, name), probes[name]
     assert len(theirs) == len(probe.items) == N
     ours = scores[name]
     for sample, item, values in zip(theirs, probe.items, ours.values):
         # Same requests, character for character (few-shot examples, delimiters, whitespace moved).
+        # winogrande's requests have one context per option and one shared continuation.
         their_requests = [tuple(arg) for arg in sample["arguments"]]
-        context = their_requests[0][0]
-        assert [lm_split for lm_split in choice_requests(probe, item, False, scorer)] == [
-            (context.rstrip(), context[len(context.rstrip()):] + cont) for _, cont in their_requests]
+        assert choice_requests(probe, item, False, scorer) == [lm_eval_split(*request) for request in their_requests]
         their_lls = [resp[0][0] for resp in sample["resps"]]
         our_lls = [r.logprob for r in scorer.loglikelihood(choice_requests(probe, item, False, scorer))]
         assert our_lls == pytest.approx(their_lls, abs=1e-4)
@@ -317,10 +367,11 @@ def test_loglikelihood_task_agrees_item_by_item(both):
         assert values["logprob"] == pytest.approx(sample["resps"][0][0][0], abs=1e-4)
 
 
-def test_rolling_perplexity_agrees_item_by_item(both):
+@pytest.mark.parametrize("task", ["local_wikitext", "local_wikitext_code"])
+def test_rolling_perplexity_agrees_item_by_item(both, task):
     samples, probes, scores, _ = both
-    theirs, ours = lm_eval_items(samples, "local_wikitext"), scores["local_wikitext"]
-    assert [item.text for item in probes["local_wikitext"].items] == [s["doc"]["page"] for s in theirs]
+    theirs, ours = lm_eval_items(samples, task), scores[task]
+    assert [item.text for item in probes[task].items] == [s["arguments"][0][0] for s in theirs]
     for sample, values in zip(theirs, ours.values):
         assert values["logprob"] == pytest.approx(sample["word_perplexity"][0], abs=1e-3)
 
@@ -328,7 +379,7 @@ def test_rolling_perplexity_agrees_item_by_item(both):
 @pytest.mark.parametrize("task, filter_name", [
     ("local_gsm8k", "strict-match"), ("local_gsm8k-flexible", "flexible-extract"),
     ("facts_gen_exact", "none"), ("facts_gen_spaced", "upper"), ("facts_gen_regex", "colour"),
-    ("facts_gen_prefix", "none")])
+    ("facts_gen_prefix", "none"), ("facts_letters", "letters")])
 def test_generate_tasks_agree_item_by_item(both, task, filter_name):
     samples, probes, scores, _ = both
     theirs = lm_eval_items(samples, task.removesuffix("-flexible"), filter_name)
@@ -337,6 +388,21 @@ def test_generate_tasks_agree_item_by_item(both, task, filter_name):
     assert [s["arguments"][0][0] for s in theirs] == [item.prompt for item in probes[task].items]
     assert [s["resps"][0][0] for s in theirs] == ours.answers
     assert [float(s["exact_match"]) for s in theirs] == ours.scores
+
+
+def test_translation_metrics_score_lm_eval_s_logged_pairs(both):
+    """bleu/chrf: lm-eval logs (reference, answer) per item and reports the corpus score; forgetcheck asks the
+    same prompt, gets the same answer and scores each item with sacrebleu's sentence chrF (its default)."""
+    import sacrebleu
+
+    samples, probes, scores, _ = both
+    theirs, ours, probe = lm_eval_items(samples, "facts_translate"), scores["facts_translate"], probes["facts_translate"]
+    assert probe.metric == "chrf" and len(theirs) == len(ours.scores) == N
+    assert [s["resps"][0][0] for s in theirs] == ours.answers
+    assert [s["chrf"][0] for s in theirs] == [item.target for item in probe.items]
+    assert ours.scores == pytest.approx([sacrebleu.sentence_chrf(s["chrf"][1], [s["chrf"][0]]).score / 100
+                                         for s in theirs])
+    assert 0 < min(ours.scores) < max(ours.scores), ours.scores
 
 
 def test_a_target_is_compared_as_lm_eval_compares_it(both):
@@ -349,7 +415,8 @@ def test_a_target_is_compared_as_lm_eval_compares_it(both):
 def test_filters_and_greedy_checks_see_both_outcomes(both):
     """The agreement above is not agreement on all-zero or all-one columns."""
     _, _, scores, _ = both
-    for name in ("facts_gen_regex", "local_lambada_openai", "local_arc_challenge", "local_boolq"):
+    for name in ("facts_gen_regex", "local_lambada_openai", "local_arc_challenge", "local_boolq", "local_winogrande",
+                 "facts_letters"):
         assert 0 < sum(scores[name].scores) < N, name
 
 
@@ -476,7 +543,42 @@ def test_a_refused_shipped_task_exits_2_with_one_line(tmp_path, tiny_base):
     suite = verbatim_suite(tmp_path, "w", "winogrande/default.yaml", "arc")
     result = run_subprocess("compare", tiny_base, tiny_base, "--suite", suite, "--out", tmp_path / "r",
                             env={"HF_DATASETS_OFFLINE": "1"})
-    assert_one_line_error(result, "winogrande/default.yaml:", "!function preprocess_winogrande")
+    assert_one_line_error(result, "winogrande/default.yaml:", "!function preprocess_winogrande", "--allow-task-code")
+
+
+def test_a_task_with_code_imports_with_the_flag(tmp_path):
+    """winogrande verbatim, local data: lm-eval builds one context per option, forgetcheck validates the items."""
+    suite = verbatim_suite(tmp_path, "w", "winogrande/default.yaml", "winogrande")
+    result = run_subprocess("probes", "validate", "--allow-task-code", suite, env={"HF_DATASETS_OFFLINE": "1"})
+    assert result.returncode == 0 and f"1 probes, {N} items (winogrande {N})" in result.stdout, result.stderr
+    probe = load_suite(str(suite), task_code=True).probes[0]
+    first = DATA["winogrande"](0)
+    assert probe.harness["multiple_input"] and probe.items[0].prompt == "and that is all"
+    assert probe.items[0].choices == (f"fact 0 is {first['option1']}", f"fact 0 is {first['option2']}")
+    assert probe.items[0].target == 0 and probe.info["provenance"].endswith("winogrande/default.yaml")
+
+
+def test_a_sampled_task_is_asked_greedily_with_a_note(tmp_path):
+    """do_sample: lm-eval's numbers are one random draw; forgetcheck compares greedy answers and says so."""
+    (tmp_path / "task.yaml").write_text(
+        f"task: sampled\ndataset_path: json\ndataset_kwargs:\n  data_files: {json.dumps(local_files(tmp_path, 'facts'))}\n"
+        "output_type: generate_until\ntest_split: test\ndoc_to_text: '{{question}}'\ndoc_to_target: answer\n"
+        "generation_kwargs: {do_sample: true, temperature: 0.8, top_p: 0.95, until: [fact]}\n")
+    probe = load_suite(str(tmp_path / "task.yaml")).probes[0]
+    assert probe.harness["sampling_replaced"] == {"do_sample": True, "temperature": 0.8, "top_p": 0.95}
+    assert probe.info["note"].startswith("lm-eval samples this task (do_sample True, temperature 0.8, top_p 0.95)")
+
+
+def test_scoring_code_is_refused_even_with_the_flag(tmp_path):
+    """A choice task that scores with its own process_results: forgetcheck scores with its own rules, so no."""
+    (tmp_path / "rules.py").write_text("def score(doc, results):\n    return {'acc': 1.0}\n")
+    (tmp_path / "task.yaml").write_text(
+        f"task: own_rules\ndataset_path: json\ndataset_kwargs:\n  data_files: {json.dumps(local_files(tmp_path, 'facts'))}\n"
+        "output_type: multiple_choice\ntest_split: test\ndoc_to_text: '{{question}}'\ndoc_to_choice: options\n"
+        "doc_to_target: label\nprocess_results: !function rules.score\n")
+    with pytest.raises(BadInput, match=r"task.yaml:\d+: process_results: !function rules.score: scores with the "
+                                       r"task's own Python"):
+        load_suite(str(tmp_path / "task.yaml"), task_code=True)
 
 
 def test_registry_names_resolve_to_the_shipped_yamls():
@@ -496,3 +598,80 @@ def test_suite_from_lm_eval_names_validates_each_task(tmp_path):
     lines = result.stdout.splitlines()
     assert "lm-eval:arc_easy,winogrande: probes[0]: dataset 'allenai/ai2_arc' cannot be loaded" in result.stdout, lines
     assert any("winogrande/default.yaml:7: doc_to_text: !function" in line for line in lines), lines
+
+
+# -- the public suite and Hub dataset ids, offline through FORGETCHECK_DATASETS copies -----------
+
+def public_rows(i: int) -> dict[str, dict]:
+    """One row per public dataset, with the real dataset's columns (HellaSwag keeps its [tags])."""
+    labels = LETTERS[:4]
+    return {
+        "allenai/ai2_arc/ARC-Challenge": {"id": f"a{i}", "question": f"fact {i} is",
+                                          "choices": {"text": COLOURS, "label": labels},
+                                          "answerKey": labels[colour_index(i)]},
+        "Rowan/hellaswag/default": {"ind": i, "activity_label": "Facts", "ctx_a": f"fact {i}  [header] is",
+                                    "ctx_b": "A COLOUR [title] of", "endings": [f" {c} [step] " for c in COLOURS],
+                                    "source_id": "x", "split": "val", "split_type": "indomain",
+                                    "label": str(colour_index(i))},
+        "cais/mmlu/high_school_biology": {"question": f" fact {i} is ", "subject": "high_school_biology",
+                                          "choices": COLOURS, "answer": colour_index(i)},
+        "allenai/openbookqa/main": {"id": f"o{i}", "question_stem": f"fact {i} is",
+                                    "choices": {"text": COLOURS, "label": labels}, "answerKey": " " + labels[i % 4]},
+        "openai/gsm8k/main": {"question": f"fact {i} has how many?", "answer": f"so it is {i}\n#### 1,00{i}"},
+        "allenai/winogrande/winogrande_xl": DATA["winogrande"](i),
+    }
+
+
+def write_copies(folder: Path) -> Path:
+    """FORGETCHECK_DATASETS copies: <id>/<config>/<split>.jsonl for every split the tasks read."""
+    for split in ("train", "validation", "test", "dev"):
+        for name in public_rows(0):
+            path = folder / name / f"{split}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(json.dumps(public_rows(i)[name]) + "\n" for i in range(N)))
+    return folder
+
+
+@pytest.fixture
+def copies(tmp_path, monkeypatch) -> Path:
+    folder = write_copies(tmp_path / "copies")
+    monkeypatch.setenv("FORGETCHECK_DATASETS", str(folder))
+    return folder
+
+
+def test_the_public_suite_names_its_datasets_and_reads_local_copies(copies):
+    result = run_subprocess("probes", "validate", "public", env={"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0 and "5 probes" in result.stdout, result.stdout + result.stderr
+    probes = {p.name: p for p in load_suite("public").probes}
+    # Read from a copy, a probe keeps the dataset's id, config and split, but not the pinned revision.
+    assert probes["science-reasoning"].info["dataset"] == {"id": "allenai/ai2_arc", "config": "ARC-Challenge",
+                                                            "split": "test"}
+    assert probes["commonsense-completion"].info["dataset"] == {"id": "Rowan/hellaswag", "split": "validation"}
+    gsm8k = probes["math-word-problems"].items[3]
+    assert gsm8k.target == "1003" and re.search(gsm8k.regex, "3 more, so 1003.") and not re.search(gsm8k.regex, "11003")
+
+
+def test_the_public_suite_asks_what_lm_eval_asks(copies):
+    """Its templates give lm-eval's own requests (hellaswag's process_docs included) on the same rows."""
+    ours = {p.name: p for p in load_suite("public").probes}
+    theirs = {p.name: p for p in load_suite("lm-eval:arc_challenge,hellaswag,mmlu_high_school_biology,openbookqa",
+                                            task_code=True).probes}
+    for mine, task in [("science-reasoning", "arc_challenge"), ("commonsense-completion", "hellaswag"),
+                       ("knowledge-biology", "mmlu_high_school_biology"), ("elementary-science", "openbookqa")]:
+        assert [(i.prompt, i.choices, i.target) for i in ours[mine].items] == [
+            (i.prompt, i.choices, i.target) for i in theirs[task].items], task
+        assert ours[mine].target_delimiter == theirs[task].target_delimiter == " "
+    assert "[" not in ours["commonsense-completion"].items[0].prompt
+    assert theirs["hellaswag"].info["dataset"] == {"id": "Rowan/hellaswag", "split": "validation", "task": "hellaswag"}
+
+
+def test_a_task_with_code_runs_through_compare_and_names_its_dataset(copies, tiny_base, tmp_path):
+    """--suite lm-eval:winogrande --allow-task-code: the flag reaches the suite, the report names the dataset."""
+    result = run_subprocess("compare", tiny_base, tiny_base, "--suite", "lm-eval:winogrande", "--allow-task-code",
+                            "--out", tmp_path / "r", "--fail-on", "never", "--kl-samples", "0", "--recovery-shots", "0",
+                            "--no-cache", "--quiet", env={"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    capability = json.loads((tmp_path / "r" / "report.json").read_text())["capabilities"][0]
+    assert capability["name"] == "winogrande" and capability["n"] == N
+    assert capability["dataset"] == {"id": "allenai/winogrande", "config": "winogrande_xl", "split": "validation",
+                                     "task": "winogrande"}

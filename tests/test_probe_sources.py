@@ -139,6 +139,27 @@ def test_a_missing_dataset_is_one_clear_error(tmp_path):
         load_suite(str(path))
 
 
+def test_a_hub_dataset_is_named_and_read_from_a_local_copy(tmp_path, monkeypatch):
+    """FORGETCHECK_DATASETS stands in for the Hub: the probe names the dataset, without the revision it cannot vouch for."""
+    copy = tmp_path / "copies" / "someone" / "facts" / "default"
+    write_facts(copy).rename(copy / "test.jsonl")
+    monkeypatch.setenv("FORGETCHECK_DATASETS", str(tmp_path / "copies"))
+    entry = """
+  - name: facts
+    kind: choice
+    dataset: {path: %s, split: test, revision: 0123456789abcdef0123456789abcdef01234567}
+    fields: {prompt: question, choices: options, target: label}
+"""
+    probe = load_suite(str(suite_file(tmp_path, entry % "someone/facts"))).probes[0]
+    assert len(probe.items) == 12 and probe.info["dataset"] == {"id": "someone/facts", "split": "test"}
+    # A suite cannot climb out of the copies folder with its dataset id.
+    outside = tmp_path / "copies" / ".." / "secret" / "default"
+    outside.mkdir(parents=True)
+    (copy / "test.jsonl").rename(outside / "test.jsonl")
+    with pytest.raises(BadInput, match=r"dataset 'x/\.\./\.\./secret' cannot be loaded"):
+        load_suite(str(suite_file(tmp_path, entry % "x/../../secret")))
+
+
 # -- lm-evaluation-harness tasks ----------------------------------------------
 
 MC_BASE = """\
@@ -245,7 +266,7 @@ def test_lm_eval_generate_until_task(tmp_path):
     ("metric_list:\n  - metric: acc\n    aggregation: !function utils.agg\n", "metric_list"),
     ("fewshot_config:\n  sampler: balanced\n", "fewshot_config"),
     ("metric_list:\n  - metric: f1\n", "metric_list"),
-    ("filter_list:\n  - name: x\n    filter:\n      - function: multi_choice_regex\n", "filter_list"),
+    ("filter_list:\n  - name: x\n    filter:\n      - function: take_first_k\n", "filter_list"),
     ("output_type: generate_image\n", "output_type"),
     ("use_prompt: 'promptsource:GPT-3 style'\n", "use_prompt"),
     ("repeats: 4\n", "repeats"),

@@ -54,6 +54,12 @@ files_outside_suite_option = click.option(
     "--allow-files-outside-suite", "files_outside_suite", is_flag=True,
     help="Let the suite read files outside its own folder (only for a suite you trust).")
 
+# An lm-eval task's Python (!function, process_docs) runs only when the user trusts the task.
+task_code_option = click.option(
+    "--allow-task-code", "task_code", is_flag=True,
+    help="Let lm-eval tasks that carry Python (!function, process_docs) build their prompts through lm-eval "
+         "(only for tasks you trust; needs pip install 'forgetcheck[lm-eval]').")
+
 
 def running_options(func):
     """How the models are loaded and scored, and whether the result cache is used."""

@@ -16,7 +16,7 @@ from collections import Counter
 
 import click
 
-from forgetcheck.commands.options import files_outside_suite_option
+from forgetcheck.commands.options import files_outside_suite_option, task_code_option
 from forgetcheck.errors import BadInput
 from forgetcheck.options import DEFAULTS
 from forgetcheck.suites.suite import Probe, Suite, builtin_suites, load_suite, validate_suite
@@ -30,13 +30,21 @@ def probes() -> None:
 @probes.command("list")
 @click.argument("suites", nargs=-1)
 @files_outside_suite_option
-def list_command(suites, files_outside_suite) -> None:
+@task_code_option
+def list_command(suites, files_outside_suite, task_code) -> None:
     """Each suite's probes: kind, item count, metric and sub-categories.
 
     SUITES are built-in suite names or suite YAML paths; none lists the built-in suites.
     """
     for name in suites or builtin_suites():
-        suite = load_suite(name, files_anywhere=files_outside_suite)
+        try:
+            suite = load_suite(name, files_anywhere=files_outside_suite, task_code=task_code)
+        except BadInput as exc:
+            if suites:
+                raise
+            # A built-in suite of Hub datasets (public) cannot load offline; the others still list.
+            click.echo(f"{name}: not loaded ({exc})")
+            continue
         click.echo(f"{suite.name} ({suite.source}): {len(suite.probes)} probes, "
                    f"{sum(len(p.items) for p in suite.probes)} items")
         width = max(len(p.name) for p in suite.probes)
@@ -54,9 +62,10 @@ def list_command(suites, files_outside_suite) -> None:
 @click.option("-n", "--items", "n_items", type=int, default=2, show_default=True, help="Items to show per probe.")
 @click.option("--trust-remote-code", is_flag=True, help="Allow a tokenizer that ships its own Python code.")
 @files_outside_suite_option
-def show(name, model_spec, n_items, trust_remote_code, files_outside_suite) -> None:
+@task_code_option
+def show(name, model_spec, n_items, trust_remote_code, files_outside_suite, task_code) -> None:
     """A few prompts of a suite (NAME), or of one probe (SUITE:PROBE), exactly as the model sees them."""
-    suite, chosen = _suite_and_probes(name, files_outside_suite)
+    suite, chosen = _suite_and_probes(name, files_outside_suite, task_code)
     scorer = _render_only_scorer(model_spec, trust_remote_code) if model_spec else None
     for probe in chosen:
         click.echo(f"{suite.name}:{probe.name} · {probe.kind} · {len(probe.items)} items · metric {probe.metric} · "
@@ -69,12 +78,13 @@ def show(name, model_spec, n_items, trust_remote_code, files_outside_suite) -> N
 @probes.command()
 @click.argument("path")
 @files_outside_suite_option
-def validate(path, files_outside_suite) -> None:
+@task_code_option
+def validate(path, files_outside_suite, task_code) -> None:
     """Check a suite YAML (or lm-eval task YAML) and its items; print every problem with file:line.
 
     Exit code 0 when the suite is sound, 2 when it has problems.
     """
-    suite, problems = validate_suite(path, files_anywhere=files_outside_suite)
+    suite, problems = validate_suite(path, files_anywhere=files_outside_suite, task_code=task_code)
     for problem in problems:
         click.echo(_printable(problem))
     if problems:
@@ -106,8 +116,9 @@ def validate(path, files_outside_suite) -> None:
 @click.option("--trust-remote-code", is_flag=True, help="Allow models that ship their own Python code.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @files_outside_suite_option
+@task_code_option
 def audit(suite, model_spec, out_dir, capabilities, tolerance, confidence, seed, dtype, device, batch_tokens,
-          allow_pickle, trust_remote_code, quiet, files_outside_suite) -> None:
+          allow_pickle, trust_remote_code, quiet, files_outside_suite, task_code) -> None:
     """What each capability of SUITE (default core) scores with no knowledge of the skill, next to --model's score.
 
     Flags a capability whose floor is above chance, or whose margin is too small to carry a verdict.
@@ -120,23 +131,23 @@ def audit(suite, model_spec, out_dir, capabilities, tolerance, confidence, seed,
     result = audit_suite(suite, model_spec, tolerance=tolerance, confidence=confidence, seed=seed,
                          capabilities=tuple(capabilities), dtype=dtype, device=device, batch_tokens=batch_tokens,
                          allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, progress=not quiet,
-                         files_anywhere=files_outside_suite)
+                         files_anywhere=files_outside_suite, task_code=task_code)
     click.echo(render_audit_text(result), nl=False)
     if out_dir:
         paths = write_audit_folder(result, out_dir)
         click.echo(f"wrote {paths['json']} and {paths['markdown']}")
 
 
-def _suite_and_probes(name: str, files_anywhere: bool = False) -> tuple[Suite, list[Probe]]:
+def _suite_and_probes(name: str, files_anywhere: bool = False, task_code: bool = False) -> tuple[Suite, list[Probe]]:
     """NAME is a suite (built-in name or path) or SUITE:PROBE."""
     try:
-        suite = load_suite(name, files_anywhere=files_anywhere)
+        suite = load_suite(name, files_anywhere=files_anywhere, task_code=task_code)
         return suite, suite.probes
     except BadInput:
         if ":" not in name:
             raise
     suite_name, probe_name = name.rsplit(":", 1)
-    suite = load_suite(suite_name, files_anywhere=files_anywhere)
+    suite = load_suite(suite_name, files_anywhere=files_anywhere, task_code=task_code)
     chosen = [p for p in suite.probes if p.name == probe_name]
     if not chosen:
         raise BadInput(f"suite {suite.name!r} has no probe {probe_name!r}; it has {', '.join(p.name for p in suite.probes)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from forgetcheck.commands.options import files_outside_suite_option
+from forgetcheck.commands.options import files_outside_suite_option, task_code_option
 from forgetcheck.errors import BadInput
 
 
@@ -24,8 +24,9 @@ from forgetcheck.errors import BadInput
 @click.option("--allow-pickle", is_flag=True, help="Allow .bin/.pt weights (loading them can run code).")
 @click.option("--trust-remote-code", is_flag=True, help="Allow models that ship their own Python code.")
 @files_outside_suite_option
+@task_code_option
 def replay_command(base, out_file, samples, suite, report_json, seed, max_new_tokens, dtype, device, allow_pickle,
-                   trust_remote_code, files_outside_suite):
+                   trust_remote_code, files_outside_suite, task_code):
     """Sample replay data from BASE: mixed into fine-tuning, it keeps what the base could do.
 
     Writes chat `messages` rows when the model has a chat template, `text` rows
@@ -37,7 +38,7 @@ def replay_command(base, out_file, samples, suite, report_json, seed, max_new_to
     from forgetcheck.suites.suite import load_suite
     from forgetcheck.workflows.replay import SUGGESTED_SHARE, focus, replay_rows, write_rows
 
-    suite_obj = load_suite(suite, files_anywhere=files_outside_suite)
+    suite_obj = load_suite(suite, files_anywhere=files_outside_suite, task_code=task_code)
     if report_json:
         suite_obj, chosen = focus(suite_obj, read_report(report_json).regressed())
         click.echo(f"forgetcheck: {chosen}", err=True)

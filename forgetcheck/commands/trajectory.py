@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from forgetcheck.commands.options import (
-    SUITE_HELP, compare_options, exit_code, judging_options, quiet_libraries, running_options)
+    SUITE_HELP, compare_options, exit_code, judging_options, quiet_libraries, running_options,
+    task_code_option)
 
 
 @click.command("trajectory")
@@ -25,9 +26,10 @@ from forgetcheck.commands.options import (
                    "shown against the forgetting.")
 @judging_options
 @running_options
+@task_code_option
 def trajectory_command(base, checkpoints, suite, out_dir, learned, tolerance, confidence, fail_on, dtype, device,
                        chat_template, batch_tokens, allow_pickle, trust_remote_code, quiet, no_cache, kl_samples,
-                       files_outside_suite):
+                       files_outside_suite, task_code):
     """Score every checkpoint of a run against BASE: when did each capability start to be forgotten?
 
     CKPT: checkpoint folders (adapters or full models, anything compare takes), or one
@@ -46,12 +48,12 @@ def trajectory_command(base, checkpoints, suite, out_dir, learned, tolerance, co
 
     check_out_dir(out_dir)
     found = find_checkpoints(list(checkpoints))
-    suite_obj, learned_names = with_learned(load_suite(suite, files_anywhere=files_outside_suite), learned,
+    suite_obj, learned_names = with_learned(load_suite(suite, files_anywhere=files_outside_suite, task_code=task_code), learned,
                                             files_anywhere=files_outside_suite)
     options = compare_options(tolerance=tolerance, confidence=confidence, quiet=quiet, dtype=dtype, device=device,
                               chat_template=chat_template, batch_tokens=batch_tokens, allow_pickle=allow_pickle,
                               trust_remote_code=trust_remote_code, kl_samples=kl_samples,
-                              files_outside_suite=files_outside_suite)
+                              files_outside_suite=files_outside_suite, task_code=task_code)
     quiet_libraries(quiet)
     out = Path(out_dir)
     warned: set[str] = set()

@@ -65,6 +65,12 @@ def score_probe(probe: Probe, scorer: Scorer, chat_override: str | None = None, 
 
 def choice_requests(probe: Probe, item: Item, chat: bool, scorer: Scorer) -> list[tuple[str, str]]:
     """The (context, continuation) pairs a choice item is scored on, one per choice."""
+    if (probe.harness or {}).get("multiple_input"):
+        # lm-eval's multiple-input tasks (winogrande): each option is a context, and the shared
+        # continuation (the item's prompt) is scored after each, split as lm-eval splits it.
+        delimiter = "" if chat else probe.target_delimiter or ""
+        return [lm_eval_split(render_prompt(option, chat, scorer), delimiter + item.prompt)
+                for option in item.choices]
     context = render_prompt(item.prompt, chat, scorer)
     if probe.target_delimiter is not None:
         # As lm-eval: continuation = target_delimiter + choice (no delimiter after a chat
@@ -107,8 +113,11 @@ def _score_generate(probe: Probe, scorer: Scorer, chat: bool, desc: str) -> Prob
     requests = [GenerationRequest(render_prompt(item.prompt, chat, scorer), probe.stop, probe.max_tokens)
                 for item in probe.items]
     outputs = scorer.generate(requests, desc)
-    if harness:
-        scores = [float(lm_eval_exact_match(apply_filters(output, harness["filters"]), str(item.target),
+    if harness.get("metric") in ("bleu", "chrf"):
+        scores = [translation_score(harness["metric"], apply_filters(output, harness["filters"], item.choices),
+                                    str(item.target)) for item, output in zip(probe.items, outputs)]
+    elif harness:
+        scores = [float(lm_eval_exact_match(apply_filters(output, harness["filters"], item.choices), str(item.target),
                                             harness["exact_match"])) for item, output in zip(probe.items, outputs)]
     else:
         scores = [float(answer_is_right(item, output, probe.match)) for item, output in zip(probe.items, outputs)]
@@ -134,16 +143,39 @@ def _score_greedy_target(probe: Probe, scorer: Scorer, chat: bool, desc: str) ->
     return probe_scores(probe, [v["acc"] for v in values], answers, values)
 
 
-def apply_filters(output: str, steps: list[dict]) -> str:
+def translation_score(metric: str, answer: str, reference: str) -> float:
+    """One answer's sentence-level chrF or BLEU against its reference, from sacrebleu (as lm-eval uses it),
+    on a 0-1 scale so a tolerance of 0.02 is 2 points.
+
+    lm-eval reports the corpus score over all items; a paired comparison needs a number per
+    item, so each item gets sacrebleu's sentence score with its defaults.
+
+    >>> round(translation_score("chrf", "the cat sat", "the cat sat"), 3)
+    1.0
+    """
+    import sacrebleu
+
+    scorer = sacrebleu.sentence_chrf if metric == "chrf" else sacrebleu.sentence_bleu
+    return scorer(answer, [reference]).score / 100
+
+
+def apply_filters(output: str, steps: list[dict], choices: tuple[str, ...] = ()) -> str:
     """An answer passed through one lm-eval filter pipeline (lm_eval/filters), for one greedy answer.
+
+    ``choices`` are the row's options, which multi_choice_regex reads.
 
     >>> apply_filters("so 3 + 4 = 7. #### 7", [{"function": "regex"}, {"function": "take_first"}])
     '7'
+    >>> apply_filters("I pick Paris.", [{"function": "multi_choice_regex", "regex_pattern": r"\(([A-D])\)"}],
+    ...               ("Rome", "Paris"))
+    '(B)'
     """
     answer = output
     for step in steps:
         function = step["function"]
-        if function == "regex":
+        if function == "multi_choice_regex":
+            answer = _multi_choice_regex(answer, step, choices)
+        elif function == "regex":
             found = re.findall(step.get("regex_pattern", r"#### (\-?[0-9\.\,]+)"), answer)
             if not found:
                 answer = step.get("fallback", "[invalid]")
@@ -162,6 +194,57 @@ def apply_filters(output: str, steps: list[dict]) -> str:
             answer = str((step.get("mapping_dict") or {}).get(answer, step.get("default_value")))
         # take_first and majority_vote keep the one answer a greedy run gives
     return answer
+
+
+def _first_match(pattern: re.Pattern, text: str, group: int, convert: dict[str, str]) -> str:
+    """lm-eval's find_match: the chosen match, its first non-empty group, stripped and converted."""
+    found = pattern.findall(text)
+    if not found:
+        return ""
+    match = found[group]
+    if isinstance(match, tuple):
+        match = next((m for m in match if m), "")
+    match = match.strip()
+    return convert.get(match, match) if match else match
+
+
+def _punctuation_table() -> dict[int, None]:
+    import sys
+    import unicodedata
+
+    global _PUNCTUATION
+    if _PUNCTUATION is None:  # every Unicode punctuation code point, as lm-eval strips them; built once
+        _PUNCTUATION = dict.fromkeys(i for i in range(sys.maxunicode) if unicodedata.category(chr(i)).startswith("P"))
+    return _PUNCTUATION
+
+
+_PUNCTUATION: dict[int, None] | None = None
+
+
+def _multi_choice_regex(answer: str, step: dict, choices: tuple[str, ...]) -> str:
+    """lm-eval's MultiChoiceRegexFilter (lm_eval/filters/extraction.py) on one answer: the step's regex;
+    else an option's text found in the answer, as its letter "(B)"; else ": B" as "(B)"; else the fallback."""
+    def ignoring(text: str) -> str:
+        for pattern in step.get("regexes_to_ignore") or []:
+            text = re.sub(pattern, "", text)
+        if step.get("ignore_case"):
+            text = text.lower()
+        if step.get("ignore_punctuation"):
+            text = text.translate(_punctuation_table())
+        return text
+
+    group = step.get("group_select", 0)
+    letters = [chr(ord("A") + k) for k in range(len(choices))]
+    as_letter = {ignoring(choice.strip()): f"({letter})" for choice, letter in zip(choices, letters)}
+    # Longest first, as lm-eval: a choice that is a prefix of another must not shadow it.
+    by_text = re.compile("|".join(sorted((re.escape(text) for text in as_letter), key=len, reverse=True)))
+    by_letter = re.compile(rf":[\s]*({'|'.join(letters)})")
+    match = _first_match(re.compile(step.get("regex_pattern", r"#### (\-?[0-9\.\,]+)")), answer, group, {})
+    if not match:
+        match = _first_match(by_text, ignoring(answer), group, as_letter)
+    if not match:
+        match = _first_match(by_letter, answer, group, {letter: f"({letter})" for letter in letters})
+    return match or step.get("fallback", "[invalid]")
 
 
 def lm_eval_exact_match(answer: str, target: str, options: dict) -> bool:

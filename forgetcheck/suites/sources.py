@@ -25,6 +25,8 @@ from typing import Any, Callable
 import yaml
 
 from forgetcheck.errors import BadInput
+from forgetcheck.suites import lm_eval_tasks
+from forgetcheck.suites.dataset_ids import COPIES_VARIABLE, dataset_info, is_hub_id, local_copy
 from forgetcheck.suites.paths import inside_suite, is_url
 
 # -- YAML that knows lm-eval's ``!function`` tag ------------------------------
@@ -125,21 +127,25 @@ def load_rows(dataset: Any, base_dir: Path, where: str, limit: int | None = None
 
     datasets.disable_progress_bars()  # a bar per split would bury forgetcheck's own output
     datasets.logging.set_verbosity_error()
-    path = str(dataset["path"])
+    path, name, revision = str(dataset["path"]), dataset.get("name"), dataset.get("revision")
+    split = dataset.get("split")
+    copy = local_copy(path, name, base_dir)
+    if copy is not None:  # the user's own offline copy of this Hub dataset (FORGETCHECK_DATASETS), not the suite's
+        path, name, revision, data_files = "json", None, None, copy
+    data_files = copy or _local_files(dataset.get("data_files"), base_dir, where)  # refused here, not in the try
     local = base_dir / path
     if not is_url(path) and (local.exists() or Path(path).is_absolute() or path.startswith(".")):
         inside_suite(local, f"{where}: dataset path")
-    split = dataset.get("split")
-    data_files = _local_files(dataset.get("data_files"), base_dir, where)  # refused here, not inside the try
     try:
         if local.is_dir() and any((local / f).exists() for f in ("state.json", "dataset_dict.json")):
             loaded = datasets.load_from_disk(str(local))
         else:
-            loaded = datasets.load_dataset(str(local) if local.exists() else path, dataset.get("name"),
-                                           split=split, revision=dataset.get("revision"), data_files=data_files)
+            loaded = datasets.load_dataset(str(local) if local.exists() else path, name,
+                                           split=split, revision=revision, data_files=data_files)
     except Exception as exc:  # datasets reports missing files, splits and Hub ids with many types
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise BadInput(f"{where}: dataset {path!r} cannot be loaded ({first[:300]})") from None
+        offline = f"; offline, keep a copy and set {COPIES_VARIABLE}" if is_hub_id(path, base_dir) else ""
+        raise BadInput(f"{where}: dataset {path!r} cannot be loaded ({first[:300]}){offline}") from None
     if isinstance(loaded, datasets.DatasetDict):
         if split is None and len(loaded) == 1:
             split = next(iter(loaded))
@@ -270,7 +276,8 @@ LM_EVAL_KINDS = {"multiple_choice": "choice", "generate_until": "generate", "log
                  "loglikelihood_rolling": "perplexity"}
 # A probe scores one of these per item (acc or acc_norm for a choice task); acc_bytes is
 # accepted beside them because lm-eval reports acc for those tasks too.
-LM_EVAL_METRICS = {"multiple_choice": ("acc", "acc_norm", "acc_bytes"), "generate_until": ("exact_match",),
+LM_EVAL_METRICS = {"multiple_choice": ("acc", "acc_norm", "acc_bytes"),
+                   "generate_until": ("exact_match", "bleu", "chrf", "ter"),
                    "loglikelihood": ("acc", "perplexity"),
                    "loglikelihood_rolling": ("word_perplexity", "byte_perplexity", "bits_per_byte")}
 # Keys that only name, group or document a task.
@@ -283,7 +290,8 @@ LM_EVAL_USED = {"dataset_path", "dataset_name", "dataset_kwargs", "test_split", 
 LM_EVAL_WHY = {
     "process_docs": "rewrites the rows with the task's own Python; save the processed rows to a data file and "
                     "point the suite entry's dataset: at it",
-    "process_results": "scores with the task's own Python, which forgetcheck does not run",
+    "process_results": "scores with the task's own Python, which forgetcheck does not run (only a "
+                       "loglikelihood_rolling task's may run, with --allow-task-code)",
     "use_prompt": "promptsource prompts are not supported; write doc_to_text/doc_to_choice/doc_to_target",
     "doc_to_image": "multimodal tasks are not supported",
     "doc_to_audio": "multimodal tasks are not supported",
@@ -293,7 +301,13 @@ LM_EVAL_WHY = {
 # lm-eval's filters that need no task code, with the arguments each takes.
 LM_EVAL_FILTERS = {"take_first": set(), "majority_vote": set(), "remove_whitespace": set(), "lowercase": set(),
                    "uppercase": set(), "regex": {"regex_pattern", "group_select", "fallback"},
-                   "map": {"mapping_dict", "default_value"}}
+                   "map": {"mapping_dict", "default_value"},
+                   "multi_choice_regex": {"regex_pattern", "group_select", "fallback", "ignore_case",
+                                          "ignore_punctuation", "regexes_to_ignore"}}
+# Translation metrics a generate probe can score with, per item (sacrebleu's sentence scores), in the
+# order forgetcheck prefers them: chrF reads well per sentence; sentence BLEU is mostly 0 on short answers.
+# TER is lower-is-better; a task that lists it lists one of these too, and that one scores the probe.
+TRANSLATION_METRICS = ("chrf", "bleu")
 EXACT_MATCH_OPTIONS = ("regexes_to_ignore", "ignore_case", "ignore_punctuation", "ignore_numbers")
 FEWSHOT_KEYS = {"sampler", "split", "samples", "doc_to_text", "doc_to_choice", "doc_to_target", "fewshot_delimiter",
                 "target_delimiter", "gen_prefix"}
@@ -324,19 +338,46 @@ def lm_eval_entry(entry: dict[str, Any], suite_path: Path, where: str, collect: 
     generation = dict(config.get("generation_kwargs") or {})
     until = generation.get("until", [config.get("fewshot_delimiter", "\n\n")])
     harness: dict[str, Any] = {"output_type": output_type}
+    info: dict[str, Any] = {}
     if output_type == "generate_until":
         spec = metric_specs.get("exact_match")
         options = {k: spec[k] for k in EXACT_MATCH_OPTIONS if isinstance(spec, dict) and k in spec}
         harness.update(filters=_chosen_filters(config, entry, where, written_at), exact_match=options)
+        sampled = {k: generation[k] for k in ("do_sample", "temperature", "top_p", "top_k") if k in generation}
+        if generation.get("do_sample"):
+            # One sampled answer per item would add dice to both sides of a paired comparison; greedy asks
+            # base and candidate the same deterministic way. Recorded in the probe (hash) and the report.
+            harness["sampling_replaced"] = sampled
+            info["note"] = (f"lm-eval samples this task ({', '.join(f'{k} {v}' for k, v in sampled.items())}); "
+                            "forgetcheck asks it greedily, so its scores are not lm-eval's sampled numbers")
     if kind == "choice":
         metric = "acc_norm" if list(metric_specs) == ["acc_norm"] else "acc"
+    elif output_type == "generate_until" and metric_specs and "exact_match" not in metric_specs:
+        metric = next(m for m in TRANSLATION_METRICS if m in metric_specs)  # _check_task saw one is there
+        harness["metric"] = entry.get("metric", metric)
+        if harness["metric"] not in set(TRANSLATION_METRICS) & set(metric_specs):
+            raise BadInput(f"{where}: metric {harness['metric']!r}: the task scores with "
+                           f"{', '.join(metric_specs)}; choose one of {', '.join(TRANSLATION_METRICS)} it lists")
+        _sacrebleu(where)
     else:
         metric = {"generate_until": "exact_match", "loglikelihood": "acc"}.get(output_type, "loglik_per_token")
     shots = int(config.get("num_fewshot") or 0)
-    rows, problems, source = _task_rows(config, entry, task_path, suite_path.parent, where, kind, shots,
-                                          collect)
+    name = entry.get("name") or config.get("task") or task_path.stem
+    dataset = _task_dataset(config, entry, task_path)
+    if carries_code(config):  # allowed, or _refusals would have refused it: lm-eval builds the requests
+        rows, problems, task = lm_eval_tasks.build_items(task_path, config, entry, suite_path.parent, where,
+                                                         str(name), collect, _reads_choices(harness))
+        if task.multiple_input:
+            if metric == "acc_norm":
+                raise BadInput(f"{written_at.get('metric_list', task_path)}: metric_list: acc_norm on a "
+                               "multiple-input task is not supported; use acc")
+            harness["multiple_input"] = True
+        source = f"{task_path} ({dataset_source(dataset)}, requests built by lm-eval {lm_eval_tasks.version()})"
+    else:
+        rows, problems, source = _task_rows(config, entry, task_path, suite_path.parent, where, kind, shots,
+                                              collect, _reads_choices(harness))
     settings = {
-        "name": entry.get("name") or config.get("task") or task_path.stem,
+        "name": name,
         "kind": kind,
         "metric": entry.get("metric", metric),
         # lm-eval asks without a chat template unless told to; so does an imported task.
@@ -349,8 +390,9 @@ def lm_eval_entry(entry: dict[str, Any], suite_path: Path, where: str, collect: 
         "rows": rows,
         "problems": problems,
         "source": source,
+        "dataset_info": dataset_info(dataset, suite_path.parent, str(config.get("task") or task_path.stem)),
     }
-    info = {k: entry[k] for k in ("description", "provenance", "license", "ids", "chance") if k in entry}
+    info.update({k: entry[k] for k in ("description", "provenance", "license", "ids", "chance") if k in entry})
     info.setdefault("provenance", f"lm-evaluation-harness task {task_path}")
     return {**settings, **info}
 
@@ -388,18 +430,23 @@ class TaskRefused(BadInput):
 
 def _check_task(config: dict[str, Any], refuse: Callable[[str, str], None], entry: dict[str, Any]) -> None:
     """Refuse, by key, everything in a task that forgetcheck would not score as lm-eval does."""
+    output_type = config.get("output_type", "generate_until")
     for key, value in config.items():
         if value is None:  # lm-eval reads null as unset (an including file may clear process_docs so)
             continue
         hook = _function_hook(value)
+        if lm_eval_tasks.runs_code_for(key, output_type):
+            continue  # --allow-task-code: lm-eval runs this code to build the requests
         if key in LM_EVAL_WHY:
-            refuse(key, (f"!function {hook}: " if hook else "") + LM_EVAL_WHY[key])
+            allow = f"; or {lm_eval_tasks.how_to_allow()}" if lm_eval_tasks.code_lm_eval_runs(key, output_type) else ""
+            refuse(key, (f"!function {hook}: " if hook else "") + LM_EVAL_WHY[key] + allow)
         elif hook:
+            allow = (f", or {lm_eval_tasks.how_to_allow()}" if lm_eval_tasks.code_lm_eval_runs(key, output_type)
+                     else "; forgetcheck scores with its own rules")
             refuse(key, f"!function {hook} runs the task's own Python, which forgetcheck does not run; "
-                        "write it as a Jinja template or a field name")
+                        f"write it as a Jinja template or a field name{allow}")
         elif key not in LM_EVAL_HARMLESS | LM_EVAL_USED:
             refuse(key, "is not an lm-eval key forgetcheck knows; remove it or ask for it in an issue")
-    output_type = config.get("output_type", "generate_until")
     if output_type not in LM_EVAL_KINDS:
         refuse("output_type", f"{output_type!r} is not supported (supported: {', '.join(LM_EVAL_KINDS)})")
         return
@@ -426,12 +473,13 @@ def _check_task(config: dict[str, Any], refuse: Callable[[str, str], None], entr
         if name not in LM_EVAL_METRICS[output_type]:
             refuse("metric_list", f"metric {name!r} is not supported for {output_type} (supported: "
                                   f"{', '.join(LM_EVAL_METRICS[output_type])})")
+    names = {spec.get("metric") if isinstance(spec, dict) else spec for spec in config.get("metric_list") or []}
+    if output_type == "generate_until" and "ter" in names and not names & {"exact_match", *TRANSLATION_METRICS}:
+        refuse("metric_list", "ter alone is not supported (it is lower-is-better); add chrf or bleu to score by")
     generation = config.get("generation_kwargs") or {}
     if not isinstance(generation, dict):
         refuse("generation_kwargs", "must be a mapping (until, max_gen_toks, ...)")
-    elif generation.get("do_sample"):  # without sampling, transformers ignores temperature
-        refuse("generation_kwargs", "sampling is not supported; forgetcheck generates greedily")
-    else:
+    else:  # do_sample is asked greedily, with a note (lm_eval_entry)
         until, most = generation.get("until", []), generation.get("max_gen_toks", 256)
         if not isinstance(until, str) and not (isinstance(until, list) and all(isinstance(u, str) for u in until)):
             refuse("generation_kwargs", "until must be a text or a list of texts")
@@ -623,8 +671,55 @@ def _fewshot_split(config: dict[str, Any]) -> tuple[str | None, bool]:
     return config.get("training_split") or config.get("validation_split") or config.get("test_split"), False
 
 
+def _reads_choices(harness: dict[str, Any]) -> bool:
+    """Whether the probe's filters read each row's ``choices`` column (lm-eval's multi_choice_regex does)."""
+    return any(step.get("function") == "multi_choice_regex" for step in harness.get("filters") or [])
+
+
+def row_choices(doc: dict[str, Any], where: str) -> list[str]:
+    """A row's ``choices`` column, which lm-eval's multi_choice_regex filter reads as the options."""
+    choices = doc.get("choices")
+    if not isinstance(choices, list):
+        raise BadInput(f"{where}: filter multi_choice_regex reads the row's 'choices' column (a list); "
+                       "this row has none")
+    return [str(c) for c in choices]
+
+
+def _sacrebleu(where: str) -> None:
+    """Refuse a translation task up front when sacrebleu (which lm-eval brings) is missing."""
+    try:
+        import sacrebleu  # noqa: F401
+    except ImportError:
+        raise BadInput(f"{where}: scoring bleu/chrf needs sacrebleu; pip install 'forgetcheck[lm-eval]'") from None
+
+
+def carries_code(config: dict[str, Any]) -> bool:
+    """Whether an lm-eval task needs its own Python: a ``!function`` anywhere, or process_docs/process_results."""
+    return bool(_function_hook(config)) or any(config.get(k) is not None for k in ("process_docs", "process_results"))
+
+
+def lm_eval_dataset(config: dict[str, Any], entry: dict[str, Any], task_path: Path, base_dir: Path,
+                    where: str) -> dict[str, Any]:
+    """The dataset keys of a task's lm-eval config, with the suite entry's overrides and any local copy
+    (FORGETCHECK_DATASETS) applied, every local file absolute: what lm-eval itself then loads."""
+    dataset = _task_dataset(config, entry, task_path)
+    kwargs = {k: v for k, v in (config.get("dataset_kwargs") or {}).items() if k not in ("data_files", "revision")}
+    path, name = dataset.get("path"), dataset.get("name")
+    data_files = local_copy(path, name, base_dir)
+    if data_files is not None:
+        path, name = "json", None
+    else:
+        data_files = _local_files(dataset.get("data_files"), base_dir, where)
+        if path and not is_url(str(path)) and (base_dir / str(path)).exists():
+            path = str(inside_suite(base_dir / str(path), f"{where}: dataset path").absolute())
+        kwargs["revision"] = dataset.get("revision")
+    kwargs["data_files"] = data_files
+    return {"dataset_path": path, "dataset_name": name, "test_split": dataset.get("split"),
+            "dataset_kwargs": {k: v for k, v in kwargs.items() if v is not None}}
+
+
 def _task_rows(config: dict[str, Any], entry: dict[str, Any], task_path: Path, base_dir: Path, where: str, kind: str,
-               shots: int, collect: bool) -> tuple[list[tuple[str, dict[str, Any]]], list[str], str]:
+               shots: int, collect: bool, reads_choices: bool = False) -> tuple[list[tuple[str, dict[str, Any]]], list[str], str]:
     dataset = _task_dataset(config, entry, task_path)
     # The task's own data_files are already absolute; the suite entry's are relative to the suite.
     docs = load_rows(dataset, base_dir, where, entry.get("limit"))
@@ -639,7 +734,7 @@ def _task_rows(config: dict[str, Any], entry: dict[str, Any], task_path: Path, b
     sampler = FewshotSampler(pool, fewshot.get("sampler", "default"), seed, where)
     task_file = str(task_path)
     make = _lm_eval_row_maker(config, task_file, kind, str(entry.get("name") or config.get("task") or task_path.stem),
-                              shots, sampler, leave_out)
+                              shots, sampler, leave_out, reads_choices)
     rows, problems = _build_rows(docs, make, f"{where}: {task_path.name}", collect)
     return rows, problems, f"{task_file} ({dataset_source(dataset)})"
 
@@ -716,7 +811,7 @@ def _needs_space(text: str, prefix: str) -> bool:
 
 
 def _lm_eval_row_maker(config: dict[str, Any], task_file: str, kind: str, probe: str, shots: int,
-                       sampler: FewshotSampler, leave_out: bool):
+                       sampler: FewshotSampler, leave_out: bool, reads_choices: bool = False):
     """Turn one dataset row into a probe item row the way lm-eval builds its requests."""
     output_type = config.get("output_type", "generate_until")
     fewshot = config.get("fewshot_config") or {}
@@ -779,6 +874,8 @@ def _lm_eval_row_maker(config: dict[str, Any], task_file: str, kind: str, probe:
             row["target"] = choices[target]  # lm-eval: with choices, doc_to_target is an index into them
         else:
             row["target"] = str(target)
+        if reads_choices:
+            row["choices"] = row_choices(doc, here)
         return row
 
     return make

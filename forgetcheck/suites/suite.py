@@ -25,6 +25,8 @@ from typing import Any
 from forgetcheck.errors import BadInput
 from forgetcheck.suites.paths import inside_suite, reading_inside
 from forgetcheck.suites import sources
+from forgetcheck.suites.dataset_ids import dataset_info
+from forgetcheck.suites.lm_eval_tasks import allowing_task_code
 from forgetcheck.suites.checkers import check_problem, describe
 
 KINDS = ("choice", "generate", "perplexity")
@@ -102,24 +104,27 @@ def builtin_suites() -> dict[str, Path]:
 LM_EVAL_PREFIX = "lm-eval:"
 
 
-def load_suite(name_or_path: str, *, files_anywhere: bool = False) -> Suite:
+def load_suite(name_or_path: str, *, files_anywhere: bool = False, task_code: bool = False) -> Suite:
     """A built-in suite by name (``core``), a suite YAML / lm-eval task YAML by path, or
     ``lm-eval:TASK[,TASK...]`` (tasks, groups or tags of an installed lm-eval).
 
     The suite reads only files inside its own folder (:mod:`forgetcheck.suites.paths`)
-    unless ``files_anywhere`` (``--allow-files-outside-suite``).
+    unless ``files_anywhere`` (``--allow-files-outside-suite``); its lm-eval tasks run
+    their own Python only with ``task_code`` (``--allow-task-code``,
+    :mod:`forgetcheck.suites.lm_eval_tasks`).
     """
     source = _suite_source(name_or_path)
-    with reading_inside(_own_folder(source[0]), anywhere=files_anywhere):
+    with reading_inside(_own_folder(source[0]), anywhere=files_anywhere), allowing_task_code(task_code):
         return _read_suite_yaml(*source)
 
 
-def validate_suite(name_or_path: str, *, files_anywhere: bool = False) -> tuple[Suite | None, list[str]]:
+def validate_suite(name_or_path: str, *, files_anywhere: bool = False,
+                   task_code: bool = False) -> tuple[Suite | None, list[str]]:
     """Read a suite the way :func:`load_suite` does, but note every problem instead of stopping at the first."""
     problems: list[str] = []
     try:
         source = _suite_source(name_or_path)
-        with reading_inside(_own_folder(source[0]), anywhere=files_anywhere):
+        with reading_inside(_own_folder(source[0]), anywhere=files_anywhere), allowing_task_code(task_code):
             suite = _read_suite_yaml(*source, problems)
     except BadInput as exc:  # a problem that leaves nothing further to check (unreadable YAML, ...)
         return None, problems + [str(exc)]
@@ -240,7 +245,12 @@ def _read_probe(suite_path: Path, where: str, entry: Any, problems: list[str] | 
         file = Path(origin)
     if "ids" in entry:
         items = _select_items(items, entry["ids"], where, file)
-    info = {k: entry[k] for k in ("description", "provenance", "license") if k in entry}
+    info = {k: entry[k] for k in ("description", "provenance", "license", "note") if k in entry}
+    # The public dataset the items came from, for the report and the model card (CapabilityResult.dataset).
+    found = entry.get("dataset_info") if "rows" in entry else (
+        dataset_info(entry["dataset"], suite_path.parent) if isinstance(entry.get("dataset"), dict) else None)
+    if found:
+        info["dataset"] = found
     if "chance" in entry:
         # The score of a trivial answerer, for probes where that is not 1/k (see the report's "at chance").
         chance = entry["chance"]
@@ -374,7 +384,7 @@ def _repeats(item: Item, lineno: int, where: str, first_line: dict[str, tuple[in
         found.append(f"{where}: choices {', '.join(map(repr, repeated))} appear more than once in item {item.id!r}; "
                      "make every choice different")
     # The same question with the same answer options and answer, in any choice order.
-    answer = item.choices[item.target] if item.choices else item.target
+    answer = item.choices[item.target] if item.choices and isinstance(item.target, int) else item.target
     key = json.dumps([item.prompt, sorted(item.choices), answer, item.regex, item.check, item.text],
                      sort_keys=True, ensure_ascii=False, default=str)
     if key in first_line:
@@ -446,4 +456,8 @@ def _check_item(row: dict[str, Any], kind: str, match: str, where: str) -> Item:
             raise BadInput(f"{where}: field 'regex' does not compile ({exc})") from None
     elif not isinstance(row.get("target"), str):
         raise BadInput(f"{where}: missing field 'target' (the expected answer text)")
-    return Item(prompt=row["prompt"], target=row.get("target"), regex=regex, **common)
+    # An lm-eval generate item keeps its row's choices when its multi_choice_regex filter reads them.
+    choices = row.get("choices")
+    if choices is not None and not (isinstance(choices, list) and all(isinstance(c, str) for c in choices)):
+        raise BadInput(f"{where}: field 'choices' must be a list of strings")
+    return Item(prompt=row["prompt"], target=row.get("target"), regex=regex, choices=tuple(choices or ()), **common)

@@ -206,13 +206,14 @@ def mean(values: list[float]) -> float:
 def audit_suite(suite_name: str, model_spec: str, *, tolerance: float = DEFAULTS.tolerance,
                 confidence: float = DEFAULTS.confidence, seed: int = 0, capabilities: tuple[str, ...] = (),
                 dtype: str = "auto", device: str = "auto", batch_tokens: int | None = None, allow_pickle: bool = False,
-                trust_remote_code: bool = False, progress: bool = True, files_anywhere: bool = False) -> Audit:
+                trust_remote_code: bool = False, progress: bool = True, files_anywhere: bool = False,
+                task_code: bool = False) -> Audit:
     """Audit ``suite_name`` (a built-in name or a path) against the model ``model_spec``."""
     from forgetcheck.models.specs import resolve
     from forgetcheck.models.weights import open_model
 
     check_judging(tolerance, confidence)
-    suite = pick_capabilities(load_suite(suite_name, files_anywhere=files_anywhere), capabilities)
+    suite = pick_capabilities(load_suite(suite_name, files_anywhere=files_anywhere, task_code=task_code), capabilities)
     spec = resolve(model_spec, allow_pickle=allow_pickle)
     if spec.adapter:
         raise BadInput(f"--model {model_spec!r} is a PEFT adapter; audit its base model, or merge the adapter first")

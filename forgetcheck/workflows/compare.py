@@ -54,7 +54,8 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
             warn(message)
 
     started = time.perf_counter()
-    suite_obj = suite if isinstance(suite, Suite) else load_suite(suite, files_anywhere=options.files_outside_suite)
+    suite_obj = suite if isinstance(suite, Suite) else load_suite(suite, files_anywhere=options.files_outside_suite,
+                                                                             task_code=options.task_code)
     if options.reference:
         suite_obj = replace(suite_obj, probes=[*suite_obj.probes, reference_probe(options.reference)])
     pair = open_pair(base, candidate, dtype=options.dtype, device=options.device, device_map=options.device_map,
@@ -108,7 +109,7 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
                 n_options=len(item.choices) if probe.kind == "choice" else None, pair=getattr(item, "pair", None)))
         extra = {key: {"base": b.extra[key], "candidate": c.extra[key]} for key in b.extra}
         infos.append(CapabilityInfo(probe.name, probe.kind, probe.metric, extra, chance=probe.info.get("chance"),
-                                    dataset=probe.info.get("dataset")))
+                                    dataset=probe.info.get("dataset"), note=probe.info.get("note")))
     capabilities = judge_items(items, infos, options.tolerance, options.confidence)
     if options.recovery_shots:
         # Every process takes part: the re-asked items are scored (and sharded) like the suite's.
