@@ -18,6 +18,55 @@ from forgetcheck.options import DEFAULTS
 REPORT = click.argument("report_json", metavar="REPORT", type=click.Path(dir_okay=True))
 
 
+def comment_modes(func):
+    """The options both ``comment github`` and ``comment hub`` take (forgetcheck.integrations.comment_policy)."""
+    from forgetcheck.integrations.comment_policy import MODES, WHEN
+
+    func = click.option("--github-output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                        help="Append comment-id= and comment-url= lines here (the Action passes "
+                             "$GITHUB_OUTPUT).")(func)
+    func = click.option("--alert-threshold", default=None, metavar="POINTS",
+                        help="For --on alert: a capability alerts when it regressed by more than this many "
+                             "points, judged again from the report's items [default: the report's tolerance].")(func)
+    func = click.option("--on", "on", type=click.Choice(WHEN), default="always", show_default=True,
+                        help="When to comment: every run, only when the verdicts or drops differ from the "
+                             "earlier comment's, or only on an alert (an earlier comment is still kept "
+                             "current).")(func)
+    func = click.option("--mode", type=click.Choice([m for m in MODES if m != "off"]), default="update",
+                        show_default=True,
+                        help="What becomes of the earlier comment: edited in place, deleted and posted anew "
+                             "(recreate), or hidden as outdated and posted anew (hide-old).")(func)
+    return click.option("--key", default="", help="Tells apart several forgetcheck comments on one pull "
+                                                  "request.")(func)
+
+
+def said(posted, where: str, how: str = "hidden") -> str:
+    """The one line a comment command prints; ``how`` the earlier comments went (deleted or hidden)."""
+    if posted.what == "skipped":
+        return f"forgetcheck: no comment on {where}: nothing regressed beyond the alert threshold (--on alert)"
+    retired = ""
+    if posted.retired:
+        retired = f" ({posted.retired} earlier comment{'s' if posted.retired > 1 else ''} {how})"
+    return f"forgetcheck: comment {posted.what} on {where}{retired}" + (f": {posted.url}" if posted.url else "")
+
+
+def write_outputs(path: str | None, posted) -> None:
+    """``comment-id`` and ``comment-url`` as step outputs, one line each."""
+    if path:
+        from forgetcheck.integrations.action_outputs import one_line
+
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(f"comment-id={one_line(posted.id)}\ncomment-url={one_line(posted.url)}\n")
+
+
+def planned(comparison, on: str, alert_threshold: str | None) -> bool:
+    """Whether the report alerts (only asked for --on alert: re-judging takes a moment)."""
+    from forgetcheck.integrations.comment_policy import alerts, threshold
+
+    points = threshold(alert_threshold, "--alert-threshold")
+    return alerts(comparison, points) if on == "alert" else True
+
+
 @click.group("comment")
 def comment() -> None:
     """Post a saved report as the one sticky comment on a pull request."""
@@ -33,7 +82,7 @@ def comment() -> None:
 @click.option("--token-env", default="GITHUB_TOKEN", show_default=True,
               help="The environment variable holding the token (GH_TOKEN is tried next). Tokens are "
                    "not taken as options, which would show them in process lists and logs.")
-@click.option("--key", default="", help="Tells apart several forgetcheck comments on one pull request.")
+@comment_modes
 @click.option("--details-url", default=None,
               help="Where the full report is, named if the comment has to be cut "
                    "[default: this Actions run, whose artifacts hold it].")
@@ -46,8 +95,8 @@ def comment() -> None:
 @click.option("--expect-sha", default=None, metavar="SHA",
               help="Refuse (exit 2) unless the pull request's head is this commit: pass the sha the "
                    "report was made for (in a workflow_run workflow, github.event.workflow_run.head_sha).")
-def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, summary_fallback, author,
-                   expect_sha):
+def comment_github(report_json, repo, pr, api_url, token_env, key, mode, on, alert_threshold, github_output,
+                   details_url, summary_fallback, author, expect_sha):
     """Create or update forgetcheck's comment on a GitHub pull request.
 
     Reads GITHUB_REPOSITORY, GITHUB_EVENT_PATH, GITHUB_API_URL and the token from the
@@ -61,10 +110,12 @@ def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, 
         pull_request_from_event,
         run_url,
     )
-    from forgetcheck.report.comment import comment_body, marker
+    from forgetcheck.integrations.comment_policy import comment_with_digest
+    from forgetcheck.report.comment import marker
     from forgetcheck.report.files import read_report
 
     comparison = read_report(report_json)
+    alert = planned(comparison, on, alert_threshold)
     if not repo:
         raise BadInput("no repository: pass --repo OWNER/NAME (GitHub Actions sets GITHUB_REPOSITORY)")
     pr = pr if pr is not None else pull_request_from_event(os.environ.get("GITHUB_EVENT_PATH"))
@@ -73,10 +124,11 @@ def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, 
     token = os.environ.get(token_env) or os.environ.get("GH_TOKEN")
     if not token:
         raise BadInput(f"no token: set {token_env} (in a workflow: env: {token_env}: ${{{{ github.token }}}})")
-    body = comment_body(comparison, key=key, details=details_url or run_url())
+    body = comment_with_digest(comparison, key=key, details=details_url or run_url())
     try:
-        done, url = post_sticky_comment(GitHub(api_url, token), repo, pr, body, marker(key),
-                                        author=Identity(author) if author else None, expect_sha=expect_sha)
+        posted = post_sticky_comment(GitHub(api_url, token), repo, pr, body, marker(key),
+                                     author=Identity(author) if author else None, expect_sha=expect_sha,
+                                     mode=mode, on=on, alert=alert)
     except ReadOnlyToken as exc:
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         where = "the job's step summary" if summary else "nowhere else (no GITHUB_STEP_SUMMARY)"
@@ -87,23 +139,32 @@ def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, 
             with open(summary, "a", encoding="utf-8") as file:
                 file.write(body + "\n")
         return
-    click.echo(f"forgetcheck: comment {done} on {repo}#{pr}" + (f": {url}" if url else ""))
+    write_outputs(github_output, posted)
+    click.echo(said(posted, f"{repo}#{pr}", "deleted" if mode == "recreate" else "hidden"))
 
 
 @comment.command("hub")
 @REPORT
 @click.option("--repo-id", required=True, help="ORG/NAME of the model repository on the Hub.")
 @click.option("--pr", type=int, required=True, help="The Hub discussion or pull request number.")
-@click.option("--key", default="", help="Tells apart several forgetcheck comments on one pull request.")
-def comment_hub(report_json, repo_id, pr, key):
-    """Create or update forgetcheck's comment on a Hub pull request (token: HF_TOKEN)."""
-    from forgetcheck.integrations.hub import post_hub_comment
-    from forgetcheck.report.comment import comment_body, marker
+@comment_modes
+def comment_hub(report_json, repo_id, pr, key, mode, on, alert_threshold, github_output):
+    """Create or update forgetcheck's comment on a Hub pull request (token: HF_TOKEN).
+
+    The comment modes are GitHub's; the Hub cannot delete a comment, so --mode
+    recreate hides the earlier one, as hide-old does.
+    """
+    from forgetcheck.integrations.comment_policy import comment_with_digest
+    from forgetcheck.integrations.hub import keep_hub_comment
+    from forgetcheck.report.comment import marker
     from forgetcheck.report.files import read_report
 
-    body = comment_body(read_report(report_json), key=key)
-    done, url = post_hub_comment(repo_id, pr, body, marker(key))
-    click.echo(f"forgetcheck: comment {done} on {repo_id} #{pr}" + (f": {url}" if url else ""))
+    comparison = read_report(report_json)
+    alert = planned(comparison, on, alert_threshold)
+    body = comment_with_digest(comparison, key=key)
+    posted = keep_hub_comment(repo_id, pr, body, marker(key), mode=mode, on=on, alert=alert)
+    write_outputs(github_output, posted)
+    click.echo(said(posted, f"{repo_id} #{pr}"))
 
 
 @click.command("card")
