@@ -174,14 +174,22 @@ def comment_hub(report_json, repo_id, pr, key, mode, on, alert_threshold, github
 @click.option("--revision", default=None, help="The Hub branch to read and commit to [default: main].")
 @click.option("--create-pr", is_flag=True, help="Open a Hub pull request instead of committing.")
 @click.option("--with-chart", is_flag=True, help="Show the chart in the card, saved next to the README.")
-def card(report_json, readme, repo_id, revision, create_pr, with_chart):
+@click.option("--source-url", default=None, metavar="URL",
+              help="Where the results can be checked, named as the eval results' source "
+                   "[default: this GitHub Actions run, from GITHUB_SERVER_URL, GITHUB_REPOSITORY and GITHUB_RUN_ID].")
+@click.option("--source-name", default=None,
+              help="The source's name [default: 'GitHub Actions run' for a run, else 'forgetcheck report'].")
+def card(report_json, readme, repo_id, revision, create_pr, with_chart, source_url, source_name):
     """Write the report into a model card, between forgetcheck's markers.
 
-    Nothing else in the card changes but its model-index (forgetcheck's eval results)
-    and base_model (added if missing); running it twice changes nothing.
+    Nothing else in the card changes but its model-index (this suite's eval results;
+    other suites' and other tools' are kept) and base_model (added if missing). Where
+    capabilities come from Hub datasets, .eval_results/forgetcheck-SUITE.yaml is
+    written beside the card too. Running it twice changes nothing.
     """
-    from forgetcheck.integrations.card import CHART_NAME, update_card
     from forgetcheck.files import write_atomic
+    from forgetcheck.integrations.card import CHART_NAME, Source, eval_results_file, eval_results_path, update_card
+    from forgetcheck.integrations.github import run_url
     from forgetcheck.report.files import read_report
 
     if (readme is None) == (repo_id is None):
@@ -189,11 +197,17 @@ def card(report_json, readme, repo_id, revision, create_pr, with_chart):
     if readme and (revision or create_pr):
         raise BadInput("--revision and --create-pr are for --repo-id; a local card is written in place")
     comparison = read_report(report_json)
+    if source_url and not source_url.startswith(("https://", "http://")):
+        raise BadInput(f"--source-url {source_url[:80]!r}: give a web address (https://...)")
+    url = source_url or run_url()
+    link = Source(url, source_name or ("GitHub Actions run" if not source_url else "forgetcheck report")) \
+        if url else None
     if repo_id:
         from forgetcheck.integrations.hub import push_card
 
-        done, url = push_card(comparison, repo_id, revision=revision, create_pr=create_pr, with_chart=with_chart)
-        click.echo(f"forgetcheck: {repo_id} card {done}" + (f": {url}" if url else ""))
+        done, where = push_card(comparison, repo_id, revision=revision, create_pr=create_pr,
+                                with_chart=with_chart, link=link)
+        click.echo(f"forgetcheck: {repo_id} card {done}" + (f": {where}" if where else ""))
         return
     path = Path(readme)
     try:
@@ -202,17 +216,25 @@ def card(report_json, readme, repo_id, revision, create_pr, with_chart):
         raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}); a model card must be UTF-8") from None
     # The card describes the model in its folder, so that folder names it in model-index.
     new = update_card(old, comparison, chart=CHART_NAME if with_chart else None,
-                      model_name=path.resolve().parent.name, source=str(path))
+                      model_name=path.resolve().parent.name, source=str(path), link=link)
     path.parent.mkdir(parents=True, exist_ok=True)
     if with_chart:
         from forgetcheck.report.chart import write_chart
 
         write_chart(comparison, path.parent / CHART_NAME)
-    if new == old:
+    written = []
+    results, results_path = eval_results_file(comparison, link), path.parent / eval_results_path(comparison)
+    if results is not None and (not results_path.exists() or results_path.read_bytes() != results.encode()):
+        results_path.parent.mkdir(exist_ok=True)
+        write_atomic(results_path, results)
+        written.append(str(results_path))
+    if new != old:
+        write_atomic(path, new)
+        written.insert(0, f"the forgetcheck section of {path}")
+    if not written:
         click.echo(f"forgetcheck: {path} already holds this report; unchanged")
         return
-    write_atomic(path, new)
-    click.echo(f"forgetcheck: wrote the forgetcheck section of {path}" + (" and its chart" if with_chart else ""))
+    click.echo("forgetcheck: wrote " + " and ".join(written) + (" and its chart" if with_chart else ""))
 
 
 @click.command("serve-webhook")

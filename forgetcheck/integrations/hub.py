@@ -13,7 +13,9 @@ Both go through ``huggingface_hub``'s own client (``HfApi``), so ``HF_TOKEN`` an
   would let them have it overwritten.
 * ``push_card`` downloads the repository's README.md, writes forgetcheck's section
   and metadata into it (:mod:`forgetcheck.integrations.card`) and commits it, with
-  the chart if asked, as a commit or as a Hub pull request (``create_commit``).
+  the chart if asked and the suite's ``.eval_results`` file where its datasets are
+  on the Hub, as a commit or as a Hub pull request (``create_commit``); a file that
+  already says the same is not committed again.
 
 Hub errors become one-line :class:`ForgetcheckError`s; the token is never shown.
 """
@@ -28,7 +30,7 @@ from pathlib import Path
 from forgetcheck.comparison import Comparison
 from forgetcheck.errors import ForgetcheckError
 from forgetcheck.hub_errors import hub_errors as shared_hub_errors
-from forgetcheck.integrations.card import CHART_NAME, update_card
+from forgetcheck.integrations.card import CHART_NAME, Source, eval_results_file, eval_results_path, update_card
 from forgetcheck.integrations.comment_policy import Posted, digest_of, plan
 from forgetcheck.report.comment import is_ours
 
@@ -105,7 +107,7 @@ _ACCOUNTS: dict[tuple[str, str], str] = {}
 
 
 def push_card(comparison: Comparison, repo_id: str, *, revision: str | None = None, create_pr: bool = False,
-              with_chart: bool = False) -> tuple[str, str]:
+              with_chart: bool = False, link: Source | None = None) -> tuple[str, str]:
     """Write forgetcheck's section into ``repo_id``'s README.md on the Hub.
 
     Returns ``(what, url)``: what is ``committed``, ``opened a pull request`` or
@@ -124,18 +126,22 @@ def push_card(comparison: Comparison, repo_id: str, *, revision: str | None = No
         except RemoteEntryNotFoundError:
             old = ""
         new = update_card(old, comparison, chart=CHART_NAME if with_chart else None,
-                          model_name=repo_id.split("/")[-1], source=f"{repo_id}/README.md")
+                          model_name=repo_id.split("/")[-1], source=f"{repo_id}/README.md", link=link)
         operations = []
         if new != old:
             operations.append(CommitOperationAdd("README.md", new.encode("utf-8")))
-        if with_chart:
-            chart = chart_png(comparison)
+        results = eval_results_file(comparison, link)
+        files = {CHART_NAME: chart_png(comparison) if with_chart else None,
+                 eval_results_path(comparison): None if results is None else results.encode("utf-8")}
+        for name, content in files.items():
+            if content is None:
+                continue
             try:
-                same = Path(hf_hub_download(repo_id, CHART_NAME, revision=revision)).read_bytes() == chart
+                same = Path(hf_hub_download(repo_id, name, revision=revision)).read_bytes() == content
             except RemoteEntryNotFoundError:
                 same = False
             if not same:
-                operations.append(CommitOperationAdd(CHART_NAME, chart))
+                operations.append(CommitOperationAdd(name, content))
         if not operations:
             return "unchanged", ""
         info = api.create_commit(repo_id, operations, commit_message="forgetcheck: update the forgetting check",
