@@ -367,7 +367,8 @@ class FakeGitHub(BaseHTTPRequestHandler):
         if not match:
             return self._send(404, {"message": "Not Found"})
         login, number = self.server.identities.get(self._token(), ("someone", 1))
-        comment = {"id": 1000 + len(self.server.comments), "pr": int(match["pr"]), "body": self._json()["body"],
+        self.server.next_id += 1  # ids are never reused, also after a comment is deleted
+        comment = {"id": 999 + self.server.next_id, "pr": int(match["pr"]), "body": self._json()["body"],
                    "user": {"login": login, "id": number, "type": "Bot" if login.endswith("[bot]") else "User"}}
         comment["html_url"] = f"https://github.example/{match['repo']}/pull/{match['pr']}#c{comment['id']}"
         comment["node_id"] = f"IC_{comment['id']}"
@@ -477,7 +478,7 @@ def github(tmp_path):
     server.comments, server.requests, server.fail = [], [], []
     server.page_size, server.read_only, server.link_root = 100, False, None
     server.identities = {TOKEN: BOT, ATTACKER_TOKEN: ("mallory", 666)}
-    server.heads, server.graphql_down, server.minimized = {7: "7" * 40}, False, []
+    server.heads, server.graphql_down, server.minimized, server.next_id = {7: "7" * 40}, False, [], 0
     threading.Thread(target=server.serve_forever, daemon=True).start()
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"action": "synchronize", "number": 7, "pull_request": {"number": 7}}))
@@ -706,6 +707,7 @@ class HubWithWrites(FakeHub):
             answer["pullRequestUrl"] = f"{self.server.endpoint}/{repo}/discussions/{len(self.server.commits)}"
         else:
             for name, content in files.items():
+                (self.server.repos[repo] / name).parent.mkdir(parents=True, exist_ok=True)  # .eval_results/
                 (self.server.repos[repo] / name).write_bytes(content)
             self.server.heads[repo] = sha
         self._json(200, answer)
