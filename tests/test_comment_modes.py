@@ -160,3 +160,14 @@ def test_hub_on_change_and_on_alert(hub_writes, tmp_path):
     same.timings = {"load": 1.0}
     again = hub_comment(env, save_report(tmp_path, same), "--on", "change", "--mode", "hide-old")
     assert "comment unchanged" in again.stdout and not server.hidden, again.stderr
+
+
+def test_the_examples_in_the_docstrings_run():
+    import doctest
+
+    import forgetcheck.integrations.action_outputs as action_outputs
+    import forgetcheck.integrations.card as card
+    import forgetcheck.integrations.comment_policy as comment_policy
+
+    for module in (comment_policy, action_outputs, card):
+        assert doctest.testmod(module).failed == 0, module.__name__
