@@ -138,7 +138,6 @@ class Plan:
     action: str
     edit: dict | None = None
     retire: list[dict] = field(default_factory=list)
-    why: str = ""
 
 
 def plan(ours: list[dict], body: str, digest: str, *, mode: str, on: str, alert: bool) -> Plan:
@@ -158,9 +157,9 @@ def plan(ours: list[dict], body: str, digest: str, *, mode: str, on: str, alert:
         raise BadInput(f"comment on {on!r}: use always, change or alert")
     latest = ours[-1] if ours else None
     if on == "alert" and not alert and latest is None:
-        return Plan("skip", why="nothing regressed beyond the alert threshold")
+        return Plan("skip")  # nothing regressed beyond the alert threshold, and no alarm to correct
     if on == "change" and latest is not None and digest_of(latest.get("body")) == digest:
-        return Plan("unchanged", edit=latest, why="the results are the same as the comment's")
+        return Plan("unchanged", edit=latest)  # the same verdicts and drops as the comment shows
     if mode == "update":
         if latest is None:
             return Plan("create")

@@ -244,8 +244,8 @@ def post_sticky_comment(github: GitHub, repo: str, number: int, body: str, comme
         comment = decided.edit
         if decided.action == "update":
             comment, _ = github.request("PATCH", f"/repos/{repo}/issues/comments/{comment['id']}", {"body": body})
-        return Posted(decided.action + ("d" if decided.action == "update" else ""), comment.get("html_url", ""),
-                      str(comment.get("id", "")))
+        what = "updated" if decided.action == "update" else "unchanged"
+        return Posted(what, comment.get("html_url", ""), str(comment.get("id", "")))
     for earlier in decided.retire:
         if mode == "recreate":
             github.request("DELETE", f"/repos/{repo}/issues/comments/{earlier['id']}")
