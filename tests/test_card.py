@@ -288,3 +288,18 @@ def test_several_suites_share_one_card(tmp_path):
 def test_a_bad_source_url_is_one_line(tmp_path):
     result = card_cli({}, save_report(tmp_path), tmp_path / "README.md", "--source-url", "javascript:alert(1)")
     assert result.exit_code == 2 and "--source-url" in result.output and result.output.count("\n") == 1
+
+
+def test_a_card_written_before_suites_were_named_is_updated_not_doubled(tmp_path):
+    legacy = ("---\nmodel-index:\n- name: m\n  results:\n  - task:\n      type: text-generation\n"
+              "      name: Forgetting check (forgetcheck)\n    dataset:\n      name: 'forgetcheck core: arithmetic'\n"
+              "      type: forgetcheck/core\n      config: arithmetic\n    metrics:\n    - type: acc\n"
+              "      value: 0.5\n---\n# Model\n\n" + START + "\n<!-- Written by `forgetcheck card` from report.json: "
+              "edits between these markers are replaced on the next run. -->\n\nold report\n" + END + "\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(legacy)
+    assert card_cli({}, save_report(tmp_path), readme).exit_code == 0
+    card = readme.read_text()
+    assert card.count(START) == 1 and "old report" not in card and "(suite core)" in card
+    results = ModelCard(card).data.eval_results
+    assert [r.metric_value for r in results if r.dataset_config == "arithmetic" and r.metric_type == "acc"] == [0.673]
