@@ -157,10 +157,10 @@ def test_the_action_has_no_run_id_in_a_cache_key_and_lives_at_the_root():
     assert 'pip install --quiet "$GITHUB_ACTION_PATH"' in text
 
 
-def test_comment_modes_and_key_through_the_action(github, tiny_base, forgetful_adapter, tiny_suite,  # noqa: F811
-                                                 tmp_path):
+def test_comment_modes_and_key_through_the_action(github, tiny_base, forgetful_adapter, tmp_path):  # noqa: F811
     server, env = github
-    common = {"base": str(tiny_base), "candidate": str(forgetful_adapter), "suite": str(tiny_suite),
+    suite = write_suite(tmp_path / "suite", n_facts=8)  # five runs: the smallest suite that comments
+    common = {"base": str(tiny_base), "candidate": str(forgetful_adapter), "suite": str(suite),
               "github-token": TOKEN, "extra-args": "--dtype float32 --device cpu", "fail-on": "never",
               "comment-key": "gpu"}
     server.comments.append({"id": 1, "pr": 7, "body": "an unkeyed one\n\n" + marker() + "\n",
