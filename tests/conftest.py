@@ -367,25 +367,67 @@ class FakeGitHub(BaseHTTPRequestHandler):
         if not match:
             return self._send(404, {"message": "Not Found"})
         login, number = self.server.identities.get(self._token(), ("someone", 1))
-        comment = {"id": 1000 + len(self.server.comments), "pr": int(match["pr"]), "body": self._json()["body"],
+        self.server.next_id += 1  # ids are never reused, also after a comment is deleted
+        comment = {"id": 999 + self.server.next_id, "pr": int(match["pr"]), "body": self._json()["body"],
                    "user": {"login": login, "id": number, "type": "Bot" if login.endswith("[bot]") else "User"}}
         comment["html_url"] = f"https://github.example/{match['repo']}/pull/{match['pr']}#c{comment['id']}"
+        comment["node_id"] = f"IC_{comment['id']}"
         self.server.comments.append(comment)
         self._send(201, comment)
 
     def do_PATCH(self):  # noqa: N802
-        if self._failed() or self._refused():
+        comment = self._one_comment()
+        if comment is not None:
+            comment["body"] = self._json()["body"]
+            self._send(200, comment)
+
+    def do_DELETE(self):  # noqa: N802
+        """``DELETE /repos/{repo}/issues/comments/{id}`` (comment mode recreate): 204, as GitHub answers."""
+        comment = self._one_comment()
+        if comment is None:
             return
+        self.server.comments.remove(comment)
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _one_comment(self) -> dict | None:
+        """The comment ``/repos/{repo}/issues/comments/{id}`` names; None once an error is sent."""
+        if self._failed() or self._refused():
+            return None
         match = EDIT.match(urlsplit(self.path).path)
         comment = next((c for c in self.server.comments if match and c["id"] == int(match["id"])), None)
         if comment is None:
-            return self._send(404, {"message": "Not Found"})
-        comment["body"] = self._json()["body"]
-        self._send(200, comment)
+            self._send(404, {"message": "Not Found"})
+        return comment
+
+    def _graphql_comments(self, request: dict):
+        """``minimizeComment`` (classifier OUTDATED) and ``nodes(ids:)`` over comments by their node_id.
+
+        Hidden comments are kept in ``server.minimized`` (node ids); like REST on GitHub,
+        the comment list never says which are hidden. A read-only token is refused with
+        the FORBIDDEN error GitHub sends (status 200).
+        """
+        query, variables = request.get("query", ""), request.get("variables") or {}
+        by_node = {c.get("node_id"): c for c in self.server.comments}
+        if "minimizeComment" in query:
+            if self.server.read_only:
+                return self._send(200, {"data": {"minimizeComment": None}, "errors": [
+                    {"type": "FORBIDDEN", "message": "Resource not accessible by integration"}]})
+            if "classifier: OUTDATED" not in query or variables.get("id") not in by_node:
+                return self._send(200, {"errors": [{"type": "NOT_FOUND", "message": "Could not resolve to a node"}]})
+            self.server.minimized.append(variables["id"])
+            return self._send(200, {"data": {"minimizeComment": {"minimizedComment": {"isMinimized": True}}}})
+        nodes = [{"id": i, "isMinimized": i in self.server.minimized} if i in by_node else None
+                 for i in variables.get("ids", [])]
+        self._send(200, {"data": {"nodes": nodes}})
 
     def _viewer(self):
         """GraphQL ``query { viewer { login databaseId } }``, as GitHub answers it (200, even for errors)."""
-        query = self._json().get("query", "")
+        request = self._json()
+        query = request.get("query", "")
+        if "viewer" not in query and self._token() in self.server.identities and not self.server.graphql_down:
+            return self._graphql_comments(request)
         if self.server.graphql_down:
             return self._send(200, {"errors": [{"message": "GraphQL is disabled on this server"}]})
         found = self.server.identities.get(self._token())
@@ -436,7 +478,7 @@ def github(tmp_path):
     server.comments, server.requests, server.fail = [], [], []
     server.page_size, server.read_only, server.link_root = 100, False, None
     server.identities = {TOKEN: BOT, ATTACKER_TOKEN: ("mallory", 666)}
-    server.heads, server.graphql_down = {7: "7" * 40}, False
+    server.heads, server.graphql_down, server.minimized, server.next_id = {7: "7" * 40}, False, [], 0
     threading.Thread(target=server.serve_forever, daemon=True).start()
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"action": "synchronize", "number": 7, "pull_request": {"number": 7}}))
@@ -593,7 +635,7 @@ class HubWithWrites(FakeHub):
         if self._token() not in self.server.accounts:
             return self._json(401, {"error": "Invalid credentials"})
         if match := DISCUSSION.match(path):
-            return self._comment(match, json.loads(data))
+            return self._comment(match, json.loads(data or b"{}"))
         if match := WRITE.match(path):
             if match["repo"] not in self.server.repos:
                 return self._send(404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"})
@@ -635,6 +677,15 @@ class HubWithWrites(FakeHub):
             event = comment_event(f"{len(events):024x}", body["comment"], author=author)
             events.append(event)
             return self._json(200, {"newMessage": event})
+        hide = re.fullmatch(r"/comment/([0-9a-f]+)/hide", match["rest"] or "")
+        if hide:  # hide_discussion_comment: the content is gone for good, as on the Hub
+            event = next((e for e in events if e["id"] == hide[1]), None)
+            if event is None:
+                return self._send(404, b'{"error": "Comment not found"}', {})
+            event["data"]["hidden"] = True
+            event["data"]["latest"]["raw"] = event["data"]["latest"]["html"] = ""
+            self.server.hidden.append(hide[1])
+            return self._json(200, {"updatedComment": event})
         edit = re.fullmatch(r"/comment/([0-9a-f]+)/edit", match["rest"] or "")
         event = next((e for e in events if edit and e["id"] == edit[1]), None)
         if event is None:
@@ -656,6 +707,7 @@ class HubWithWrites(FakeHub):
             answer["pullRequestUrl"] = f"{self.server.endpoint}/{repo}/discussions/{len(self.server.commits)}"
         else:
             for name, content in files.items():
+                (self.server.repos[repo] / name).parent.mkdir(parents=True, exist_ok=True)  # .eval_results/
                 (self.server.repos[repo] / name).write_bytes(content)
             self.server.heads[repo] = sha
         self._json(200, answer)
@@ -672,7 +724,7 @@ def hub_writes(tmp_path):
     """A running HubWithWrites; yields ``(server, env)``: add ``server.repos[repo_id] = folder``."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), HubWithWrites)
     server.repos, server.discussions, server.commits, server.posts = {}, {}, [], []
-    server.heads, server.shas, server.pr_refs, server.edits = {}, {}, {}, 0
+    server.heads, server.shas, server.pr_refs, server.edits, server.hidden = {}, {}, {}, 0, []
     server.accounts, server.whoami_calls = {HF_TOKEN: BOT_ACCOUNT}, 0
     server.endpoint = f"http://127.0.0.1:{server.server_port}"
     threading.Thread(target=server.serve_forever, daemon=True).start()

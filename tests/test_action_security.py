@@ -1,19 +1,23 @@
 """The Action and every workflow the docs show, audited as GitHub Actions code.
 
 ``zizmor`` (a static analyser for GitHub Actions, installed by the ``test`` extra)
-runs offline, at its default persona, over ``action/action.yml`` and over every
+runs offline, at its default persona, over ``action.yml`` and over every
 YAML block in the docs that is a workflow or an action; each block is written to a
 file of its own so a finding names the document and the block. It catches what
 review misses: actions not pinned by sha, ``${{ }}`` expanded inside ``run:`` (shell
 injection from a branch name or a PR title), checkouts that leave the token on disk,
 workflows without least-privilege ``permissions:``, dangerous triggers.
 
-Beside it, the fork pattern's ``workflow_run`` workflow is held to what makes it safe:
-the pull request comes from the event, and the commit is checked.
+Beside it, ``check-jsonschema`` (its built-in copy of GitHub's workflow schema, offline)
+validates every documented workflow, the docs show a complete workflow for each comment
+mode using only inputs the action has, and the fork pattern's ``workflow_run``
+workflow is held to what makes it safe: the pull request comes from the event, and the
+commit is checked.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -24,7 +28,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-ACTION = ROOT / "action" / "action.yml"
+ACTION = ROOT / "action.yml"
 DOCS = [ROOT / "action" / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 BLOCK = re.compile(r"^```ya?ml\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
@@ -39,11 +43,68 @@ def yaml_blocks(path: Path) -> list[tuple[str, dict]]:
     return found
 
 
-def zizmor() -> list[str]:
-    found = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
+def tool(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if found is None:
-        pytest.fail("zizmor is not installed: pip install -e '.[test]'")
-    return [found, "--offline", "--no-config", "--no-progress", "--color", "never"]
+        pytest.fail(f"{name} is not installed: pip install -e '.[test]'")
+    return found
+
+
+def zizmor() -> list[str]:
+    return [tool("zizmor"), "--offline", "--no-config", "--no-progress", "--color", "never"]
+
+
+def check_workflows(files: list[Path]) -> subprocess.CompletedProcess:
+    return subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+                           *map(str, files)], capture_output=True, text=True, timeout=120)
+
+
+def documented_workflows(tmp_path: Path) -> list[tuple[Path, dict]]:
+    """Each workflow of the docs in a file of its own, named after its document and place."""
+    found = []
+    for doc in DOCS:
+        for index, (text, data) in enumerate(yaml_blocks(doc)):
+            if "jobs" in data:
+                target = tmp_path / f"{doc.parent.name}-{doc.stem}-{index}.yml".lower()
+                target.write_text(text, encoding="utf-8")
+                found.append((target, data))
+    return found
+
+
+def forgetcheck_steps(workflow: dict) -> list[dict]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])
+            if step.get("uses", "").startswith("OWNER/forgetcheck@")]
+
+
+def test_every_documented_workflow_fits_githubs_schema(tmp_path):
+    workflows = documented_workflows(tmp_path)
+    assert len(workflows) >= 8, [w for w, _ in workflows]
+    result = check_workflows([path for path, _ in workflows])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok -- validation done" in result.stdout
+
+
+def test_the_schema_check_is_not_vacuous(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: pull_request\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
+                   "      - uses: actions/checkout@v4\n        with: [persist-credentials]\n")
+    result = check_workflows([bad])
+    assert result.returncode == 1 and "$.jobs.x" in result.stdout, result.stdout
+
+
+def test_a_complete_workflow_for_each_comment_mode_with_real_inputs(tmp_path):
+    inputs = set(yaml.safe_load(ACTION.read_text())["inputs"])
+    outputs = set(yaml.safe_load(ACTION.read_text())["outputs"])
+    modes = set()
+    for _, workflow in documented_workflows(tmp_path):
+        for step in forgetcheck_steps(workflow):
+            given = set(step.get("with") or {})
+            assert given <= inputs, given - inputs  # a typo GitHub would only warn about
+            modes.add((step.get("with") or {}).get("comment-mode"))
+        text = json.dumps(workflow)
+        for used in re.findall(r"steps\.forgetcheck\.outputs\.([\w-]+)", text):
+            assert used in outputs, used
+    assert {"update", "recreate", "hide-old", "off"} <= modes, modes
 
 
 def test_the_action_and_the_documented_workflows_pass_zizmor(tmp_path):

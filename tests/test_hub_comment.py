@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import socket
 
+import yaml
+
 from huggingface_hub import ModelCard
 
 from forgetcheck.integrations.card import CHART_NAME, START
@@ -130,3 +132,24 @@ def test_an_unreachable_hub_is_one_line(hub_writes, tmp_path):
     closed.close()
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "the Hub cannot be reached" in result.stderr
+
+
+def test_card_on_the_hub_commits_the_eval_results_of_hub_datasets_once(hub_writes, tmp_path):
+    from huggingface_hub import parse_eval_result_entries
+
+    from tests.test_card import GSM8K, RUN, RUN_URL, from_datasets
+
+    server, env = hub_writes
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    server.repos["acme/model"] = repo
+    report = save_report(tmp_path, from_datasets())
+    first = run_subprocess("card", report, "--repo-id", "acme/model", env={**env, **RUN})
+    assert "acme/model card committed" in first.stdout, first.stderr
+    name = ".eval_results/forgetcheck-lm-eval-gsm8k.yaml"
+    assert set(server.commits[0]["files"]) == {"README.md", name}
+    entries = parse_eval_result_entries(yaml.safe_load((repo / name).read_text()))
+    assert [(e.dataset_id, e.dataset_revision, e.source_url) for e in entries] == \
+        [("openai/gsm8k", GSM8K["revision"], RUN_URL)]
+    again = run_subprocess("card", report, "--repo-id", "acme/model", env={**env, **RUN})
+    assert "unchanged" in again.stdout and len(server.commits) == 1, again.stderr

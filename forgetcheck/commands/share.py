@@ -18,6 +18,55 @@ from forgetcheck.options import DEFAULTS
 REPORT = click.argument("report_json", metavar="REPORT", type=click.Path(dir_okay=True))
 
 
+def comment_modes(func):
+    """The options both ``comment github`` and ``comment hub`` take (forgetcheck.integrations.comment_policy)."""
+    from forgetcheck.integrations.comment_policy import MODES, WHEN
+
+    func = click.option("--github-output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                        help="Append comment-id= and comment-url= lines here (the Action passes "
+                             "$GITHUB_OUTPUT).")(func)
+    func = click.option("--alert-threshold", default=None, metavar="POINTS",
+                        help="For --on alert: a capability alerts when it regressed by more than this many "
+                             "points, judged again from the report's items [default: the report's tolerance].")(func)
+    func = click.option("--on", "on", type=click.Choice(WHEN), default="always", show_default=True,
+                        help="When to comment: every run, only when the verdicts or drops differ from the "
+                             "earlier comment's, or only on an alert (an earlier comment is still kept "
+                             "current).")(func)
+    func = click.option("--mode", type=click.Choice([m for m in MODES if m != "off"]), default="update",
+                        show_default=True,
+                        help="What becomes of the earlier comment: edited in place, deleted and posted anew "
+                             "(recreate), or hidden as outdated and posted anew (hide-old).")(func)
+    return click.option("--key", default="", help="Tells apart several forgetcheck comments on one pull "
+                                                  "request.")(func)
+
+
+def said(posted, where: str, how: str = "hidden") -> str:
+    """The one line a comment command prints; ``how`` the earlier comments went (deleted or hidden)."""
+    if posted.what == "skipped":
+        return f"forgetcheck: no comment on {where}: nothing regressed beyond the alert threshold (--on alert)"
+    retired = ""
+    if posted.retired:
+        retired = f" ({posted.retired} earlier comment{'s' if posted.retired > 1 else ''} {how})"
+    return f"forgetcheck: comment {posted.what} on {where}{retired}" + (f": {posted.url}" if posted.url else "")
+
+
+def write_outputs(path: str | None, posted) -> None:
+    """``comment-id`` and ``comment-url`` as step outputs, one line each."""
+    if path:
+        from forgetcheck.integrations.action_outputs import one_line
+
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(f"comment-id={one_line(posted.id)}\ncomment-url={one_line(posted.url)}\n")
+
+
+def planned(comparison, on: str, alert_threshold: str | None) -> bool:
+    """Whether the report alerts (only asked for --on alert: re-judging takes a moment)."""
+    from forgetcheck.integrations.comment_policy import alerts, threshold
+
+    points = threshold(alert_threshold, "--alert-threshold")
+    return alerts(comparison, points) if on == "alert" else True
+
+
 @click.group("comment")
 def comment() -> None:
     """Post a saved report as the one sticky comment on a pull request."""
@@ -33,7 +82,7 @@ def comment() -> None:
 @click.option("--token-env", default="GITHUB_TOKEN", show_default=True,
               help="The environment variable holding the token (GH_TOKEN is tried next). Tokens are "
                    "not taken as options, which would show them in process lists and logs.")
-@click.option("--key", default="", help="Tells apart several forgetcheck comments on one pull request.")
+@comment_modes
 @click.option("--details-url", default=None,
               help="Where the full report is, named if the comment has to be cut "
                    "[default: this Actions run, whose artifacts hold it].")
@@ -46,8 +95,8 @@ def comment() -> None:
 @click.option("--expect-sha", default=None, metavar="SHA",
               help="Refuse (exit 2) unless the pull request's head is this commit: pass the sha the "
                    "report was made for (in a workflow_run workflow, github.event.workflow_run.head_sha).")
-def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, summary_fallback, author,
-                   expect_sha):
+def comment_github(report_json, repo, pr, api_url, token_env, key, mode, on, alert_threshold, github_output,
+                   details_url, summary_fallback, author, expect_sha):
     """Create or update forgetcheck's comment on a GitHub pull request.
 
     Reads GITHUB_REPOSITORY, GITHUB_EVENT_PATH, GITHUB_API_URL and the token from the
@@ -61,10 +110,12 @@ def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, 
         pull_request_from_event,
         run_url,
     )
-    from forgetcheck.report.comment import comment_body, marker
+    from forgetcheck.integrations.comment_policy import comment_with_digest
+    from forgetcheck.report.comment import marker
     from forgetcheck.report.files import read_report
 
     comparison = read_report(report_json)
+    alert = planned(comparison, on, alert_threshold)
     if not repo:
         raise BadInput("no repository: pass --repo OWNER/NAME (GitHub Actions sets GITHUB_REPOSITORY)")
     pr = pr if pr is not None else pull_request_from_event(os.environ.get("GITHUB_EVENT_PATH"))
@@ -73,10 +124,11 @@ def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, 
     token = os.environ.get(token_env) or os.environ.get("GH_TOKEN")
     if not token:
         raise BadInput(f"no token: set {token_env} (in a workflow: env: {token_env}: ${{{{ github.token }}}})")
-    body = comment_body(comparison, key=key, details=details_url or run_url())
+    body = comment_with_digest(comparison, key=key, details=details_url or run_url())
     try:
-        done, url = post_sticky_comment(GitHub(api_url, token), repo, pr, body, marker(key),
-                                        author=Identity(author) if author else None, expect_sha=expect_sha)
+        posted = post_sticky_comment(GitHub(api_url, token), repo, pr, body, marker(key),
+                                     author=Identity(author) if author else None, expect_sha=expect_sha,
+                                     mode=mode, on=on, alert=alert)
     except ReadOnlyToken as exc:
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         where = "the job's step summary" if summary else "nowhere else (no GITHUB_STEP_SUMMARY)"
@@ -87,23 +139,32 @@ def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, 
             with open(summary, "a", encoding="utf-8") as file:
                 file.write(body + "\n")
         return
-    click.echo(f"forgetcheck: comment {done} on {repo}#{pr}" + (f": {url}" if url else ""))
+    write_outputs(github_output, posted)
+    click.echo(said(posted, f"{repo}#{pr}", "deleted" if mode == "recreate" else "hidden"))
 
 
 @comment.command("hub")
 @REPORT
 @click.option("--repo-id", required=True, help="ORG/NAME of the model repository on the Hub.")
 @click.option("--pr", type=int, required=True, help="The Hub discussion or pull request number.")
-@click.option("--key", default="", help="Tells apart several forgetcheck comments on one pull request.")
-def comment_hub(report_json, repo_id, pr, key):
-    """Create or update forgetcheck's comment on a Hub pull request (token: HF_TOKEN)."""
-    from forgetcheck.integrations.hub import post_hub_comment
-    from forgetcheck.report.comment import comment_body, marker
+@comment_modes
+def comment_hub(report_json, repo_id, pr, key, mode, on, alert_threshold, github_output):
+    """Create or update forgetcheck's comment on a Hub pull request (token: HF_TOKEN).
+
+    The comment modes are GitHub's; the Hub cannot delete a comment, so --mode
+    recreate hides the earlier one, as hide-old does.
+    """
+    from forgetcheck.integrations.comment_policy import comment_with_digest
+    from forgetcheck.integrations.hub import keep_hub_comment
+    from forgetcheck.report.comment import marker
     from forgetcheck.report.files import read_report
 
-    body = comment_body(read_report(report_json), key=key)
-    done, url = post_hub_comment(repo_id, pr, body, marker(key))
-    click.echo(f"forgetcheck: comment {done} on {repo_id} #{pr}" + (f": {url}" if url else ""))
+    comparison = read_report(report_json)
+    alert = planned(comparison, on, alert_threshold)
+    body = comment_with_digest(comparison, key=key)
+    posted = keep_hub_comment(repo_id, pr, body, marker(key), mode=mode, on=on, alert=alert)
+    write_outputs(github_output, posted)
+    click.echo(said(posted, f"{repo_id} #{pr}"))
 
 
 @click.command("card")
@@ -113,14 +174,22 @@ def comment_hub(report_json, repo_id, pr, key):
 @click.option("--revision", default=None, help="The Hub branch to read and commit to [default: main].")
 @click.option("--create-pr", is_flag=True, help="Open a Hub pull request instead of committing.")
 @click.option("--with-chart", is_flag=True, help="Show the chart in the card, saved next to the README.")
-def card(report_json, readme, repo_id, revision, create_pr, with_chart):
+@click.option("--source-url", default=None, metavar="URL",
+              help="Where the results can be checked, named as the eval results' source "
+                   "[default: this GitHub Actions run, from GITHUB_SERVER_URL, GITHUB_REPOSITORY and GITHUB_RUN_ID].")
+@click.option("--source-name", default=None,
+              help="The source's name [default: 'GitHub Actions run' for a run, else 'forgetcheck report'].")
+def card(report_json, readme, repo_id, revision, create_pr, with_chart, source_url, source_name):
     """Write the report into a model card, between forgetcheck's markers.
 
-    Nothing else in the card changes but its model-index (forgetcheck's eval results)
-    and base_model (added if missing); running it twice changes nothing.
+    Nothing else in the card changes but its model-index (this suite's eval results;
+    other suites' and other tools' are kept) and base_model (added if missing). Where
+    capabilities come from Hub datasets, .eval_results/forgetcheck-SUITE.yaml is
+    written beside the card too. Running it twice changes nothing.
     """
-    from forgetcheck.integrations.card import CHART_NAME, update_card
     from forgetcheck.files import write_atomic
+    from forgetcheck.integrations.card import CHART_NAME, Source, eval_results_file, eval_results_path, update_card
+    from forgetcheck.integrations.github import run_url
     from forgetcheck.report.files import read_report
 
     if (readme is None) == (repo_id is None):
@@ -128,11 +197,17 @@ def card(report_json, readme, repo_id, revision, create_pr, with_chart):
     if readme and (revision or create_pr):
         raise BadInput("--revision and --create-pr are for --repo-id; a local card is written in place")
     comparison = read_report(report_json)
+    if source_url and not source_url.startswith(("https://", "http://")):
+        raise BadInput(f"--source-url {source_url[:80]!r}: give a web address (https://...)")
+    url = source_url or run_url()
+    link = Source(url, source_name or ("GitHub Actions run" if not source_url else "forgetcheck report")) \
+        if url else None
     if repo_id:
         from forgetcheck.integrations.hub import push_card
 
-        done, url = push_card(comparison, repo_id, revision=revision, create_pr=create_pr, with_chart=with_chart)
-        click.echo(f"forgetcheck: {repo_id} card {done}" + (f": {url}" if url else ""))
+        done, where = push_card(comparison, repo_id, revision=revision, create_pr=create_pr,
+                                with_chart=with_chart, link=link)
+        click.echo(f"forgetcheck: {repo_id} card {done}" + (f": {where}" if where else ""))
         return
     path = Path(readme)
     try:
@@ -141,17 +216,25 @@ def card(report_json, readme, repo_id, revision, create_pr, with_chart):
         raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}); a model card must be UTF-8") from None
     # The card describes the model in its folder, so that folder names it in model-index.
     new = update_card(old, comparison, chart=CHART_NAME if with_chart else None,
-                      model_name=path.resolve().parent.name, source=str(path))
+                      model_name=path.resolve().parent.name, source=str(path), link=link)
     path.parent.mkdir(parents=True, exist_ok=True)
     if with_chart:
         from forgetcheck.report.chart import write_chart
 
         write_chart(comparison, path.parent / CHART_NAME)
-    if new == old:
+    written = []
+    results, results_path = eval_results_file(comparison, link), path.parent / eval_results_path(comparison)
+    if results is not None and (not results_path.exists() or results_path.read_bytes() != results.encode()):
+        results_path.parent.mkdir(exist_ok=True)
+        write_atomic(results_path, results)
+        written.append(str(results_path))
+    if new != old:
+        write_atomic(path, new)
+        written.insert(0, f"the forgetcheck section of {path}")
+    if not written:
         click.echo(f"forgetcheck: {path} already holds this report; unchanged")
         return
-    write_atomic(path, new)
-    click.echo(f"forgetcheck: wrote the forgetcheck section of {path}" + (" and its chart" if with_chart else ""))
+    click.echo("forgetcheck: wrote " + " and ".join(written) + (" and its chart" if with_chart else ""))
 
 
 @click.command("serve-webhook")

@@ -4,12 +4,14 @@ It speaks to the REST API with the standard library (no new dependency) and does
 what a comment bot in CI needs to do reliably:
 
 * **Sticky, and only ours.** ``post_sticky_comment`` looks through every comment
-  on the pull request, following the ``Link: rel="next"`` pages, for one that has
-  forgetcheck's hidden marker as its last line *and* was written by the token's own
-  identity, and edits it in place; only when there is none does it add one. Anyone
-  can paste the marker into a comment, so the marker alone would let a pull
-  request's author (or any commenter) have their comment overwritten and ours go
-  stale. The identity is GraphQL's ``viewer`` (``GET /user`` refuses the
+  on the pull request, following the ``Link: rel="next"`` pages, for the ones that
+  have forgetcheck's hidden marker as their last line *and* were written by the
+  token's own identity. By the comment mode (:mod:`.comment_policy`) it edits the
+  newest in place, deletes them, or hides them as outdated (GraphQL
+  ``minimizeComment``) and posts anew; only when there is none does it simply add
+  one. Anyone can paste the marker into a comment, so the marker alone would let a
+  pull request's author (or any commenter) have their comment overwritten, deleted
+  or hidden. The identity is GraphQL's ``viewer`` (``GET /user`` refuses the
   installation token GitHub Actions gives; ``viewer`` answers it with the app's bot,
   ``github-actions[bot]``), or ``--author`` where GraphQL is not reachable.
 * **Retries.** 5xx answers, network errors, 429 and the 403s GitHub uses for
@@ -39,6 +41,7 @@ from urllib.parse import urlsplit
 
 from forgetcheck.version import __version__
 from forgetcheck.errors import BadInput, ForgetcheckError
+from forgetcheck.integrations.comment_policy import Posted, digest_of, plan
 from forgetcheck.integrations.redaction import redact_tokens
 from forgetcheck.report.comment import is_ours
 
@@ -207,14 +210,16 @@ def pull_request_head(github: GitHub, repo: str, number: int) -> str:
 
 
 def post_sticky_comment(github: GitHub, repo: str, number: int, body: str, comment_marker: str, *,
-                        author: Identity | None = None, expect_sha: str | None = None) -> tuple[str, str]:
-    """Create or update forgetcheck's one comment on a pull request.
+                        author: Identity | None = None, expect_sha: str | None = None, mode: str = "update",
+                        on: str = "always", alert: bool = True) -> Posted:
+    """Keep forgetcheck's comment on a pull request, by ``mode`` and ``on`` (:mod:`.comment_policy`).
 
-    Only a comment written by ``author`` (by default the token's own identity) is
-    ever edited. With ``expect_sha``, refuses unless the pull request's head is still
-    that commit: the report was made for it, and a PR number from elsewhere (a fork's
-    artifact) must not steer the comment to another pull request.
-    Returns ``(what, url)``: what is ``created``, ``updated`` or ``unchanged``.
+    Only comments written by ``author`` (by default the token's own identity) with
+    the marker on their last line are ever edited, deleted or hidden. With
+    ``expect_sha``, refuses unless the pull request's head is still that commit: the
+    report was made for it, and a PR number from elsewhere (a fork's artifact) must
+    not steer the comment to another pull request. ``body`` should carry the results'
+    digest (:func:`.comment_policy.with_digest`) for ``on="change"`` to see a change.
     """
     if not _REPO.match(repo):
         raise BadInput(f"--repo {repo!r}: give it as OWNER/NAME")
@@ -228,18 +233,72 @@ def post_sticky_comment(github: GitHub, repo: str, number: int, body: str, comme
             raise BadInput(f"{repo}#{number} is at {head[:12]}, not {expect_sha[:12]} (--expect-sha): the report "
                            "is for another commit or another pull request; not commenting")
     author = author or token_identity(github)
-    earlier = None
-    for comment in github.paginate(f"/repos/{repo}/issues/{number}/comments?per_page=100"):
-        if isinstance(comment, dict) and author.wrote(comment) and is_ours(comment.get("body"), comment_marker):
-            earlier = comment
-            break
-    if earlier is None:
-        made, _ = github.request("POST", f"/repos/{repo}/issues/{number}/comments", {"body": body})
-        return "created", made.get("html_url", "")
-    if earlier.get("body") == body:
-        return "unchanged", earlier.get("html_url", "")
-    edited, _ = github.request("PATCH", f"/repos/{repo}/issues/comments/{earlier['id']}", {"body": body})
-    return "updated", edited.get("html_url", "")
+    ours = [c for c in github.paginate(f"/repos/{repo}/issues/{number}/comments?per_page=100")
+            if isinstance(c, dict) and author.wrote(c) and is_ours(c.get("body"), comment_marker)]
+    if mode == "hide-old":  # a hidden comment is still listed; only the visible ones count
+        ours = [c for c, hidden in zip(ours, minimized(github, ours)) if not hidden]
+    decided = plan(ours, body, digest_of(body) or "", mode=mode, on=on, alert=alert)
+    if decided.action == "skip":
+        return Posted("skipped")
+    if decided.action in ("unchanged", "update"):
+        comment = decided.edit
+        if decided.action == "update":
+            comment, _ = github.request("PATCH", f"/repos/{repo}/issues/comments/{comment['id']}", {"body": body})
+        what = "updated" if decided.action == "update" else "unchanged"
+        return Posted(what, comment.get("html_url", ""), str(comment.get("id", "")))
+    for earlier in decided.retire:
+        if mode == "recreate":
+            github.request("DELETE", f"/repos/{repo}/issues/comments/{earlier['id']}")
+        else:
+            minimize_comment(github, earlier)
+    made, _ = github.request("POST", f"/repos/{repo}/issues/{number}/comments", {"body": body})
+    return Posted("created", made.get("html_url", ""), str(made.get("id", "")), len(decided.retire))
+
+
+MINIMIZE = ("mutation($id: ID!) { minimizeComment(input: {subjectId: $id, classifier: OUTDATED}) "
+            "{ minimizedComment { isMinimized } } }")
+ARE_MINIMIZED = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on IssueComment { id isMinimized } } }"
+
+
+def minimize_comment(github: GitHub, comment: dict) -> None:
+    """Collapse one comment as outdated (GraphQL ``minimizeComment``, classifier OUTDATED)."""
+    answer = graphql(github, MINIMIZE, {"id": _node_id(comment)}, what="hide the earlier comment")
+    done = (((answer.get("minimizeComment") or {}).get("minimizedComment")) or {}).get("isMinimized")
+    if done is not True:
+        raise GitHubError(f"GitHub did not hide comment {comment.get('id')} (minimizeComment answered no "
+                          "isMinimized)")
+
+
+def minimized(github: GitHub, comments: list[dict]) -> list[bool]:
+    """Whether each comment is already hidden: REST does not say, GraphQL ``nodes`` does, in one query."""
+    if not comments:
+        return []
+    answer = graphql(github, ARE_MINIMIZED, {"ids": [_node_id(c) for c in comments]},
+                     what="see which earlier comments are hidden")
+    nodes = answer.get("nodes") if isinstance(answer.get("nodes"), list) else []
+    hidden = {n.get("id") for n in nodes if isinstance(n, dict) and n.get("isMinimized") is True}
+    return [_node_id(c) in hidden for c in comments]
+
+
+def graphql(github: GitHub, query: str, variables: dict, *, what: str) -> dict:
+    """A GraphQL call's ``data``; its ``errors`` (sent with a 200) become one line, FORBIDDEN a ReadOnlyToken."""
+    answer, _ = github.request("POST", graphql_url(github.api_url), {"query": query, "variables": variables})
+    answer = answer if isinstance(answer, dict) else {}
+    errors = answer.get("errors") if isinstance(answer.get("errors"), list) else []
+    if errors:
+        first = errors[0] if isinstance(errors[0], dict) else {}
+        message = _message(json.dumps(first))
+        if first.get("type") == "FORBIDDEN":
+            raise ReadOnlyToken(f"the token may not {what} ({message})")
+        raise GitHubError(f"cannot {what}: GraphQL answered {message}")
+    return answer.get("data") if isinstance(answer.get("data"), dict) else {}
+
+
+def _node_id(comment: dict) -> str:
+    node = comment.get("node_id")
+    if not isinstance(node, str) or not node:
+        raise GitHubError(f"GitHub listed comment {comment.get('id')} without its node_id; cannot hide it")
+    return node
 
 
 def pull_request_from_event(event_path: str | None) -> int | None:

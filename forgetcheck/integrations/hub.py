@@ -3,15 +3,19 @@
 Both go through ``huggingface_hub``'s own client (``HfApi``), so ``HF_TOKEN`` and
 ``HF_ENDPOINT`` work as they do everywhere else:
 
-* ``post_hub_comment`` reads the discussion (``get_discussion_details``), edits
-  forgetcheck's earlier comment if there is one (``edit_discussion_comment``) and
-  adds one otherwise (``comment_discussion``). An earlier comment is ours only when
+* ``keep_hub_comment`` reads the discussion (``get_discussion_details``) and, by
+  the comment mode (:mod:`forgetcheck.integrations.comment_policy`), edits
+  forgetcheck's earlier comment (``edit_discussion_comment``) or hides it
+  (``hide_discussion_comment``) and adds one (``comment_discussion``). An earlier
+  comment is ours only when
   its last line is the marker *and* its author is the token's own account
   (``whoami``): anyone may paste the marker into a comment, and the marker alone
   would let them have it overwritten.
 * ``push_card`` downloads the repository's README.md, writes forgetcheck's section
   and metadata into it (:mod:`forgetcheck.integrations.card`) and commits it, with
-  the chart if asked, as a commit or as a Hub pull request (``create_commit``).
+  the chart if asked and the suite's ``.eval_results`` file where its datasets are
+  on the Hub, as a commit or as a Hub pull request (``create_commit``); a file that
+  already says the same is not committed again.
 
 Hub errors become one-line :class:`ForgetcheckError`s; the token is never shown.
 """
@@ -20,12 +24,14 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import warnings
 from pathlib import Path
 
 from forgetcheck.comparison import Comparison
 from forgetcheck.errors import ForgetcheckError
 from forgetcheck.hub_errors import hub_errors as shared_hub_errors
-from forgetcheck.integrations.card import CHART_NAME, update_card
+from forgetcheck.integrations.card import CHART_NAME, Source, eval_results_file, eval_results_path, update_card
+from forgetcheck.integrations.comment_policy import Posted, digest_of, plan
 from forgetcheck.report.comment import is_ours
 
 
@@ -35,9 +41,22 @@ class HubError(ForgetcheckError):
 
 def post_hub_comment(repo_id: str, number: int, body: str, comment_marker: str,
                      repo_type: str = "model") -> tuple[str, str]:
-    """Create or update forgetcheck's one comment on Hub discussion/PR ``number``.
+    """Create or update forgetcheck's one comment on Hub discussion/PR ``number`` (mode update, always).
 
     Returns ``(what, url)``: what is ``created``, ``updated`` or ``unchanged``.
+    """
+    posted = keep_hub_comment(repo_id, number, body, comment_marker, repo_type=repo_type)
+    return posted.what, posted.url
+
+
+def keep_hub_comment(repo_id: str, number: int, body: str, comment_marker: str, *, repo_type: str = "model",
+                     mode: str = "update", on: str = "always", alert: bool = True) -> Posted:
+    """Keep forgetcheck's comment on Hub discussion/PR ``number`` by ``mode`` and ``on``.
+
+    The modes are GitHub's (:mod:`forgetcheck.integrations.comment_policy`), with one
+    difference: the Hub cannot delete a comment, so ``recreate`` hides the earlier
+    one, as ``hide-old`` does. Only comments by the token's own account with the
+    marker on their last line are edited or hidden; hidden ones are never counted.
     """
     from huggingface_hub import HfApi
 
@@ -46,17 +65,23 @@ def post_hub_comment(repo_id: str, number: int, body: str, comment_marker: str,
     with hub_errors(where):
         me = token_account(api)
         details = api.get_discussion_details(repo_id, number, repo_type=repo_type)
-        url = details.url
-        earlier = next((e for e in details.events if e.type == "comment" and not getattr(e, "hidden", False)
-                        and getattr(e, "author", None) == me
-                        and is_ours(getattr(e, "content", None), comment_marker)), None)
-        if earlier is None:
-            api.comment_discussion(repo_id, number, body, repo_type=repo_type)
-            return "created", url
-        if earlier.content == body:
-            return "unchanged", url
-        api.edit_discussion_comment(repo_id, number, earlier.id, body, repo_type=repo_type)
-        return "updated", url
+        ours = [{"id": e.id, "body": e.content} for e in details.events
+                if e.type == "comment" and not getattr(e, "hidden", False)
+                and getattr(e, "author", None) == me and is_ours(getattr(e, "content", None), comment_marker)]
+        decided = plan(ours, body, digest_of(body) or "", mode=mode, on=on, alert=alert)
+        if decided.action == "skip":
+            return Posted("skipped")
+        if decided.action == "update":
+            api.edit_discussion_comment(repo_id, number, decided.edit["id"], body, repo_type=repo_type)
+        if decided.action in ("unchanged", "update"):
+            what = "updated" if decided.action == "update" else "unchanged"
+            return Posted(what, f"{details.url}#{decided.edit['id']}", decided.edit["id"])
+        for earlier in decided.retire:
+            with warnings.catch_warnings():  # "hiding is irreversible": meant for people, and intended here
+                warnings.simplefilter("ignore", UserWarning)
+                api.hide_discussion_comment(repo_id, number, earlier["id"], repo_type=repo_type)
+        made = api.comment_discussion(repo_id, number, body, repo_type=repo_type)
+        return Posted("created", f"{details.url}#{made.id}", made.id, len(decided.retire))
 
 
 def token_account(api) -> str:
@@ -82,7 +107,7 @@ _ACCOUNTS: dict[tuple[str, str], str] = {}
 
 
 def push_card(comparison: Comparison, repo_id: str, *, revision: str | None = None, create_pr: bool = False,
-              with_chart: bool = False) -> tuple[str, str]:
+              with_chart: bool = False, link: Source | None = None) -> tuple[str, str]:
     """Write forgetcheck's section into ``repo_id``'s README.md on the Hub.
 
     Returns ``(what, url)``: what is ``committed``, ``opened a pull request`` or
@@ -101,18 +126,22 @@ def push_card(comparison: Comparison, repo_id: str, *, revision: str | None = No
         except RemoteEntryNotFoundError:
             old = ""
         new = update_card(old, comparison, chart=CHART_NAME if with_chart else None,
-                          model_name=repo_id.split("/")[-1], source=f"{repo_id}/README.md")
+                          model_name=repo_id.split("/")[-1], source=f"{repo_id}/README.md", link=link)
         operations = []
         if new != old:
             operations.append(CommitOperationAdd("README.md", new.encode("utf-8")))
-        if with_chart:
-            chart = chart_png(comparison)
+        results = eval_results_file(comparison, link)
+        files = {CHART_NAME: chart_png(comparison) if with_chart else None,
+                 eval_results_path(comparison): None if results is None else results.encode("utf-8")}
+        for name, content in files.items():
+            if content is None:
+                continue
             try:
-                same = Path(hf_hub_download(repo_id, CHART_NAME, revision=revision)).read_bytes() == chart
+                same = Path(hf_hub_download(repo_id, name, revision=revision)).read_bytes() == content
             except RemoteEntryNotFoundError:
                 same = False
             if not same:
-                operations.append(CommitOperationAdd(CHART_NAME, chart))
+                operations.append(CommitOperationAdd(name, content))
         if not operations:
             return "unchanged", ""
         info = api.create_commit(repo_id, operations, commit_message="forgetcheck: update the forgetting check",
