@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import logging
 import random
+import time
 import warnings
 
 import numpy as np
@@ -47,7 +48,7 @@ logger = logging.getLogger(__name__)
 # (benchmarks/callback_overhead.py; measured numbers in benchmarks/results.md).
 DEFAULT_SUITE = "core-quick"
 DEFAULT_EVERY_N_STEPS = 50
-DEFAULT_ITEMS_PER_CAPABILITY = 8
+DEFAULT_ITEMS_PER_CAPABILITY = 6
 ON_REGRESSION = ("warn", "stop")
 
 
@@ -96,7 +97,8 @@ class ForgettingCallback(TrainerCallback):
     cache: True uses forgetcheck's default result cache for the base, a path
       another, False none.
 
-    Results so far are in :attr:`checks` (one :class:`ForgettingCheck` per check).
+    Results so far are in :attr:`checks` (one :class:`ForgettingCheck` per check);
+    :attr:`seconds` and :attr:`cpu_seconds` are the wall and CPU time spent scoring, base included.
     """
 
     def __init__(self, base: str | None = None, suite: str | Suite = DEFAULT_SUITE,
@@ -119,6 +121,7 @@ class ForgettingCallback(TrainerCallback):
         self.trainer, self.tokenizer, self.cache = trainer, tokenizer, cache
         self.batch_tokens, self.chat_template = batch_tokens, chat_template
         self.checks: list[ForgettingCheck] = []
+        self.seconds = self.cpu_seconds = 0.0
         self.base_scores = None
         self._drift = None  # (samples, base reference) for the KL
 
@@ -153,7 +156,7 @@ class ForgettingCallback(TrainerCallback):
         if resumed and not adapter and not (store and _all_cached(self.suite, scorer, store, key, self.chat_template)):
             raise BadInput("ForgettingCallback: training resumed from a checkpoint, so the live model is no longer "
                            "the base; pass base=... with the base's scores in the cache (a fresh run stores them)")
-        with kept_as_found(model):
+        with kept_as_found(model), self._timed():
             self.base_scores = score_suite(self.suite, scorer, self.chat_template, store, key)
             if self.kl_samples:
                 render = lambda probe, text: render_drift_prompt(scorer, probe, text, self.chat_template)  # noqa: E731
@@ -164,7 +167,7 @@ class ForgettingCallback(TrainerCallback):
     def check(self, model, step: int) -> ForgettingCheck:
         """Score the suite on the model as it is now and judge it against the base; recorded in :attr:`checks`."""
         scorer = self._scorer(model, adapter_off=False)
-        with kept_as_found(model):
+        with kept_as_found(model), self._timed():
             scores = score_suite(self.suite, scorer, self.chat_template, None, {})
             kl = None
             if self._drift:
@@ -175,6 +178,15 @@ class ForgettingCallback(TrainerCallback):
         check = ForgettingCheck(step, judge_items(items, infos, self.tolerance, self.confidence), kl)
         self.checks.append(check)
         return check
+
+    @contextlib.contextmanager
+    def _timed(self):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.cpu_seconds += time.process_time() - cpu_started
 
     def _scorer(self, model, adapter_off: bool) -> HFScorer:
         device = str(next(model.parameters()).device)
