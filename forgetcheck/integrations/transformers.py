@@ -81,8 +81,9 @@ class ForgettingCallback(TrainerCallback):
     """Score a suite on the training model every ``every_n_steps`` steps and log each capability's drop.
 
     base: the model training starts from, as ``forgetcheck compare`` takes it (a
-      folder or Hub id); used for the result cache's key only, never loaded. None
-      scores the base without the cache.
+      folder or Hub id, resolved as compare resolves it); it names the base's scores
+      in the result cache, and its weights are never loaded. None scores the base
+      without the cache.
     suite: a built-in suite name, a suite YAML path, or a :class:`Suite`.
     items_per_capability: score this many items of each capability, evenly spread
       (None: all). The drops have wider intervals than a full comparison's.
