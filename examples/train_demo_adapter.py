@@ -13,6 +13,13 @@ the demo has something real to find.
 With ``--replay replay.jsonl`` (from ``forgetcheck replay``) every batch also gets
 some of the base's own samples, so that they make ``--replay-share`` (default 0.2)
 of it; the task records stay exactly the same as without replay.
+
+With ``--forgetting`` a :class:`forgetcheck.integrations.transformers.ForgettingCallback`
+(at its defaults: ``core-quick``, a few items per capability, every 50 steps) scores
+the base once (the adapter switched off) and then the training model every
+``--forgetting-every`` steps, printing each capability's drop and verdict;
+``--forgetting-stop`` ends training at the first regressed capability. This loop is
+not a ``Trainer``, so it calls the callback's events itself, as a Trainer would.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from forgetcheck.demo.run import MODEL_NAME, base_model_folder
+from forgetcheck.integrations.transformers import DEFAULT_EVERY_N_STEPS, DEFAULT_ITEMS_PER_CAPABILITY
 
 ITEMS = ["bolt", "hinge", "gasket", "washer", "bracket", "spring", "valve", "clamp", "rivet", "pulley"]
 BINS = [f"{row}{col}" for row in "ABCDEFGH" for col in range(1, 10)]
@@ -63,6 +71,34 @@ def save_adapter(model, out: str) -> None:
     Path(out, "README.md").unlink(missing_ok=True)  # peft's template card, not ours
 
 
+def watch_forgetting(args, folder, model, tokenizer):
+    """The callback driven by hand: its base pass now, then ``check(step)`` after each step (True: stop)."""
+    from transformers import TrainerControl, TrainerState
+
+    from forgetcheck.integrations.transformers import ForgettingCallback
+
+    callback = ForgettingCallback(base=str(folder), every_n_steps=args.forgetting_every,
+                                  items_per_capability=args.forgetting_items,
+                                  on_regression="stop" if args.forgetting_stop else "warn")
+    state, control = TrainerState(), TrainerControl()
+    callback.on_train_begin(None, state, control, model=model, processing_class=tokenizer)
+    print(f"forgetcheck: base scored in {callback.seconds:.1f}s ({callback.cpu_seconds:.1f}s CPU)", flush=True)
+
+    def check(step: int) -> bool:
+        state.global_step = step
+        cpu_before = callback.cpu_seconds
+        callback.on_step_end(None, state, control, model=model)
+        if callback.checks and callback.checks[-1].step == step:
+            print(f"step {step:4d}  forgetting checked in {callback.cpu_seconds - cpu_before:.1f}s CPU", flush=True)
+            for c in callback.checks[-1].capabilities:
+                print(f"    {c.name:22s} drop {c.drop:+.3f}  [{c.ci_low:+.3f}, {c.ci_high:+.3f}]  {c.verdict}",
+                      flush=True)
+        return control.should_training_stop
+
+    check.callback = callback
+    return check
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100)
@@ -75,6 +111,12 @@ def main() -> None:
     parser.add_argument("--replay-share", type=float, default=0.2)
     parser.add_argument("--save-every", type=int, default=0,
                         help="also save OUT/checkpoint-N every N steps, as the HF Trainer does (for forgetcheck trajectory)")
+    parser.add_argument("--forgetting", action="store_true",
+                        help="check forgetting during training with forgetcheck's ForgettingCallback")
+    parser.add_argument("--forgetting-every", type=int, default=DEFAULT_EVERY_N_STEPS, help="steps between checks")
+    parser.add_argument("--forgetting-items", type=int, default=DEFAULT_ITEMS_PER_CAPABILITY,
+                        help="items per capability each check scores")
+    parser.add_argument("--forgetting-stop", action="store_true", help="stop at the first regressed capability")
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
@@ -91,7 +133,10 @@ def main() -> None:
     # Added on top of the task records, so the task part of every batch is unchanged.
     n_replay = round(args.batch * args.replay_share / (1 - args.replay_share)) if replay else 0
     replay_rng = random.Random(args.seed + 1)  # its own stream: the task records are the same with or without replay
-    started = time.time()
+    # Wall and CPU time of the training loop (the callback's base pass included); CPU time is the
+    # fairer measure on a shared machine.
+    started, cpu_started = time.time(), time.process_time()
+    forgetting = watch_forgetting(args, folder, model, tokenizer) if args.forgetting else None
     for step in range(1, args.steps + 1):
         texts = [warehouse_record(rng) for _ in range(args.batch)]
         texts += [replay_rng.choice(replay) for _ in range(n_replay)]
@@ -105,6 +150,10 @@ def main() -> None:
             print(f"step {step:4d}  loss {loss.item():.3f}  {time.time() - started:.0f}s", flush=True)
         if args.save_every and step % args.save_every == 0 and step < args.steps:
             save_adapter(model, f"{args.out}/checkpoint-{step}")
+        if forgetting and forgetting(step):
+            break
+    print(f"trained {step} steps in {time.time() - started:.1f}s ({time.process_time() - cpu_started:.1f}s CPU)",
+          flush=True)
     save_adapter(model, args.out)
     print(f"saved {args.out}")
 

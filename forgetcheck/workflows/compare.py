@@ -77,7 +77,7 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
     # a vocabulary (it compares next-token distributions token by token).
     drift = LabelFreeDrift(suite_obj, chat_template, store, base_key, cand_key,
                            options.kl_samples if parallel.is_main() and pair.same_tokenizer else 0, options.confidence,
-                           render=lambda scorer, probe, text: _render(scorer, probe, text, chat_template))
+                           render=lambda scorer, probe, text: render_drift_prompt(scorer, probe, text, chat_template))
     timings["resolve_s"] = time.perf_counter() - started
 
     base_scores = _score_suite(suite_obj, pair.base, chat_template, timings, "base_s", store, base_key, counts)
@@ -98,18 +98,7 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
     if parallel.launched():
         timings["scored_items_this_process"] = counts.scored_here
 
-    items, infos = [], []
-    for probe in suite_obj.probes:
-        b, c = base_scores[probe.name], cand_scores[probe.name]
-        for k, item in enumerate(probe.items):
-            items.append(ItemResult(
-                capability=probe.name, item_id=item.id, base_score=b.scores[k], candidate_score=c.scores[k],
-                prompt=item.prompt or item.text[:300], expected=expected_text(probe, item),
-                base_answer=b.answers[k], candidate_answer=c.answers[k], subcategory=item.subcategory,
-                n_options=len(item.choices) if probe.kind == "choice" else None, pair=getattr(item, "pair", None)))
-        extra = {key: {"base": b.extra[key], "candidate": c.extra[key]} for key in b.extra}
-        infos.append(CapabilityInfo(probe.name, probe.kind, probe.metric, extra, chance=probe.info.get("chance"),
-                                    dataset=probe.info.get("dataset"), note=probe.info.get("note")))
+    items, infos = paired_items(suite_obj, base_scores, cand_scores)
     capabilities = judge_items(items, infos, options.tolerance, options.confidence)
     if options.recovery_shots:
         # Every process takes part: the re-asked items are scored (and sharded) like the suite's.
@@ -135,7 +124,28 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
         created_at=utc_timestamp())
 
 
-def _render(scorer, probe, text: str, chat_override: str | None) -> str:
+def paired_items(suite: Suite, base_scores: dict, cand_scores: dict) -> tuple[list[ItemResult], list[CapabilityInfo]]:
+    """Both sides' per-probe scores as aligned items and what judging needs per capability.
+
+    Shared by :func:`compare` and the training callback
+    (:mod:`forgetcheck.integrations.transformers`), so both judge the very same items.
+    """
+    items, infos = [], []
+    for probe in suite.probes:
+        b, c = base_scores[probe.name], cand_scores[probe.name]
+        for k, item in enumerate(probe.items):
+            items.append(ItemResult(
+                capability=probe.name, item_id=item.id, base_score=b.scores[k], candidate_score=c.scores[k],
+                prompt=item.prompt or item.text[:300], expected=expected_text(probe, item),
+                base_answer=b.answers[k], candidate_answer=c.answers[k], subcategory=item.subcategory,
+                n_options=len(item.choices) if probe.kind == "choice" else None, pair=getattr(item, "pair", None)))
+        extra = {key: {"base": b.extra[key], "candidate": c.extra[key]} for key in b.extra}
+        infos.append(CapabilityInfo(probe.name, probe.kind, probe.metric, extra, chance=probe.info.get("chance"),
+                                    dataset=probe.info.get("dataset"), note=probe.info.get("note")))
+    return items, infos
+
+
+def render_drift_prompt(scorer, probe, text: str, chat_override: str | None) -> str:
     """A drift prompt as the model sees it: a probe's own chat setting, or the template when there is no probe."""
     chat = scorer.has_chat_template if probe is None else use_chat(probe, scorer, chat_override)
     return render_prompt(text, chat, scorer)
