@@ -34,9 +34,12 @@ MAX_PADDING = 0.1
 # transformers 5 renamed the KV cache argument and output from past_key_values to cache; the old name
 # still works there but logs a deprecation notice on every run, so use whichever this version has.
 _CACHE = "cache" if "cache" in {f.name for f in dataclasses.fields(CausalLMOutputWithPast)} else "past_key_values"
-# Sequences per batch when sampling and when scoring token by token: fixed, so the
-# samples and their log-probs depend only on the request list.
-SAMPLE_BATCH = 8
+# Sequences per batch when sampling and when scoring token by token: fixed, so the samples and
+# their log-probs depend only on the request list. Sampling decodes one token per step for the whole
+# batch, so a wider batch pays the per-step cost fewer times: drawing 64 samples took 58.6 CPU-s 8 at a
+# time and 32.1 CPU-s 32 at a time (SmolLM2-135M, 48 tokens each). Scoring is one forward pass per batch.
+SAMPLE_BATCH = 32
+LOGPROB_BATCH = 8
 
 
 class HFScorer:
@@ -215,7 +218,7 @@ class HFScorer:
 
     @torch.no_grad()
     def token_logprobs(self, sequences: Sequence[tuple[list[int], list[int]]], *, top_k: int = 0,
-                       at=None, desc: str = "", batch_size: int = SAMPLE_BATCH) -> list[TokenLogprobs]:
+                       at=None, desc: str = "", batch_size: int = LOGPROB_BATCH) -> list[TokenLogprobs]:
         results: list[TokenLogprobs] = []
         with self._progress(len(sequences), desc) as bar:
             for start in range(0, len(sequences), batch_size):

@@ -43,6 +43,8 @@ NEUTRAL_PROMPTS = (
     "Write a short note to a friend.",
 )
 DEFAULT_SAMPLES = 64
+# Part of the samples' cache key: 2 since the scorer draws them 32 at a time (was 8), which changes them.
+SAMPLES_VERSION = 2
 DEFAULT_NEW_TOKENS = 48
 TOP_K = 256
 
@@ -174,7 +176,8 @@ class LabelFreeDrift:
         self.suite, self.chat_override, self.store, self.n = suite, chat_override, store, n
         self.base_key, self.confidence, self.render = base_key, confidence, render
         self.settings = settings_for(n)
-        self.sample_key = content_hash(["self-samples", self.settings, suite.fingerprint(), chat_override])
+        self.sample_key = content_hash(["self-samples", SAMPLES_VERSION, self.settings, suite.fingerprint(),
+                                        chat_override])
         self.pair = {**cand_key, "key": content_hash([base_key["key"], cand_key["key"]]),
                      "label": f"{cand_key['label']} vs {base_key['label']}"}
         self.samples = self.reference = self.result = None
