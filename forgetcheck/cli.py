@@ -68,7 +68,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("base")
-@click.argument("candidate")
+@click.argument("candidates", metavar="CANDIDATE...", nargs=-1, required=True)
 @click.option("--suite", default="core", show_default=True, help="Built-in suite name or path to a suite YAML.")
 @click.option("--out", "out_dir", default="forgetcheck-report", show_default=True, type=click.Path(file_okay=False),
               help="Folder for report.json, report.md, samples.jsonl, chart.png.")
@@ -80,12 +80,15 @@ def main() -> None:
               help="Examples given when forgotten answers are asked again (format or knowledge?); 0 turns it off.")
 @click.option("--reference", type=click.Path(dir_okay=False), default=None,
               help="A text file of paragraphs: perplexity drift on your own text, as one more capability.")
-def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dtype, device, chat_template,
+def compare(base, candidates, suite, out_dir, tolerance, confidence, fail_on, dtype, device, chat_template,
             batch_tokens, allow_pickle, trust_remote_code, quiet, no_cache, kl_samples, files_outside_suite,
             device_map, recovery_shots, reference):
     """Compare CANDIDATE (full model or PEFT adapter) with BASE on a probe suite.
 
     BASE and CANDIDATE are local folders, .gguf files, or Hub ids like org/name@revision.
+    Several candidates are compared in one run: the base is scored once, each
+    candidate's report goes to OUT/<candidate>/, OUT/report.md shows them side by
+    side, and the exit code is the worst candidate's.
     """
     from forgetcheck.workflows.compare import compare as run_compare
 
@@ -96,7 +99,11 @@ def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dty
         trust_remote_code=trust_remote_code, device_map=device_map, kl_samples=kl_samples,
         recovery_shots=recovery_shots, reference=reference, files_outside_suite=files_outside_suite)
     quiet_libraries(quiet)
-    comparison = run_compare(base, candidate, suite, options, warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
+    if len(candidates) > 1:
+        from forgetcheck.commands.compare import compare_several
+
+        return compare_several(base, list(candidates), suite, options, out_dir, fail_on)  # exits: the worst's code
+    comparison = run_compare(base, candidates[0], suite, options, warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
     from forgetcheck.models import parallel
 
     if not parallel.is_main():
