@@ -121,7 +121,12 @@ def report(report_json, tolerance, confidence, fail_on, fmt):
     """Re-render (and re-judge with other thresholds) a saved report.json; no model is loaded."""
     from forgetcheck.analysis.verdicts import rejudge
     from forgetcheck.report.files import read_report
+    from forgetcheck.report.side_by_side import is_several
 
+    if is_several(report_json):  # a several-candidate run's folder: judged again together, shown side by side
+        from forgetcheck.commands.compare import report_several
+
+        return report_several(report_json, tolerance, confidence, fail_on, fmt)
     comparison = rejudge(read_report(report_json), tolerance, confidence)
     if fmt == "json":
         click.echo(json.dumps(to_dict(comparison), indent=2, ensure_ascii=False))

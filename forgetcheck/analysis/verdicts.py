@@ -153,10 +153,21 @@ def _flip(item: ItemResult) -> str:
 
 def rejudge(comparison: Comparison, tolerance: float | None = None, confidence: float | None = None) -> Comparison:
     """The same comparison judged with other thresholds; no model is loaded."""
-    tolerance = comparison.settings.tolerance if tolerance is None else tolerance
-    confidence = comparison.settings.confidence if confidence is None else confidence
-    infos = [CapabilityInfo(c.name, c.kind, c.metric, c.extra, c.note, c.chance, c.dataset)
-             for c in comparison.capabilities]
-    capabilities = judge_items(comparison.items, infos, tolerance, confidence, comparison.settings.recovery_shots)
-    settings = replace(comparison.settings, tolerance=tolerance, confidence=confidence)
-    return replace(comparison, capabilities=capabilities, settings=settings, verdict=overall_verdict(capabilities))
+    return rejudge_candidates([comparison], tolerance, confidence)[0]
+
+
+def rejudge_candidates(comparisons: list[Comparison], tolerance: float | None = None,
+                       confidence: float | None = None) -> list[Comparison]:
+    """Several candidates of one run judged again together, Holm across all their tests (see :func:`judge_candidates`).
+
+    Thresholds left as None keep the run's (the first comparison's settings).
+    """
+    settings = comparisons[0].settings
+    tolerance = settings.tolerance if tolerance is None else tolerance
+    confidence = settings.confidence if confidence is None else confidence
+    runs = [(c.items, [CapabilityInfo(cap.name, cap.kind, cap.metric, cap.extra, cap.note, cap.chance, cap.dataset)
+                       for cap in c.capabilities]) for c in comparisons]
+    judged = judge_candidates(runs, tolerance, confidence, settings.recovery_shots)
+    return [replace(c, capabilities=capabilities, verdict=overall_verdict(capabilities),
+                    settings=replace(c.settings, tolerance=tolerance, confidence=confidence))
+            for c, capabilities in zip(comparisons, judged)]

@@ -45,18 +45,45 @@ def compare_several(base: str, candidates: list[str], suite: str, options: Compa
 
 
 def finish_several(comparisons: dict[str, Comparison], out_dir: str, fail_on: str) -> None:
-    """Write each candidate's report folder and the side-by-side report, show the table, exit."""
+    """Write each candidate's report folder and the side-by-side report, show the table, exit.
+
+    A single run's report files left at the top of OUT by an earlier run are removed:
+    they would contradict the side-by-side report.md, and ``forgetcheck report OUT``
+    or ``comment OUT`` would read them instead of this run.
+    """
     from forgetcheck.files import write_atomic
-    from forgetcheck.report.files import write_report_folder
+    from forgetcheck.report.files import REPORT_FILES, write_report_folder
     from forgetcheck.report.side_by_side import (
         INDEX, candidates_index, render_side_by_side_markdown, render_side_by_side_text)
 
     out = Path(out_dir)
     for label, comparison in comparisons.items():
         write_report_folder(comparison, out / label)
+    for name in REPORT_FILES.values():
+        if name != "report.md":
+            (out / name).unlink(missing_ok=True)
     # The side-by-side files last: they point at the folders, which are all in place by now.
     write_atomic(out / INDEX, candidates_index(comparisons))
     write_atomic(out / "report.md", render_side_by_side_markdown(comparisons))
     click.echo(render_side_by_side_text(comparisons))
     click.echo(f"report: {out / 'report.md'} · each candidate's full report: {out}/<candidate>/report.md")
+    sys.exit(worst_exit_code(comparisons, fail_on))
+
+
+def report_several(folder: str, tolerance: float | None, confidence: float | None, fail_on: str, fmt: str) -> None:
+    """``forgetcheck report OUT`` for a several-candidate run: re-judged together, shown side by side."""
+    import json
+
+    from forgetcheck.analysis.verdicts import rejudge_candidates
+    from forgetcheck.comparison import to_dict
+    from forgetcheck.report.side_by_side import read_candidates, render_side_by_side_markdown, render_side_by_side_text
+
+    saved = read_candidates(folder)
+    comparisons = dict(zip(saved, rejudge_candidates(list(saved.values()), tolerance, confidence)))
+    if fmt == "json":
+        click.echo(json.dumps({label: to_dict(c) for label, c in comparisons.items()}, indent=2, ensure_ascii=False))
+    elif fmt == "md":
+        click.echo(render_side_by_side_markdown(comparisons))
+    else:
+        click.echo(render_side_by_side_text(comparisons))
     sys.exit(worst_exit_code(comparisons, fail_on))

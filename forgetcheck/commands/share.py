@@ -61,10 +61,10 @@ def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, 
         pull_request_from_event,
         run_url,
     )
-    from forgetcheck.report.comment import comment_body, marker
-    from forgetcheck.report.files import read_report
+    from forgetcheck.report.comment import marker
+    from forgetcheck.report.side_by_side import read_run, run_comment_body
 
-    comparison = read_report(report_json)
+    comparisons = read_run(report_json)  # one report, or a several-candidate run's folder
     if not repo:
         raise BadInput("no repository: pass --repo OWNER/NAME (GitHub Actions sets GITHUB_REPOSITORY)")
     pr = pr if pr is not None else pull_request_from_event(os.environ.get("GITHUB_EVENT_PATH"))
@@ -73,7 +73,7 @@ def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, 
     token = os.environ.get(token_env) or os.environ.get("GH_TOKEN")
     if not token:
         raise BadInput(f"no token: set {token_env} (in a workflow: env: {token_env}: ${{{{ github.token }}}})")
-    body = comment_body(comparison, key=key, details=details_url or run_url())
+    body = run_comment_body(comparisons, key=key, details=details_url or run_url())
     try:
         done, url = post_sticky_comment(GitHub(api_url, token), repo, pr, body, marker(key),
                                         author=Identity(author) if author else None, expect_sha=expect_sha)
@@ -98,10 +98,10 @@ def comment_github(report_json, repo, pr, api_url, token_env, key, details_url, 
 def comment_hub(report_json, repo_id, pr, key):
     """Create or update forgetcheck's comment on a Hub pull request (token: HF_TOKEN)."""
     from forgetcheck.integrations.hub import post_hub_comment
-    from forgetcheck.report.comment import comment_body, marker
-    from forgetcheck.report.files import read_report
+    from forgetcheck.report.comment import marker
+    from forgetcheck.report.side_by_side import read_run, run_comment_body
 
-    body = comment_body(read_report(report_json), key=key)
+    body = run_comment_body(read_run(report_json), key=key)
     done, url = post_hub_comment(repo_id, pr, body, marker(key))
     click.echo(f"forgetcheck: comment {done} on {repo_id} #{pr}" + (f": {url}" if url else ""))
 
@@ -113,7 +113,10 @@ def comment_hub(report_json, repo_id, pr, key):
 @click.option("--revision", default=None, help="The Hub branch to read and commit to [default: main].")
 @click.option("--create-pr", is_flag=True, help="Open a Hub pull request instead of committing.")
 @click.option("--with-chart", is_flag=True, help="Show the chart in the card, saved next to the README.")
-def card(report_json, readme, repo_id, revision, create_pr, with_chart):
+@click.option("--candidate", default=None, metavar="LABEL",
+              help="For the folder of a several-candidate run: the candidate this card describes (its results go "
+                   "in model-index; the section shows all side by side) [default: the one named like the model].")
+def card(report_json, readme, repo_id, revision, create_pr, with_chart, candidate):
     """Write the report into a model card, between forgetcheck's markers.
 
     Nothing else in the card changes but its model-index (forgetcheck's eval results)
@@ -121,17 +124,20 @@ def card(report_json, readme, repo_id, revision, create_pr, with_chart):
     """
     from forgetcheck.integrations.card import CHART_NAME, update_card
     from forgetcheck.files import write_atomic
-    from forgetcheck.report.files import read_report
+    from forgetcheck.report.side_by_side import card_report
 
     if (readme is None) == (repo_id is None):
         raise BadInput("give one of --readme PATH (a local card) or --repo-id ORG/NAME (a card on the Hub)")
     if readme and (revision or create_pr):
         raise BadInput("--revision and --create-pr are for --repo-id; a local card is written in place")
-    comparison = read_report(report_json)
+    # The card describes the model in its folder (or Hub repo), so that names it in model-index.
+    model_name = repo_id.split("/")[-1] if repo_id else Path(readme).resolve().parent.name
+    comparison, markdown = card_report(report_json, model_name, candidate)
     if repo_id:
         from forgetcheck.integrations.hub import push_card
 
-        done, url = push_card(comparison, repo_id, revision=revision, create_pr=create_pr, with_chart=with_chart)
+        done, url = push_card(comparison, repo_id, revision=revision, create_pr=create_pr, with_chart=with_chart,
+                              markdown=markdown)
         click.echo(f"forgetcheck: {repo_id} card {done}" + (f": {url}" if url else ""))
         return
     path = Path(readme)
@@ -139,9 +145,8 @@ def card(report_json, readme, repo_id, revision, create_pr, with_chart):
         old = path.read_bytes().decode("utf-8") if path.exists() else ""
     except UnicodeDecodeError as exc:
         raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}); a model card must be UTF-8") from None
-    # The card describes the model in its folder, so that folder names it in model-index.
-    new = update_card(old, comparison, chart=CHART_NAME if with_chart else None,
-                      model_name=path.resolve().parent.name, source=str(path))
+    new = update_card(old, comparison, chart=CHART_NAME if with_chart else None, model_name=model_name,
+                      source=str(path), markdown=markdown)
     path.parent.mkdir(parents=True, exist_ok=True)
     if with_chart:
         from forgetcheck.report.chart import write_chart

@@ -43,14 +43,18 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+\Z")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 
 
-def card_section(comparison: Comparison, *, chart: str | None = None, newline: str = "\n") -> str:
-    """The marked section, markers included; ``chart`` is the image's path beside the card."""
+def card_section(comparison: Comparison, *, chart: str | None = None, newline: str = "\n",
+                 markdown: str | None = None) -> str:
+    """The marked section, markers included; ``chart`` is the image's path beside the card.
+
+    ``markdown``: the section's report instead of the comparison's own (several candidates side by side).
+    """
     lines = [
         START,
         "<!-- Written by `forgetcheck card` from report.json: edits between these markers are "
         "replaced on the next run. -->",
         "",
-        render_markdown(comparison).rstrip("\n"),
+        (markdown or render_markdown(comparison)).rstrip("\n"),
     ]
     if chart:
         lines += ["", f"![forgetcheck: drop per capability, with its confidence interval]({chart})"]
@@ -59,13 +63,13 @@ def card_section(comparison: Comparison, *, chart: str | None = None, newline: s
 
 
 def update_card(text: str, comparison: Comparison, *, chart: str | None = None,
-                model_name: str | None = None, source: str = "README.md") -> str:
+                model_name: str | None = None, source: str = "README.md", markdown: str | None = None) -> str:
     """The card ``text`` with forgetcheck's section and metadata written in."""
     newline = "\r\n" if "\r\n" in text else "\n"
     match = _FRONT_MATTER.search(text)
     head, block, close, body = ("", None, "", text) if match is None else (
         match.group(1), match.group(2), match.group(3), text[match.end():])
-    body = _with_section(body, card_section(comparison, chart=chart, newline=newline), source, newline)
+    body = _with_section(body, card_section(comparison, chart=chart, newline=newline, markdown=markdown), source, newline)
     block = _with_metadata(block, comparison, model_name, source, newline)
     if block is None:
         return body

@@ -411,7 +411,11 @@ class SharedWeights(LazyWeights):
         """Take a merged adapter out, leaving the base weights exactly as they were loaded."""
         if not self.saved:
             return
-        self.adapted.unmerge_adapter()
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        for layer in self.adapted.modules():  # only the merged layers: PEFT warns about the others
+            if isinstance(layer, BaseTunerLayer) and layer.merged:
+                layer.unmerge()
         with torch.no_grad():
             for parameter, original in self.saved:
                 parameter.copy_(original)

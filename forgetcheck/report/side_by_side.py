@@ -63,8 +63,12 @@ def _tests(comparisons: dict[str, Comparison]) -> int:
     return sum(len(c.capabilities) for c in comparisons.values())
 
 
-def render_side_by_side_markdown(comparisons: dict[str, Comparison]) -> str:
-    """The run's Markdown report: the outcome, one column per candidate, and a line per candidate."""
+def render_side_by_side_markdown(comparisons: dict[str, Comparison], links: bool = True) -> str:
+    """The run's Markdown report: the outcome, one column per candidate, and a line per candidate.
+
+    ``links``: link each candidate's own report.md, beside this one in the report folder
+    (not in a comment or a card, where those paths lead nowhere).
+    """
     first = next(iter(comparisons.values()))
     verdict = worst(comparisons)
     regressed = [label for label, c in comparisons.items() if c.verdict == "regressed"]
@@ -95,15 +99,15 @@ def render_side_by_side_markdown(comparisons: dict[str, Comparison]) -> str:
         "capability × candidate tests and the drop is above the tolerance · **held**: the CI's upper end is below "
         "the tolerance · otherwise **inconclusive**.</sub>",
         "",
-        "| candidate | model | verdict | outcome | full report |",
-        "|---|---|---|---|---|",
+        "| candidate | model | verdict | outcome |" + (" full report |" if links else ""),
+        "|---|---|---|---|" + ("---|" if links else ""),
     ]
     for label, c in comparisons.items():
-        folder = f"{label}/report.md" if _LABEL.match(label) else ""
-        link = f"[{_label(label)}/report.md]({folder})" if folder else "—"
-        lines.append(f"| {_label(label)} | {escape_untrusted(c.candidate.spec, limit=120)} | "
-                     f"{VERDICT_EMOJI[c.verdict]} {escape_untrusted(c.verdict, limit=20)} | "
-                     f"{outcome_line(c, name=_name)} | {link} |")
+        row = (f"| {_label(label)} | {escape_untrusted(c.candidate.spec, limit=120)} | "
+               f"{VERDICT_EMOJI[c.verdict]} {escape_untrusted(c.verdict, limit=20)} | {outcome_line(c, name=_name)} |")
+        if links:
+            row += f" [{_label(label)}/report.md]({label}/report.md) |" if _LABEL.match(label) else " — |"
+        lines.append(row)
     return "\n".join(lines) + "\n"
 
 
@@ -176,3 +180,42 @@ def read_candidates(folder: str | os.PathLike) -> dict[str, Comparison]:
             raise BadInput(f"{index}: candidates[{k}].label: expected a plain, unique folder name, got {label!r:.80}")
         comparisons[label] = read_report(folder / label / "report.json")
     return comparisons
+
+
+def read_run(path: str | os.PathLike) -> dict[str, Comparison]:
+    """What a saved run holds: a several-candidate run's folder (by label), else one report under the label ``""``."""
+    from forgetcheck.report.files import read_report
+
+    return read_candidates(path) if is_several(path) else {"": read_report(path)}
+
+
+def run_comment_body(comparisons: dict[str, Comparison], *, key: str = "", details: str | None = None) -> str:
+    """The pull-request comment for what :func:`read_run` read: one report as ever, several side by side."""
+    from forgetcheck.report.comment import COMMENT_LIMIT, comment_body, fit, marker
+
+    if list(comparisons) == [""]:
+        return comment_body(comparisons[""], key=key, details=details)
+    return fit(render_side_by_side_markdown(comparisons, links=False), marker(key), details, COMMENT_LIMIT)
+
+
+def card_report(path: str | os.PathLike, model_name: str, chosen: str | None = None) -> tuple[Comparison, str | None]:
+    """What a model card gets from a saved run: the comparison whose results go in its model-index, and for a
+    several-candidate run the side-by-side section (None: the comparison's own report).
+
+    A card describes one model: ``chosen`` (``--candidate``), else the candidate
+    labelled with the card's model name (its folder, or its Hub repo's name).
+    """
+    comparisons = read_run(path)
+    if list(comparisons) == [""]:
+        if chosen is not None:
+            raise BadInput(f"--candidate {chosen!r}: {path} holds one comparison; --candidate is for the folder of "
+                           "a run with several candidates")
+        return comparisons[""], None
+    label = chosen if chosen is not None else model_name
+    if label not in comparisons:
+        names = ", ".join(comparisons)
+        if chosen is not None:
+            raise BadInput(f"--candidate {chosen!r}: not a candidate of this run (it has: {names})")
+        raise BadInput(f"this run compared several candidates ({names}) and none is named {model_name!r} like "
+                       "this card's model; pass --candidate LABEL to say which one the card describes")
+    return comparisons[label], render_side_by_side_markdown(comparisons, links=False)

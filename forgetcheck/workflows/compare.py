@@ -205,8 +205,8 @@ def compare_many(base: str, candidates: list[str], suite: str | Suite = "core", 
     for k, (label, spec, capabilities) in enumerate(zip(labels, models.specs, judged)):
         items, _, own, drift_summary = runs[k]
         together = (f"judged together with {len(candidates) - 1} other candidate(s) against the same base: p_adjusted "
-                    f"is Holm-corrected across all {tests} capability × candidate tests (`forgetcheck report` on "
-                    "this file alone re-judges it as a single comparison)")
+                    f"is Holm-corrected across all {tests} capability × candidate tests (`forgetcheck report` on the "
+                    "run's folder re-judges them together; on this file alone, as a single comparison)")
         step_times = {**timings}
         for step, value in own.items():
             step_times[step] = step_times.get(step, 0) + value if step in ("load_s", "models_loaded", "drift_s") \
