@@ -238,3 +238,18 @@ def test_report_rejudges_the_run_together(several):
     assert run("report", out, "--tolerance", "0.99", "--fail-on", "never").exit_code == 0
     assert run("report", out).exit_code == 1
     assert run("report", out, "--format", "md").output.startswith("## ❌ forgetcheck: 2 of 3 candidates regressed")
+
+
+def test_unmerged_adapters_switch_by_name_too(tiny_base, candidates, tmp_path):
+    """In bfloat16 no adapter is merged (merging would round): the adapters run through PEFT's own layers."""
+    from forgetcheck import compare, compare_many
+
+    suite = write_suite(tmp_path / "suite", n_facts=12)
+    quick = dict(dtype="bfloat16", cache=False, progress=False, kl_samples=0, recovery_shots=0)
+    together = compare_many(str(tiny_base), [str(candidates[1]), str(candidates[0])], str(suite), **quick)
+    assert list(together) == ["noop-adapter", "forgetful-adapter"]
+    for label, candidate in zip(together, [candidates[1], candidates[0]]):
+        alone = compare(str(tiny_base), str(candidate), str(suite), **quick)
+        assert [(i.base_score, i.candidate_score, i.candidate_answer) for i in alone.items] == \
+            [(i.base_score, i.candidate_score, i.candidate_answer) for i in together[label].items]
+    assert all(i.base_score == i.candidate_score for i in together["noop-adapter"].items)
