@@ -71,7 +71,8 @@ def main() -> None:
 @click.argument("candidates", metavar="CANDIDATE...", nargs=-1, required=True)
 @click.option("--suite", default="core", show_default=True, help="Built-in suite name or path to a suite YAML.")
 @click.option("--out", "out_dir", default="forgetcheck-report", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for report.json, report.md, samples.jsonl, chart.png.")
+              help="Folder for report.json, report.md, samples.jsonl, chart.png (with several candidates: one "
+                   "folder per candidate, and report.md side by side).")
 @judging_options
 @running_options
 @click.option("--device-map", type=click.Choice(["auto"]), default=None,
