@@ -3,7 +3,7 @@
 from forgetcheck.errors import BadInput, ForgetcheckError
 from forgetcheck.version import __version__
 
-__all__ = ["BadInput", "ForgetcheckError", "__version__", "compare"]
+__all__ = ["BadInput", "ForgetcheckError", "__version__", "compare", "compare_many"]
 
 
 def compare(*args, **kwargs):
@@ -11,3 +11,10 @@ def compare(*args, **kwargs):
     from forgetcheck.workflows.compare import compare as _compare
 
     return _compare(*args, **kwargs)
+
+
+def compare_many(*args, **kwargs):
+    """Compare several candidates with one base in one run; see :func:`forgetcheck.workflows.compare.compare_many`."""
+    from forgetcheck.workflows.compare import compare_many as _compare_many
+
+    return _compare_many(*args, **kwargs)

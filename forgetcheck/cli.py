@@ -69,10 +69,11 @@ def main() -> None:
 
 @main.command()
 @click.argument("base")
-@click.argument("candidate")
+@click.argument("candidates", metavar="CANDIDATE...", nargs=-1, required=True)
 @click.option("--suite", default="core", show_default=True, help=SUITE_HELP)
 @click.option("--out", "out_dir", default="forgetcheck-report", show_default=True, type=click.Path(file_okay=False),
-              help=REPORT_FILES_HELP)
+              help=REPORT_FILES_HELP[:-1] + " (with several candidates: one folder per candidate, and report.md "
+                   "side by side).")
 @judging_options
 @running_options
 @click.option("--device-map", type=click.Choice(["auto"]), default=None,
@@ -82,12 +83,15 @@ def main() -> None:
 @click.option("--reference", type=click.Path(dir_okay=False), default=None,
               help="A text file of paragraphs: perplexity drift on your own text, as one more capability.")
 @task_code_option
-def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dtype, device, chat_template,
+def compare(base, candidates, suite, out_dir, tolerance, confidence, fail_on, dtype, device, chat_template,
             batch_tokens, allow_pickle, trust_remote_code, quiet, no_cache, kl_samples, files_outside_suite,
             device_map, recovery_shots, reference, task_code):
     """Compare CANDIDATE (full model or PEFT adapter) with BASE on a probe suite.
 
     BASE and CANDIDATE are local folders, .gguf files, or Hub ids like org/name@revision.
+    Several candidates are compared in one run: the base is scored once, each
+    candidate's report goes to OUT/<candidate>/, OUT/report.md shows them side by
+    side, and the exit code is the worst candidate's.
     """
     from forgetcheck.workflows.compare import compare as run_compare
 
@@ -99,7 +103,11 @@ def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dty
         recovery_shots=recovery_shots, reference=reference, files_outside_suite=files_outside_suite,
         task_code=task_code)
     quiet_libraries(quiet)
-    comparison = run_compare(base, candidate, suite, options, warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
+    if len(candidates) > 1:
+        from forgetcheck.commands.compare import compare_several
+
+        return compare_several(base, list(candidates), suite, options, out_dir, fail_on)  # exits: the worst's code
+    comparison = run_compare(base, candidates[0], suite, options, warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
     from forgetcheck.models import parallel
 
     if not parallel.is_main():
@@ -117,7 +125,12 @@ def report(report_json, tolerance, confidence, fail_on, fmt):
     """Re-render (and re-judge with other thresholds) a saved report.json; no model is loaded."""
     from forgetcheck.analysis.verdicts import rejudge
     from forgetcheck.report.files import read_report
+    from forgetcheck.report.side_by_side import is_several
 
+    if is_several(report_json):  # a several-candidate run's folder: judged again together, shown side by side
+        from forgetcheck.commands.compare import report_several
+
+        return report_several(report_json, tolerance, confidence, fail_on, fmt)
     comparison = rejudge(read_report(report_json), tolerance, confidence)
     if fmt == "json":
         click.echo(json.dumps(to_dict(comparison), indent=2, ensure_ascii=False))

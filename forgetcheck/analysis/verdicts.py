@@ -56,34 +56,52 @@ def judge_items(items: list[ItemResult], capabilities: list[CapabilityInfo], tol
     unless it regressed), chance-adjusted forgetting for k-option items, and the
     per-sub-category breakdown.
     """
+    return judge_candidates([(items, capabilities)], tolerance, confidence, recovery_shots)[0]
+
+
+def judge_candidates(runs: list[tuple[list[ItemResult], list[CapabilityInfo]]], tolerance: float,
+                     confidence: float, recovery_shots: int | None = None) -> list[list[CapabilityResult]]:
+    """:func:`judge_items` for several candidates against one base, judged as one family of tests.
+
+    ``runs`` holds each candidate's items and capabilities. Holm runs across every
+    capability × candidate test, so the chance of any false "regressed" line in the
+    whole run stays at 1 − confidence however many candidates are compared; the
+    items-needed and detectable-drop estimates count the same number of tests. With
+    one candidate this is exactly :func:`judge_items`.
+    """
     check_judging(tolerance, confidence)
     drops, groups = [], []
-    for cap in capabilities:
-        mine = [i for i in items if i.capability == cap.name]
-        binary = cap.metric in BINARY_METRICS
-        for item in mine:
-            item.flip = _flip(item) if binary else None
-        groups.append(mine)
-        drops.append(paired_drop([i.base_score for i in mine], [i.candidate_score for i in mine],
-                                 binary=binary, confidence=confidence))
-    classify_forgotten(items)
-    results = []
-    for cap, mine, j in zip(capabilities, groups, judge(drops, tolerance, confidence)):
-        d = j.drop
-        binary = cap.metric in BINARY_METRICS
-        chance = chance_level(cap.kind, [i.n_options for i in mine if i.n_options], cap.chance) if binary else None
-        base_scores = [i.base_score for i in mine]
-        at_chance = measures_nothing(base_scores, chance, confidence) if chance is not None else None
-        verdict = "at-chance" if at_chance and j.verdict != "regressed" else j.verdict
-        results.append(CapabilityResult(
-            name=cap.name, kind=cap.kind, metric=cap.metric, n=d.n, base_score=d.base_score,
-            candidate_score=d.candidate_score, drop=d.drop, ci_low=d.ci_low, ci_high=d.ci_high,
-            p_value=d.p_value, p_adjusted=j.p_adjusted, verdict=verdict, forgotten=d.forgotten,
-            learned=d.learned, items_needed=j.items_needed if verdict == "inconclusive" else None, note=cap.note,
-            extra=cap.extra, chance=chance, at_chance=at_chance, chance_adjusted=_chance_adjusted(mine),
-            subcategories=_subcategories(mine, binary, confidence), detectable_drop=j.detectable,
-            diagnosis=diagnose(mine, recovery_shots), dataset=cap.dataset))
-    return results
+    for items, capabilities in runs:
+        for cap in capabilities:
+            mine = [i for i in items if i.capability == cap.name]
+            binary = cap.metric in BINARY_METRICS
+            for item in mine:
+                item.flip = _flip(item) if binary else None
+            groups.append(mine)
+            drops.append(paired_drop([i.base_score for i in mine], [i.candidate_score for i in mine],
+                                     binary=binary, confidence=confidence))
+        classify_forgotten(items)
+    judged = iter(zip(groups, judge(drops, tolerance, confidence)))
+    return [[_capability_result(cap, *next(judged), confidence, recovery_shots) for cap in capabilities]
+            for _, capabilities in runs]
+
+
+def _capability_result(cap: CapabilityInfo, mine: list[ItemResult], j, confidence: float,
+                       recovery_shots: int | None) -> CapabilityResult:
+    d = j.drop
+    binary = cap.metric in BINARY_METRICS
+    chance = chance_level(cap.kind, [i.n_options for i in mine if i.n_options], cap.chance) if binary else None
+    base_scores = [i.base_score for i in mine]
+    at_chance = measures_nothing(base_scores, chance, confidence) if chance is not None else None
+    verdict = "at-chance" if at_chance and j.verdict != "regressed" else j.verdict
+    return CapabilityResult(
+        name=cap.name, kind=cap.kind, metric=cap.metric, n=d.n, base_score=d.base_score,
+        candidate_score=d.candidate_score, drop=d.drop, ci_low=d.ci_low, ci_high=d.ci_high,
+        p_value=d.p_value, p_adjusted=j.p_adjusted, verdict=verdict, forgotten=d.forgotten,
+        learned=d.learned, items_needed=j.items_needed if verdict == "inconclusive" else None, note=cap.note,
+        extra=cap.extra, chance=chance, at_chance=at_chance, chance_adjusted=_chance_adjusted(mine),
+        subcategories=_subcategories(mine, binary, confidence), detectable_drop=j.detectable,
+        diagnosis=diagnose(mine, recovery_shots), dataset=cap.dataset)
 
 
 def chance_level(kind: str, options: list[int], declared: float | None = None) -> float:
@@ -135,10 +153,21 @@ def _flip(item: ItemResult) -> str:
 
 def rejudge(comparison: Comparison, tolerance: float | None = None, confidence: float | None = None) -> Comparison:
     """The same comparison judged with other thresholds; no model is loaded."""
-    tolerance = comparison.settings.tolerance if tolerance is None else tolerance
-    confidence = comparison.settings.confidence if confidence is None else confidence
-    infos = [CapabilityInfo(c.name, c.kind, c.metric, c.extra, c.note, c.chance, c.dataset)
-             for c in comparison.capabilities]
-    capabilities = judge_items(comparison.items, infos, tolerance, confidence, comparison.settings.recovery_shots)
-    settings = replace(comparison.settings, tolerance=tolerance, confidence=confidence)
-    return replace(comparison, capabilities=capabilities, settings=settings, verdict=overall_verdict(capabilities))
+    return rejudge_candidates([comparison], tolerance, confidence)[0]
+
+
+def rejudge_candidates(comparisons: list[Comparison], tolerance: float | None = None,
+                       confidence: float | None = None) -> list[Comparison]:
+    """Several candidates of one run judged again together, Holm across all their tests (see :func:`judge_candidates`).
+
+    Thresholds left as None keep the run's (the first comparison's settings).
+    """
+    settings = comparisons[0].settings
+    tolerance = settings.tolerance if tolerance is None else tolerance
+    confidence = settings.confidence if confidence is None else confidence
+    runs = [(c.items, [CapabilityInfo(cap.name, cap.kind, cap.metric, cap.extra, cap.note, cap.chance, cap.dataset)
+                       for cap in c.capabilities]) for c in comparisons]
+    judged = judge_candidates(runs, tolerance, confidence, settings.recovery_shots)
+    return [replace(c, capabilities=capabilities, verdict=overall_verdict(capabilities),
+                    settings=replace(c.settings, tolerance=tolerance, confidence=confidence))
+            for c, capabilities in zip(comparisons, judged)]

@@ -112,10 +112,10 @@ def comment_github(report_json, repo, pr, api_url, token_env, key, mode, on, ale
     )
     from forgetcheck.integrations.comment_policy import comment_with_digest
     from forgetcheck.report.comment import marker
-    from forgetcheck.report.files import read_report
+    from forgetcheck.report.side_by_side import read_run
 
-    comparison = read_report(report_json)
-    alert = planned(comparison, on, alert_threshold)
+    comparisons = read_run(report_json)  # one report, or a several-candidate run's folder
+    alert = any(planned(c, on, alert_threshold) for c in comparisons.values())
     if not repo:
         raise BadInput("no repository: pass --repo OWNER/NAME (GitHub Actions sets GITHUB_REPOSITORY)")
     pr = pr if pr is not None else pull_request_from_event(os.environ.get("GITHUB_EVENT_PATH"))
@@ -124,7 +124,7 @@ def comment_github(report_json, repo, pr, api_url, token_env, key, mode, on, ale
     token = os.environ.get(token_env) or os.environ.get("GH_TOKEN")
     if not token:
         raise BadInput(f"no token: set {token_env} (in a workflow: env: {token_env}: ${{{{ github.token }}}})")
-    body = comment_with_digest(comparison, key=key, details=details_url or run_url())
+    body = comment_with_digest(comparisons, key=key, details=details_url or run_url())
     try:
         posted = post_sticky_comment(GitHub(api_url, token), repo, pr, body, marker(key),
                                      author=Identity(author) if author else None, expect_sha=expect_sha,
@@ -157,11 +157,11 @@ def comment_hub(report_json, repo_id, pr, key, mode, on, alert_threshold, github
     from forgetcheck.integrations.comment_policy import comment_with_digest
     from forgetcheck.integrations.hub import keep_hub_comment
     from forgetcheck.report.comment import marker
-    from forgetcheck.report.files import read_report
+    from forgetcheck.report.side_by_side import read_run
 
-    comparison = read_report(report_json)
-    alert = planned(comparison, on, alert_threshold)
-    body = comment_with_digest(comparison, key=key)
+    comparisons = read_run(report_json)  # one report, or a several-candidate run's folder
+    alert = any(planned(c, on, alert_threshold) for c in comparisons.values())
+    body = comment_with_digest(comparisons, key=key)
     posted = keep_hub_comment(repo_id, pr, body, marker(key), mode=mode, on=on, alert=alert)
     write_outputs(github_output, posted)
     click.echo(said(posted, f"{repo_id} #{pr}"))
@@ -179,7 +179,10 @@ def comment_hub(report_json, repo_id, pr, key, mode, on, alert_threshold, github
                    "[default: this GitHub Actions run, from GITHUB_SERVER_URL, GITHUB_REPOSITORY and GITHUB_RUN_ID].")
 @click.option("--source-name", default=None,
               help="The source's name [default: 'GitHub Actions run' for a run, else 'forgetcheck report'].")
-def card(report_json, readme, repo_id, revision, create_pr, with_chart, source_url, source_name):
+@click.option("--candidate", default=None, metavar="LABEL",
+              help="For the folder of a several-candidate run: the candidate this card describes (its results go "
+                   "in model-index; the section shows all side by side) [default: the one named like the model].")
+def card(report_json, readme, repo_id, revision, create_pr, with_chart, source_url, source_name, candidate):
     """Write the report into a model card, between forgetcheck's markers.
 
     Nothing else in the card changes but its model-index (this suite's eval results;
@@ -190,13 +193,15 @@ def card(report_json, readme, repo_id, revision, create_pr, with_chart, source_u
     from forgetcheck.files import write_atomic
     from forgetcheck.integrations.card import CHART_NAME, Source, eval_results_file, eval_results_path, update_card
     from forgetcheck.integrations.github import run_url
-    from forgetcheck.report.files import read_report
+    from forgetcheck.report.side_by_side import card_report
 
     if (readme is None) == (repo_id is None):
         raise BadInput("give one of --readme PATH (a local card) or --repo-id ORG/NAME (a card on the Hub)")
     if readme and (revision or create_pr):
         raise BadInput("--revision and --create-pr are for --repo-id; a local card is written in place")
-    comparison = read_report(report_json)
+    # The card describes the model in its folder (or Hub repo), so that names it in model-index.
+    model_name = repo_id.split("/")[-1] if repo_id else Path(readme).resolve().parent.name
+    comparison, markdown = card_report(report_json, model_name, candidate)
     if source_url and not source_url.startswith(("https://", "http://")):
         raise BadInput(f"--source-url {source_url[:80]!r}: give a web address (https://...)")
     url = source_url or run_url()
@@ -206,7 +211,7 @@ def card(report_json, readme, repo_id, revision, create_pr, with_chart, source_u
         from forgetcheck.integrations.hub import push_card
 
         done, where = push_card(comparison, repo_id, revision=revision, create_pr=create_pr,
-                                with_chart=with_chart, link=link)
+                                with_chart=with_chart, link=link, markdown=markdown)
         click.echo(f"forgetcheck: {repo_id} card {done}" + (f": {where}" if where else ""))
         return
     path = Path(readme)
@@ -214,9 +219,8 @@ def card(report_json, readme, repo_id, revision, create_pr, with_chart, source_u
         old = path.read_bytes().decode("utf-8") if path.exists() else ""
     except UnicodeDecodeError as exc:
         raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}); a model card must be UTF-8") from None
-    # The card describes the model in its folder, so that folder names it in model-index.
-    new = update_card(old, comparison, chart=CHART_NAME if with_chart else None,
-                      model_name=path.resolve().parent.name, source=str(path), link=link)
+    new = update_card(old, comparison, chart=CHART_NAME if with_chart else None, model_name=model_name,
+                      source=str(path), link=link, markdown=markdown)
     path.parent.mkdir(parents=True, exist_ok=True)
     if with_chart:
         from forgetcheck.report.chart import write_chart

@@ -83,13 +83,17 @@ def suite_label(comparison: Comparison) -> str:
     return re.sub(r"[^\w.-]+", "-", "-".join(n for n in names if n) or "custom")
 
 
-def card_section(comparison: Comparison, *, chart: str | None = None, newline: str = "\n") -> str:
-    """The marked section, markers included; ``chart`` is the image's path beside the card."""
+def card_section(comparison: Comparison, *, chart: str | None = None, newline: str = "\n",
+                 markdown: str | None = None) -> str:
+    """The marked section, markers included; ``chart`` is the image's path beside the card.
+
+    ``markdown``: the section's report instead of the comparison's own (several candidates side by side).
+    """
     lines = [
         START,
         _WRITTEN_BY.format(suite=suite_label(comparison)),
         "",
-        render_markdown(comparison).rstrip("\n"),
+        (markdown or render_markdown(comparison)).rstrip("\n"),
     ]
     if chart:
         lines += ["", f"![forgetcheck: drop per capability, with its confidence interval]({chart})"]
@@ -98,17 +102,19 @@ def card_section(comparison: Comparison, *, chart: str | None = None, newline: s
 
 
 def update_card(text: str, comparison: Comparison, *, chart: str | None = None,
-                model_name: str | None = None, source: str = "README.md", link: Source | None = None) -> str:
+                model_name: str | None = None, source: str = "README.md", link: Source | None = None,
+                markdown: str | None = None) -> str:
     """The card ``text`` with forgetcheck's section and metadata written in.
 
     ``source`` names the card in error messages; ``link`` is where the results can be
-    checked (the model-index ``source``).
+    checked (the model-index ``source``); ``markdown`` replaces the comparison's own
+    report in the section (several candidates side by side).
     """
     newline = "\r\n" if "\r\n" in text else "\n"
     match = _FRONT_MATTER.search(text)
     head, block, close, body = ("", None, "", text) if match is None else (
         match.group(1), match.group(2), match.group(3), text[match.end():])
-    section = card_section(comparison, chart=chart, newline=newline)
+    section = card_section(comparison, chart=chart, newline=newline, markdown=markdown)
     body = _with_section(body, section, suite_label(comparison), source, newline)
     block = _with_metadata(block, comparison, model_name, source, newline, link)
     if block is None:

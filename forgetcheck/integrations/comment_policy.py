@@ -167,10 +167,26 @@ def plan(ours: list[dict], body: str, digest: str, *, mode: str, on: str, alert:
     return Plan("create", retire=list(ours))
 
 
-def comment_with_digest(comparison: Comparison, *, key: str = "", details: str | None = None) -> str:
-    """The comment for ``comparison`` (:func:`forgetcheck.report.comment.comment_body`) with its digest line."""
-    from forgetcheck.report.comment import COMMENT_LIMIT, comment_body, marker
+def comment_with_digest(run: Comparison | dict[str, Comparison], *, key: str = "", details: str | None = None) -> str:
+    """The comment for a saved run with its digest line: one report as
+    :func:`forgetcheck.report.comment.comment_body` writes it, or several candidates side by
+    side (:func:`forgetcheck.report.side_by_side.read_run` reads either)."""
+    from forgetcheck.report.comment import COMMENT_LIMIT, comment_body, fit, marker
+    from forgetcheck.report.side_by_side import render_side_by_side_markdown
 
-    digest = results_digest(comparison)
+    comparisons = {"": run} if isinstance(run, Comparison) else run
+    digest = run_digest(comparisons)
     room = COMMENT_LIMIT - len(digest_line(digest)) - 2  # the digest must survive a cut
-    return with_digest(comment_body(comparison, key=key, details=details, limit=room), marker(key), digest)
+    if list(comparisons) == [""]:
+        body = comment_body(comparisons[""], key=key, details=details, limit=room)
+    else:
+        body = fit(render_side_by_side_markdown(comparisons, links=False), marker(key), details, room)
+    return with_digest(body, marker(key), digest)
+
+
+def run_digest(comparisons: dict[str, Comparison]) -> str:
+    """:func:`results_digest` of one report; for several candidates, of each one under its label."""
+    if list(comparisons) == [""]:
+        return results_digest(comparisons[""])
+    shown = [[label, results_digest(c)] for label, c in comparisons.items()]
+    return hashlib.sha256(json.dumps(shown, ensure_ascii=False).encode()).hexdigest()[:16]

@@ -107,7 +107,7 @@ _ACCOUNTS: dict[tuple[str, str], str] = {}
 
 
 def push_card(comparison: Comparison, repo_id: str, *, revision: str | None = None, create_pr: bool = False,
-              with_chart: bool = False, link: Source | None = None) -> tuple[str, str]:
+              with_chart: bool = False, link: Source | None = None, markdown: str | None = None) -> tuple[str, str]:
     """Write forgetcheck's section into ``repo_id``'s README.md on the Hub.
 
     Returns ``(what, url)``: what is ``committed``, ``opened a pull request`` or
@@ -126,7 +126,8 @@ def push_card(comparison: Comparison, repo_id: str, *, revision: str | None = No
         except RemoteEntryNotFoundError:
             old = ""
         new = update_card(old, comparison, chart=CHART_NAME if with_chart else None,
-                          model_name=repo_id.split("/")[-1], source=f"{repo_id}/README.md", link=link)
+                          model_name=repo_id.split("/")[-1], source=f"{repo_id}/README.md", link=link,
+                          markdown=markdown)
         operations = []
         if new != old:
             operations.append(CommitOperationAdd("README.md", new.encode("utf-8")))

@@ -151,13 +151,21 @@ def _cannot_load(spec: ModelSpec):
         raise BadInput(f"model {spec.spec!r}: transformers cannot load it ({first[:300]})") from None
 
 
-def attach_adapter(model, spec: ModelSpec, *, allow_pickle: bool = False):
-    """Wrap a loaded base model with a PEFT adapter; the base pass disables it."""
+def attach_adapter(model, spec: ModelSpec, *, allow_pickle: bool = False, adapter_name: str = "default"):
+    """Wrap a loaded base model with a PEFT adapter; the base pass disables it.
+
+    Given a model already wrapped, the adapter is added beside the others under
+    ``adapter_name`` (several candidates share one loaded base and are switched by name).
+    """
     from peft import PeftModel
 
     check_loadable(spec, allow_pickle=allow_pickle, trust_remote_code=False)
     try:
-        wrapped = PeftModel.from_pretrained(model, spec.path, is_trainable=False)
+        if isinstance(model, PeftModel):
+            model.load_adapter(spec.path, adapter_name=adapter_name, is_trainable=False)
+            wrapped = model
+        else:
+            wrapped = PeftModel.from_pretrained(model, spec.path, adapter_name=adapter_name, is_trainable=False)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BadInput(f"adapter {spec.spec!r}: cannot be applied to the base ({first[:300]})") from None

@@ -14,6 +14,7 @@ is exact (:func:`merge_for_candidate`).
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -106,31 +107,19 @@ def open_pair(base: str, candidate: str, *, dtype: str = "auto", device: str = "
     cand_spec = resolve(candidate, allow_pickle=allow_pickle)
     if base_spec.adapter:
         raise BadInput(f"base {base!r} is a PEFT adapter; BASE must be a full model (the adapter goes in CANDIDATE)")
-    if cand_spec.adapter and cand_spec.adapter_base and not same_model_name(cand_spec.adapter_base, base_spec):
-        notes.append(f"the adapter {candidate!r} was trained on {cand_spec.adapter_base!r}, but BASE is {base!r}; "
-                     "if that is not the same model, this comparison means little")
+    notes += adapter_notes(cand_spec, candidate, base_spec, base)
     device_name = parallel.start(choose_device(device))
     torch_dtype = choose_dtype(dtype, device_name)
     placement = check_device_map(device_map, device_name)
     if device_map and not placement:
         notes.append(f"--device-map {device_map} only spreads a model over GPUs; on {device_name} it is ignored")
     base_tok = load_tokenizer(base_spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
-    same_tokenizer = True
-    if cand_spec.adapter:
-        check_loadable(cand_spec, allow_pickle=allow_pickle, trust_remote_code=False)
-        cand_tok = base_tok
-    else:
-        cand_tok = load_tokenizer(cand_spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
-        same_tokenizer = cand_tok.get_vocab() == base_tok.get_vocab()
-        if not same_tokenizer:
-            notes.append("the candidate's tokenizer differs from the base's; scores are comparable only per item text, "
-                         "and label-free drift (which compares token by token) is skipped")
+    cand_tok, same_tokenizer, tokenizer_notes = candidate_tokenizer(
+        cand_spec, base_tok, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    notes += tokenizer_notes
     weights = LazyWeights(base_spec, cand_spec, timings, dtype=torch_dtype, device=device_name,
                           allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, device_map=placement)
-
-    def scorer(tokenizer, label: str, load: Callable, context=None) -> HFScorer:
-        return HFScorer(None, tokenizer, device=device_name, batch_tokens=batch_tokens, context_manager=context,
-                        progress=progress, label=label, load=load)
+    scorer = _scorer_maker(device_name, batch_tokens, progress)
 
     # The base pass of an adapter comparison runs on the one loaded model with the adapter switched off.
     base_scorer = scorer(base_tok, "base", weights.base, weights.adapter_off if cand_spec.adapter else None)
@@ -139,8 +128,39 @@ def open_pair(base: str, candidate: str, *, dtype: str = "auto", device: str = "
                      notes, same_tokenizer)
 
 
+def _scorer_maker(device: str, batch_tokens: int | None, progress: bool) -> Callable:
+    """Makes the run's scorers, all on one device with one batch budget; each loads its weights on first use."""
+    def scorer(tokenizer, label: str, load: Callable, context=None) -> HFScorer:
+        return HFScorer(None, tokenizer, device=device, batch_tokens=batch_tokens, context_manager=context,
+                        progress=progress, label=label, load=load)
+
+    return scorer
+
+
+def adapter_notes(cand_spec: ModelSpec, candidate: str, base_spec: ModelSpec, base: str) -> list[str]:
+    """A warning when an adapter names another base than the one given."""
+    if cand_spec.adapter and cand_spec.adapter_base and not same_model_name(cand_spec.adapter_base, base_spec):
+        return [f"the adapter {candidate!r} was trained on {cand_spec.adapter_base!r}, but BASE is {base!r}; "
+                "if that is not the same model, this comparison means little"]
+    return []
+
+
+def candidate_tokenizer(cand_spec: ModelSpec, base_tok, *, allow_pickle: bool, trust_remote_code: bool):
+    """The candidate's tokenizer (an adapter's is the base's), whether it equals the base's, and notes."""
+    if cand_spec.adapter:
+        check_loadable(cand_spec, allow_pickle=allow_pickle, trust_remote_code=False)
+        return base_tok, True, []
+    cand_tok = load_tokenizer(cand_spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    if cand_tok.get_vocab() == base_tok.get_vocab():
+        return cand_tok, True, []
+    return cand_tok, False, ["the candidate's tokenizer differs from the base's; scores are comparable only per item "
+                             "text, and label-free drift (which compares token by token) is skipped"]
+
+
 def merge_for_candidate(wrapped, placement: str | None = None) -> bool:
     """Merge a plain LoRA adapter into the base weights for the candidate's passes; True if it did.
+
+    Merges only where :func:`mergeable` says the merge is exact.
 
     Unmerged, every adapted layer adds two small matmuls to each call; merged, the
     candidate runs as fast as the base. Call it only after the last base pass: a
@@ -153,6 +173,14 @@ def merge_for_candidate(wrapped, placement: str | None = None) -> bool:
     rounding ΔW into half-precision weights can move scores by more than the 1e-4
     that scores are held to.
     """
+    if not mergeable(wrapped, placement):
+        return False
+    wrapped.merge_adapter()
+    return True
+
+
+def mergeable(wrapped, placement: str | None = None) -> bool:
+    """Would merging the active adapter be exact? See :func:`merge_for_candidate`."""
     from peft import PeftType
     from peft.tuners.lora import LoraLayer
     from peft.tuners.tuners_utils import BaseTunerLayer
@@ -170,7 +198,6 @@ def merge_for_candidate(wrapped, placement: str | None = None) -> bool:
         if (not isinstance(layer, LoraLayer) or layer.lora_variant or weight is None
                 or weight.dtype != torch.float32 or uses[id(weight)] > 1):
             return False
-    wrapped.merge_adapter()
     return True
 
 
@@ -223,3 +250,193 @@ class LazyWeights:
         self.timings["load_s"] += time.perf_counter() - t
         self.timings["models_loaded"] += 1
         return model
+
+
+# --- Several candidates against one base -------------------------------------------------------------------
+
+
+@dataclass
+class CandidateModels:
+    """A base and several candidates opened together, each candidate scored exactly as it would be alone.
+
+    ``base`` scores the base once for all of them; ``candidates[k]`` scores candidate k.
+    PEFT adapters share one loaded base and are switched to by name; full models load
+    one at a time, each freed (:meth:`done_with`) before the next. So at most the base
+    with its adapters, or one full model, is in memory. ``notes`` are warnings for
+    every candidate, ``candidate_notes[k]`` candidate k's own; ``same_tokenizer[k]``
+    whether candidate k shares the base's vocabulary.
+    """
+
+    base_spec: ModelSpec
+    specs: list[ModelSpec]
+    device: str
+    dtype: torch.dtype
+    placement: str | None
+    base: HFScorer
+    candidates: list[HFScorer]
+    weights: "SharedWeights"
+    notes: list[str] = field(default_factory=list)
+    candidate_notes: list[list[str]] = field(default_factory=list)
+    same_tokenizer: list[bool] = field(default_factory=list)
+
+    @property
+    def dtype_name(self) -> str:
+        return str(self.dtype).replace("torch.", "")
+
+    @property
+    def has_adapters(self) -> bool:
+        return any(spec.adapter for spec in self.specs)
+
+    def scoring_order(self) -> list[int]:
+        """Adapters first, while the base they share is loaded; then full models one by one."""
+        return sorted(range(len(self.specs)), key=lambda k: not self.specs[k].adapter)
+
+    def done_with_base(self) -> None:
+        """Free the base once its passes are done, unless adapters still run on it."""
+        if not self.has_adapters:
+            self.base.model = None
+
+    def done_with(self, k: int) -> None:
+        """Candidate k is scored: give back its memory (restore the base under a merged adapter, free a full model)."""
+        self.weights.release(k)
+        self.candidates[k].model = None
+        if self.specs[k].adapter and not self.weights.adapters_left():
+            self.base.model = None
+            self.weights.adapted = None
+        _free_memory()
+
+
+def open_candidates(base: str, candidates: list[str], *, dtype: str = "auto", device: str = "auto",
+                    device_map: str | None = None, batch_tokens: int | None = None, allow_pickle: bool = False,
+                    trust_remote_code: bool = False, progress: bool = True,
+                    timings: dict | None = None) -> CandidateModels:
+    """:func:`open_pair` for several candidates: every spec is resolved and checked before anything is scored.
+
+    With any adapter among the candidates, the base's pass runs on the loaded base with
+    every adapter switched off (as for one adapter, so its cached scores are shared with
+    single comparisons); otherwise on the plain base.
+    """
+    timings = timings if timings is not None else {}
+    base_spec = resolve(base, allow_pickle=allow_pickle)
+    if base_spec.adapter:
+        raise BadInput(f"base {base!r} is a PEFT adapter; BASE must be a full model (the adapters go in CANDIDATES)")
+    specs = [resolve(candidate, allow_pickle=allow_pickle) for candidate in candidates]
+    device_name = parallel.start(choose_device(device))
+    torch_dtype = choose_dtype(dtype, device_name)
+    placement = check_device_map(device_map, device_name)
+    notes = []
+    if device_map and not placement:
+        notes.append(f"--device-map {device_map} only spreads a model over GPUs; on {device_name} it is ignored")
+    base_tok = load_tokenizer(base_spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    tokenizers, same, candidate_notes = [], [], []
+    for spec, candidate in zip(specs, candidates):
+        tokenizer, same_tokenizer, tokenizer_notes = candidate_tokenizer(
+            spec, base_tok, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+        tokenizers.append(tokenizer)
+        same.append(same_tokenizer)
+        candidate_notes.append(adapter_notes(spec, candidate, base_spec, base) + tokenizer_notes)
+    weights = SharedWeights(base_spec, specs, timings, dtype=torch_dtype, device=device_name,
+                            allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, device_map=placement)
+    scorer = _scorer_maker(device_name, batch_tokens, progress)
+
+    base_scorer = scorer(base_tok, "base", weights.base, weights.adapter_off if weights.names else None)
+    cand_scorers = [scorer(tokenizer, candidate, weights.loader(k))
+                    for k, (tokenizer, candidate) in enumerate(zip(tokenizers, candidates))]
+    return CandidateModels(base_spec, specs, device_name, torch_dtype, placement, base_scorer, cand_scorers, weights,
+                           notes, candidate_notes, same)
+
+
+class SharedWeights(LazyWeights):
+    """The weights of a several-candidate run, loaded when a forward pass first needs them.
+
+    Adapters are attached to the one loaded base, each under its own name, when its
+    candidate first asks, and switched to with ``set_adapter``. An adapter merged for
+    its passes (:func:`merge_for_candidate`) is taken out again in :meth:`release` by
+    restoring the base weights it changed from a copy kept in CPU memory: unmerging
+    alone leaves W + ΔW − ΔW, which differs from W in its last bits, and the next
+    candidate must see the very base a single comparison sees. The copy holds only the
+    layers that adapter changes, and only while it is merged.
+    """
+
+    def __init__(self, base_spec: ModelSpec, specs: list[ModelSpec], timings: dict, **options):
+        super().__init__(base_spec, None, timings, **options)
+        self.specs = specs
+        # PEFT keys modules by adapter name, so the names are plain identifiers, not the user's labels.
+        self.names = {k: f"candidate_{k}" for k, spec in enumerate(specs) if spec.adapter}
+        self.released: set[int] = set()
+        self.saved: list[tuple[torch.nn.Parameter, torch.Tensor]] = []
+
+    def base(self):
+        return self._adapter(next(iter(self.names))) if self.names else self._load(self.base_spec)
+
+    def adapter_off(self):
+        """The context the base's passes run in: every adapter switched off."""
+        return self.base().disable_adapter()
+
+    def loader(self, k: int) -> Callable:
+        return lambda: self.candidate_weights(k)
+
+    def candidate_weights(self, k: int):
+        if k not in self.names:
+            return self._load(self.specs[k])
+        self._restore()
+        model = self._adapter(k)
+        model.set_adapter(self.names[k])
+        if mergeable(model, self.options["device_map"]):
+            self.saved = _changed_by_merge(model, self.names[k])
+            model.merge_adapter()
+        return model
+
+    def adapters_left(self) -> bool:
+        return bool(set(self.names) - self.released)
+
+    def release(self, k: int) -> None:
+        self.released.add(k)
+        if k in self.names:
+            self._restore()
+
+    def _adapter(self, k: int):
+        """The loaded base with candidate k's adapter attached (the base loads with the first adapter asked for)."""
+        name = self.names[k]
+        if self.adapted is not None and name in self.adapted.peft_config:
+            return self.adapted
+        model = self.adapted if self.adapted is not None else self._load(self.base_spec)
+        t = time.perf_counter()
+        self.adapted = attach_adapter(model, self.specs[k], allow_pickle=self.options["allow_pickle"],
+                                      adapter_name=name)
+        self.timings["load_s"] += time.perf_counter() - t
+        return self.adapted
+
+    def _restore(self) -> None:
+        """Take a merged adapter out, leaving the base weights exactly as they were loaded."""
+        if not self.saved:
+            return
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        for layer in self.adapted.modules():  # only the merged layers: PEFT warns about the others
+            if isinstance(layer, BaseTunerLayer) and layer.merged:
+                layer.unmerge()
+        with torch.no_grad():
+            for parameter, original in self.saved:
+                parameter.copy_(original)
+        self.saved = []
+
+
+def _changed_by_merge(wrapped, name: str) -> list[tuple[torch.nn.Parameter, torch.Tensor]]:
+    """The base-layer parameters merging adapter ``name`` changes, each with a copy in CPU memory."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    saved = []
+    for layer in wrapped.base_model.model.modules():
+        if isinstance(layer, BaseTunerLayer) and any(name in getattr(layer, part, {}) for part in
+                                                     ("lora_A", "lora_embedding_A")):
+            for parameter in layer.get_base_layer().parameters(recurse=False):
+                saved.append((parameter, parameter.detach().to("cpu", copy=True)))
+    return saved
+
+
+def _free_memory() -> None:
+    """Return freed model memory: Python's references go at once, the CUDA allocator's cache only when asked."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

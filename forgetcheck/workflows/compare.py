@@ -7,22 +7,29 @@ candidate through the result cache (:mod:`forgetcheck.results.runner`), measure
 label-free drift on the base's own samples (:mod:`forgetcheck.workflows.label_free`),
 judge (:mod:`forgetcheck.analysis.verdicts`), re-ask forgotten answers
 (:mod:`forgetcheck.workflows.recovery`) and put it all in a :class:`Comparison`.
+
+``compare_many()`` does the same for several candidates against one base in one
+run: the base is scored once, adapters share its loaded weights
+(:func:`forgetcheck.models.weights.open_candidates`), and every capability ×
+candidate test is judged as one family (Holm across all of them).
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from dataclasses import replace
 from typing import Callable
 
 from forgetcheck.version import __version__
-from forgetcheck.analysis.verdicts import CapabilityInfo, judge_items
+from forgetcheck.analysis.verdicts import CapabilityInfo, judge_candidates, judge_items
+from forgetcheck.errors import BadInput
 from forgetcheck.comparison import (
     Comparison, ItemResult, ModelInfo, Settings, overall_verdict, split_counts, utc_timestamp)
 from forgetcheck.models import parallel
 from forgetcheck.models.specs import ModelSpec
-from forgetcheck.models.weights import open_pair
+from forgetcheck.models.weights import open_candidates, open_pair
 from forgetcheck.options import DEFAULTS, CompareOptions
 from forgetcheck.results.keys import model_key
 from forgetcheck.results.runner import SuiteCounts, score_suite
@@ -54,10 +61,7 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
             warn(message)
 
     started = time.perf_counter()
-    suite_obj = suite if isinstance(suite, Suite) else load_suite(suite, files_anywhere=options.files_outside_suite,
-                                                                             task_code=options.task_code)
-    if options.reference:
-        suite_obj = replace(suite_obj, probes=[*suite_obj.probes, reference_probe(options.reference)])
+    suite_obj = _suite(suite, options)
     pair = open_pair(base, candidate, dtype=options.dtype, device=options.device, device_map=options.device_map,
                      batch_tokens=options.batch_tokens, allow_pickle=options.allow_pickle,
                      trust_remote_code=options.trust_remote_code, progress=options.progress, timings=timings)
@@ -65,12 +69,9 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
         note(message)
     store = _result_cache(options.cache, note)
     base_spec, cand_spec, device_name = pair.base_spec, pair.cand_spec, pair.device
-    adapter = cand_spec.resolved if cand_spec.adapter else None
-    base_key = model_key(base_spec.resolved, adapter=adapter, adapter_disabled=cand_spec.adapter,
+    base_key = model_key(base_spec.resolved, adapter=None, adapter_disabled=cand_spec.adapter,
                          dtype=pair.dtype_name, device=device_name, label=base, batch_tokens=options.batch_tokens)
-    cand_key = model_key(base_spec.resolved if cand_spec.adapter else cand_spec.resolved, adapter=adapter,
-                         adapter_disabled=False, dtype=pair.dtype_name, device=device_name, label=candidate,
-                         batch_tokens=options.batch_tokens)
+    cand_key = _candidate_key(base_spec, cand_spec, candidate, pair.dtype_name, device_name, options)
     counts = SuiteCounts()
     chat_template = options.chat_template
     # Label-free drift runs once, in the process that writes the report, and only where both sides share
@@ -109,16 +110,186 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
                 capabilities = judge_items(items, infos, options.tolerance, options.confidence,
                                            options.recovery_shots)
     timings["total_s"] = time.perf_counter() - started
-    settings_record = Settings(
-        dtype=pair.dtype_name, device=device_name, tolerance=options.tolerance, confidence=options.confidence,
-        suites=[{"name": suite_obj.name, "hash": suite_obj.fingerprint(), "source": suite_obj.source}],
-        chat_template=chat_template or "per probe", batch_tokens=pair.base.batch_tokens,
+    settings_record = _settings(suite_obj, options, pair.dtype_name, device_name, pair.base.batch_tokens)
+    return _comparison(base_spec, cand_spec, settings_record, capabilities, items, timings, warnings, drift_summary)
+
+
+def compare_many(base: str, candidates: list[str], suite: str | Suite = "core", options: CompareOptions | None = None,
+                 *, warn: Callable[[str], None] | None = None, **settings) -> dict[str, Comparison]:
+    """Compare several CANDIDATES (adapters, checkpoints, full models) with one BASE in one run.
+
+    Returns each candidate's :class:`Comparison`, keyed by its label
+    (:func:`candidate_labels`) in the order given. Each is what :func:`compare`
+    would give for that candidate alone, score for score, except that the p-values
+    are Holm-adjusted across every capability × candidate test, so the chance of any
+    false "regressed" in the whole run stays at 1 − confidence. The base is scored
+    once; adapters are switched by name on the one loaded base; full models load one
+    at a time, each freed before the next. Each report's timings and counts include
+    the shared base pass.
+    """
+    options = (options or DEFAULTS).with_overrides(**settings)
+    if len(candidates) < 2:
+        raise BadInput("compare_many needs two or more candidates; for one, use compare()")
+    labels = candidate_labels(candidates)
+    timings: dict[str, float] = {}
+    shared: list[str] = []
+
+    def note(message: str, into: list[str]) -> None:
+        into.append(message)
+        if warn:
+            warn(message)
+
+    started = time.perf_counter()
+    suite_obj = _suite(suite, options)
+    models = open_candidates(base, list(candidates), dtype=options.dtype, device=options.device,
+                             device_map=options.device_map, batch_tokens=options.batch_tokens,
+                             allow_pickle=options.allow_pickle, trust_remote_code=options.trust_remote_code,
+                             progress=options.progress, timings=timings)
+    for message in models.notes:
+        note(message, shared)
+    own_warnings = [[] for _ in candidates]
+    for k, messages in enumerate(models.candidate_notes):
+        for message in messages:
+            note(f"{labels[k]}: {message}", own_warnings[k])
+    store = _result_cache(options.cache, lambda message: note(message, shared))
+    dtype_name, device_name, chat_template = models.dtype_name, models.device, options.chat_template
+    base_key = model_key(models.base_spec.resolved, adapter=None, adapter_disabled=models.has_adapters,
+                         dtype=dtype_name, device=device_name, label=base, batch_tokens=options.batch_tokens)
+    cand_keys = [_candidate_key(models.base_spec, spec, candidate, dtype_name, device_name, options)
+                 for spec, candidate in zip(models.specs, candidates)]
+    drifts = [LabelFreeDrift(suite_obj, chat_template, store, base_key, key,
+                             options.kl_samples if parallel.is_main() and same else 0, options.confidence,
+                             render=lambda scorer, probe, text: _render(scorer, probe, text, chat_template))
+              for key, same in zip(cand_keys, models.same_tokenizer)]
+    timings["resolve_s"] = time.perf_counter() - started
+
+    base_counts = SuiteCounts()
+    base_scores = _score_suite(suite_obj, models.base, chat_template, timings, "base_s", store, base_key, base_counts)
+    with _phase(timings, "drift_s"):
+        prepared = None
+        for drift in drifts:  # the base's samples and reference are made once and shared
+            drift.prepare(models.base, base_side=prepared)
+            prepared = drift if drift.samples is not None else prepared
+    models.done_with_base()
+
+    runs: list = [None] * len(candidates)
+    for k in models.scoring_order():
+        # The loaders count into the timings they are given: each candidate's own, then merged with the base's.
+        own = models.weights.timings = {"load_s": 0.0, "models_loaded": 0}
+        counts = SuiteCounts()
+        scorer = models.candidates[k]
+        cand_scores = _score_suite(suite_obj, scorer, chat_template, own, "candidate_s", store, cand_keys[k], counts)
+        with _phase(own, "drift_s"):
+            drift_summary = drifts[k].measure(scorer)
+        items, infos = paired_items(suite_obj, base_scores, cand_scores)
+        if options.recovery_shots:
+            judge_items(items, infos, options.tolerance, options.confidence)  # marks the forgotten items
+            with _phase(own, "recovery_s"):
+                recover(suite_obj, items, scorer, shots=options.recovery_shots, chat_override=chat_template,
+                        cache=store, model_key=cand_keys[k])
+        padded = models.base.padded_tokens + scorer.padded_tokens
+        if padded:
+            own["padding_efficiency"] = (models.base.real_tokens + scorer.real_tokens) / padded
+        own.update(cached_items=base_counts.cached + counts.cached, scored_items=base_counts.scored + counts.scored)
+        if parallel.launched():
+            own["scored_items_this_process"] = base_counts.scored_here + counts.scored_here
+        models.done_with(k)
+        runs[k] = (items, infos, own, drift_summary)
+
+    judged = judge_candidates([(items, infos) for items, infos, _, _ in runs], options.tolerance, options.confidence,
+                              options.recovery_shots)
+    tests = sum(len(infos) for _, infos, _, _ in runs)
+    settings_record = _settings(suite_obj, options, dtype_name, device_name, models.base.batch_tokens)
+    total = time.perf_counter() - started
+    comparisons = {}
+    for k, (label, spec, capabilities) in enumerate(zip(labels, models.specs, judged)):
+        items, _, own, drift_summary = runs[k]
+        together = (f"judged together with {len(candidates) - 1} other candidate(s) against the same base: p_adjusted "
+                    f"is Holm-corrected across all {tests} capability × candidate tests (`forgetcheck report` on the "
+                    "run's folder re-judges them together; on this file alone, as a single comparison)")
+        step_times = {**timings}
+        for step, value in own.items():
+            step_times[step] = step_times.get(step, 0) + value if step in ("load_s", "models_loaded", "drift_s") \
+                else value
+        step_times["total_s"] = total
+        comparisons[label] = _comparison(models.base_spec, spec, settings_record, capabilities, items, step_times,
+                                         [*shared, *own_warnings[k], together], drift_summary)
+    return comparisons
+
+
+def candidate_labels(candidates: list[str]) -> list[str]:
+    """A short, unique, filesystem-safe name per candidate: its folder or file name, or its Hub name@revision.
+
+    A name two candidates share takes its parent folder (or Hub owner) in front, then
+    a number. Names of the files a several-candidate report writes at its top are avoided.
+
+    >>> candidate_labels(["runs/a/checkpoint-500", "runs/b/checkpoint-500", "org/model@v2", "x/adapter.gguf"])
+    ['a-checkpoint-500', 'b-checkpoint-500', 'model@v2', 'adapter']
+    """
+    def safe(text: str) -> str:
+        text = _UNSAFE_LABEL.sub("-", text).strip("-.")[:80]
+        return text or "candidate"
+
+    def parts(spec: str) -> tuple[str, str]:
+        repo, at, revision = spec.partition("@") if not spec.startswith((".", "/", "~")) else (spec, "", "")
+        pieces = [p for p in repo.replace("\\", "/").split("/") if p not in ("", ".", "..")] or ["candidate"]
+        name = pieces[-1].removesuffix(".gguf") + (f"@{revision}" if at else "")
+        return safe(name), safe(f"{pieces[-2]}-{name}" if len(pieces) > 1 else name)
+
+    short, longer = zip(*(parts(spec) for spec in candidates)) if candidates else ((), ())
+    labels = [s if list(short).count(s) == 1 else longer[k] for k, s in enumerate(short)]
+    seen: set[str] = set()
+    unique = []
+    for label in labels:
+        if label.lower() in RESERVED_LABELS:
+            label += "-candidate"
+        chosen, n = label, 2
+        while chosen.lower() in seen:
+            chosen, n = f"{label}-{n}", n + 1
+        seen.add(chosen.lower())
+        unique.append(chosen)
+    return unique
+
+
+# Characters kept in a label: letters, digits and . _ - @; anything else becomes "-".
+_UNSAFE_LABEL = re.compile(r"[^A-Za-z0-9._@-]+")
+# Files at the top of a several-candidate report folder, and names Windows will not give a folder.
+RESERVED_LABELS = frozenset({"report.md", "candidates.json", "con", "prn", "aux", "nul",
+                             *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))})
+
+
+def _suite(suite: str | Suite, options: CompareOptions) -> Suite:
+    suite_obj = suite if isinstance(suite, Suite) else load_suite(suite, files_anywhere=options.files_outside_suite,
+                                                                 task_code=options.task_code)
+    if options.reference:
+        suite_obj = replace(suite_obj, probes=[*suite_obj.probes, reference_probe(options.reference)])
+    return suite_obj
+
+
+def _candidate_key(base_spec: ModelSpec, cand_spec: ModelSpec, label: str, dtype: str, device: str,
+                   options: CompareOptions) -> dict:
+    """The candidate's cache key: an adapter is the base's weights plus the adapter's."""
+    adapter = cand_spec.resolved if cand_spec.adapter else None
+    return model_key(base_spec.resolved if cand_spec.adapter else cand_spec.resolved, adapter=adapter,
+                     adapter_disabled=False, dtype=dtype, device=device, label=label,
+                     batch_tokens=options.batch_tokens)
+
+
+def _settings(suite: Suite, options: CompareOptions, dtype: str, device: str, batch_tokens: int) -> Settings:
+    return Settings(
+        dtype=dtype, device=device, tolerance=options.tolerance, confidence=options.confidence,
+        suites=[{"name": suite.name, "hash": suite.fingerprint(), "source": suite.source}],
+        chat_template=options.chat_template or "per probe", batch_tokens=batch_tokens,
         probes=[{"name": p.name, "kind": p.kind, "metric": p.metric, "items": len(p.items), "hash": p.fingerprint(),
-                 **p.info} for p in suite_obj.probes], recovery_shots=options.recovery_shots,
+                 **p.info} for p in suite.probes], recovery_shots=options.recovery_shots,
         kl_samples=options.kl_samples)
+
+
+def _comparison(base_spec: ModelSpec, cand_spec: ModelSpec, settings: Settings, capabilities, items, timings,
+                warnings, drift_summary) -> Comparison:
     seconds, run_counts = split_counts(timings)  # the loaders count into timings; the report keeps them apart
     return Comparison(
-        base=_model_info(base_spec), candidate=_model_info(cand_spec), settings=settings_record,
+        base=_model_info(base_spec), candidate=_model_info(cand_spec), settings=settings,
         capabilities=capabilities, verdict=overall_verdict(capabilities), items=items, timings=seconds,
         counts=run_counts, warnings=warnings, label_free=drift_summary, forgetcheck_version=__version__,
         created_at=utc_timestamp())

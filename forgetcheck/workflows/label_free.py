@@ -182,13 +182,20 @@ class LabelFreeDrift:
                      "label": f"{cand_key['label']} vs {base_key['label']}"}
         self.samples = self.reference = self.result = None
 
-    def prepare(self, base_scorer) -> None:
-        """The base's side: the stored result, or samples (stored or drawn now) and their reference."""
+    def prepare(self, base_scorer, base_side: LabelFreeDrift | None = None) -> None:
+        """The base's side: the stored result, or samples (stored or drawn now) and their reference.
+
+        ``base_side``: another candidate's drift against the same base, already prepared;
+        its samples and reference are the base's alone, so they are taken, not made again.
+        """
         if not self.n:
             return
         found = self.store.get_blob(self.pair["key"], self.sample_key, "label-free-drift") if self.store else None
         if found and _is_result(found):
             self.result = found
+            return
+        if base_side is not None and base_side.samples is not None and base_side.settings == self.settings:
+            self.samples, self.reference = base_side.samples, base_side.reference
             return
         prompts = drift_prompts(self.suite, lambda probe, text: self.render(base_scorer, probe, text), self.n,
                                 self.settings["seed"])
