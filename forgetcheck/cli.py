@@ -120,7 +120,8 @@ def compare(base, candidates, suite, out_dir, tolerance, confidence, fail_on, dt
 @main.command()
 @click.argument("report_json", type=click.Path(dir_okay=True))
 @judging_options(rejudge=True)
-@click.option("--format", "fmt", type=click.Choice(["md", "json", "text", "html"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "json", "text", "html"]), default="text", show_default=True,
+              help="text: the table; md: report.md; json: report.json; html: the report.html page.")
 def report(report_json, tolerance, confidence, fail_on, fmt):
     """Re-render (and re-judge with other thresholds) a saved report.json; no model is loaded."""
     from forgetcheck.analysis.verdicts import rejudge

@@ -185,3 +185,24 @@ def test_broken_report_json(tmp_path):
 def test_version_and_help():
     assert run("--version").exit_code == 0
     assert "BASE" in run("compare", "--help").output
+
+
+def test_every_option_of_every_command_says_what_it_does_there():
+    import click
+
+    from forgetcheck.cli import main
+
+    def commands(group, prefix=""):
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                yield from commands(command, f"{prefix}{name} ")
+            else:
+                yield prefix + name, command
+
+    for name, command in commands(main):
+        for option in command.params:
+            if isinstance(option, click.Option) and option.name != "help":
+                assert option.help, f"forgetcheck {name} {option.opts[0]} has no help text"
+                # Thresholds default to a saved report's only where a report is read.
+                if "or the report's" in option.help:
+                    assert name == "report", f"forgetcheck {name} {option.opts[0]} mentions a report it does not read"

@@ -14,7 +14,8 @@ from forgetcheck.report.files import read_report
 @click.command("overlap")
 @click.argument("report_a", type=click.Path(dir_okay=True))
 @click.argument("report_b", type=click.Path(dir_okay=True))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: a table to read; json: for scripts.")
 def overlap_command(report_a, report_b, fmt):
     """Compare what two comparisons of the same base forgot (e.g. two training seeds).
 

@@ -251,9 +251,11 @@ def card(report_json, readme, repo_id, revision, create_pr, with_chart, source_u
 @click.option("--suite", default="core", show_default=True, help="Built-in suite name or path to a suite YAML.")
 @click.option("--tolerance", type=float, default=DEFAULTS.tolerance, show_default=True,
               help="Largest drop that still counts as held, absolute (0.02 = 2 points).")
-@click.option("--confidence", type=float, default=DEFAULTS.confidence, show_default=True)
-@click.option("--dtype", default=DEFAULTS.dtype, show_default=True)
-@click.option("--device", default=DEFAULTS.device, show_default=True)
+@click.option("--confidence", type=float, default=DEFAULTS.confidence, show_default=True,
+              help="Confidence level of the intervals.")
+@click.option("--dtype", default=DEFAULTS.dtype, show_default=True,
+              help="auto (bf16 on GPU, float32 on CPU), float32, bfloat16, float16.")
+@click.option("--device", default=DEFAULTS.device, show_default=True, help="auto, cpu, cuda, cuda:1 ...")
 @click.option("--batch-tokens", type=int, default=None, help="Token budget per batch (padded tokens).")
 @click.option("--out", "out_dir", default="forgetcheck-webhook", show_default=True,
               type=click.Path(file_okay=False), help="Where each pull request's report folder is kept.")
