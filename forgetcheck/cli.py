@@ -19,7 +19,7 @@ from forgetcheck.version import __version__
 from forgetcheck.commands.options import (
     REPORT_FILES_HELP, SUITE_HELP, compare_options, exit_code, finish, judging_options, quiet_libraries,
     running_options, task_code_option)
-from forgetcheck.comparison import Comparison, to_dict
+from forgetcheck.comparison import to_dict
 from forgetcheck.files import check_out_dir
 from forgetcheck.errors import EXIT_FAILED, EXIT_INTERRUPTED, ForgetcheckError
 from forgetcheck.options import DEFAULTS

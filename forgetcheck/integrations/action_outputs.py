@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import sys
-from pathlib import Path
 
 VERDICTS = ("regressed", "held", "inconclusive")
 CACHE_VERSION = "v2"  # bumped when what the cache holds changes shape

@@ -159,7 +159,7 @@ def compare_many(base: str, candidates: list[str], suite: str | Suite = "core", 
                  for spec, candidate in zip(models.specs, candidates)]
     drifts = [LabelFreeDrift(suite_obj, chat_template, store, base_key, key,
                              options.kl_samples if parallel.is_main() and same else 0, options.confidence,
-                             render=lambda scorer, probe, text: _render(scorer, probe, text, chat_template))
+                             render=lambda scorer, probe, text: render_drift_prompt(scorer, probe, text, chat_template))
               for key, same in zip(cand_keys, models.same_tokenizer)]
     timings["resolve_s"] = time.perf_counter() - started
 
@@ -322,7 +322,7 @@ def render_drift_prompt(scorer, probe, text: str, chat_override: str | None) -> 
     return render_prompt(text, chat, scorer)
 
 
-def _score_suite(suite: Suite, scorer: HFScorer, chat_template, timings, key, store, model, counts):
+def _score_suite(suite: Suite, scorer, chat_template, timings, key, store, model, counts):
     with _phase(timings, key):
         return score_suite(suite, scorer, chat_template, store, model, counts)
 
