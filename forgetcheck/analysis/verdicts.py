@@ -54,7 +54,7 @@ def judge_items(items: list[ItemResult], capabilities: list[CapabilityInfo], tol
 
     Also the chance level (a base at chance turns the verdict to ``at-chance``
     unless it regressed), chance-adjusted forgetting for k-option items, and the
-    per-sub-category breakdown.
+    per-sub-category and per-difficulty breakdowns.
     """
     check_judging(tolerance, confidence)
     drops, groups = [], []
@@ -81,8 +81,9 @@ def judge_items(items: list[ItemResult], capabilities: list[CapabilityInfo], tol
             p_value=d.p_value, p_adjusted=j.p_adjusted, verdict=verdict, forgotten=d.forgotten,
             learned=d.learned, items_needed=j.items_needed if verdict == "inconclusive" else None, note=cap.note,
             extra=cap.extra, chance=chance, at_chance=at_chance, chance_adjusted=_chance_adjusted(mine),
-            subcategories=_subcategories(mine, binary, confidence), detectable_drop=j.detectable,
-            diagnosis=diagnose(mine, recovery_shots), dataset=cap.dataset))
+            subcategories=_breakdown(mine, "subcategory", binary, confidence), detectable_drop=j.detectable,
+            diagnosis=diagnose(mine, recovery_shots), dataset=cap.dataset,
+            difficulties=_breakdown(mine, "difficulty", binary, confidence)))
     return results
 
 
@@ -109,14 +110,19 @@ def _chance_adjusted(items: list[ItemResult]) -> ChanceAdjusted | None:
                            [i.n_options for i in items])
 
 
-def _subcategories(items: list[ItemResult], binary: bool, confidence: float) -> list[SubcategoryResult]:
-    """The paired drop per sub-category; empty when the capability has fewer than two."""
-    names = sorted({i.subcategory for i in items if i.subcategory})
+DIFFICULTY_ORDER = ("easy", "medium", "hard")  # core's vocabulary; other names follow, sorted
+
+
+def _breakdown(items: list[ItemResult], field: str, binary: bool, confidence: float) -> list[SubcategoryResult]:
+    """The paired drop per value of an item field (``subcategory``, ``difficulty``); empty with fewer than two."""
+    found = {getattr(i, field) for i in items if getattr(i, field)}
+    first = DIFFICULTY_ORDER if field == "difficulty" else ()
+    names = [n for n in first if n in found] + sorted(found - set(first))
     if len(names) < 2:
         return []
     rows = []
     for name in names:
-        mine = [i for i in items if i.subcategory == name]
+        mine = [i for i in items if getattr(i, field) == name]
         d = paired_drop([i.base_score for i in mine], [i.candidate_score for i in mine], binary=binary,
                         confidence=confidence)
         rows.append(SubcategoryResult(name=name, n=d.n, base_score=d.base_score, candidate_score=d.candidate_score,

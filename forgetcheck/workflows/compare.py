@@ -105,7 +105,8 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
                 capability=probe.name, item_id=item.id, base_score=b.scores[k], candidate_score=c.scores[k],
                 prompt=item.prompt or item.text[:300], expected=expected_text(probe, item),
                 base_answer=b.answers[k], candidate_answer=c.answers[k], subcategory=item.subcategory,
-                n_options=len(item.choices) if probe.kind == "choice" else None, pair=getattr(item, "pair", None)))
+                n_options=len(item.choices) if probe.kind == "choice" else None, pair=getattr(item, "pair", None),
+                difficulty=item.difficulty))
         extra = {key: {"base": b.extra[key], "candidate": c.extra[key]} for key in b.extra}
         infos.append(CapabilityInfo(probe.name, probe.kind, probe.metric, extra, chance=probe.info.get("chance"),
                                     dataset=probe.info.get("dataset")))
