@@ -2068,6 +2068,7 @@ TRANSLATIONS = [
     ("window", "fenêtre", "ventana", "Fenster"), ("fish", "poisson", "pez", "Fisch"), ("bird", "oiseau", "pájaro", "Vogel"),
     ("horse", "cheval", "caballo", "Pferd"), ("sea", "mer", "mar", "Meer"), ("king", "roi", "rey", "König"),
     ("cheese", "fromage", "queso", "Käse"), ("money", "argent", "dinero", "Geld"), ("time", "temps", "tiempo", "Zeit"),
+    ("egg", "œuf", "huevo", "Ei"), ("chair", "chaise", "silla", "Stuhl"),  # added to make sets of four
 ]
 PHRASES = [
     ("thank you", "merci", "gracias", "danke"), ("good morning", "bonjour", "buenos días", "guten Morgen"),
@@ -2093,28 +2094,42 @@ TRANSLATIONS_RARE = [
     ("frog", "grenouille", "rana", "Frosch"), ("wasp", "guêpe", "avispa", "Wespe"),
     ("pumpkin", "citrouille", "calabaza", "Kürbis"), ("fog", "brouillard", "niebla", "Nebel"),
     ("sunflower", "tournesol", "girasol", "Sonnenblume"), ("elbow", "coude", "codo", "Ellbogen"),
+    ("bee", "abeille", "abeja", "Biene"), ("wheelbarrow", "brouette", "carretilla", "Schubkarre"),
 ]
 LANGUAGES_TRANSLATED = [("French", "fr"), ("Spanish", "es"), ("German", "de")]  # ISO 639-1 codes for ids
 
 
 def build_multilingual() -> list[dict]:
+    """Counterbalanced sets: four entries of a table, each asked with the set's four translations as
+    its choices, in each direction and language, so every choice is right exactly once per set.
+
+    With choices drawn from the whole table a random-weights model (which prefers some words
+    whatever the question) scored 37% on core-quick's 84 multilingual items; a set makes any pick
+    that ignores the question score exactly chance. Sets are cut from a seeded shuffle of the table.
+    """
     items: list[dict] = []
     # easy: common words; medium: everyday phrases; hard: rarer words
     levels = {"word": "easy", "phrase": "medium", "rare": "hard"}
     for table, kind in ((TRANSLATIONS, "word"), (PHRASES, "phrase"), (TRANSLATIONS_RARE, "rare")):
-        for col, (language, code) in enumerate(LANGUAGES_TRANSLATED, start=1):
-            english_pool = [row[0] for row in table]
-            foreign_pool = [row[col] for row in table]
-            for row in table:
-                english, foreign = row[0], row[col]
-                key = slug(english)
-                said = "word" if kind == "rare" else kind
-                items.append({**choice_item(f"ml-{code}-{key}", f"english-to-{language.lower()}",
-                                            f'In {language}, "{english}" is', foreign, pool=foreign_pool),
-                              "difficulty": levels[kind]})
-                items.append({**choice_item(f"ml-{code}-en-{key}", f"{language.lower()}-to-english",
-                                            f'In English, the {language} {said} "{foreign}" means', english,
-                                            pool=english_pool), "difficulty": levels[kind]})
+        assert len(table) % 4 == 0, kind
+        rows = sorted(table)
+        random.Random(f"{SEED}:ml-sets-{kind}").shuffle(rows)
+        said = "word" if kind == "rare" else kind
+        for start in range(0, len(rows), 4):
+            group = rows[start:start + 4]
+            for col, (language, code) in enumerate(LANGUAGES_TRANSLATED, start=1):
+                for row in group:
+                    english, foreign = row[0], row[col]
+                    key = slug(english)
+                    for item_id, subcategory, prompt, answer, choices in (
+                            (f"ml-{code}-{key}", f"english-to-{language.lower()}", f'In {language}, "{english}" is',
+                             foreign, [r[col] for r in group]),
+                            (f"ml-{code}-en-{key}", f"{language.lower()}-to-english",
+                             f'In English, the {language} {said} "{foreign}" means', english, [r[0] for r in group])):
+                        CAPITAL_SETS[item_id] = f"ml-{kind}-set-{start // 4 + 1:02d}-{subcategory}"
+                        items.append({**choice_item(item_id, subcategory, prompt, answer,
+                                                    [c for c in choices if c != answer]),
+                                      "difficulty": levels[kind]})
     return items
 
 
@@ -2511,8 +2526,8 @@ def main() -> None:
     QUICK_DIR.mkdir(parents=True, exist_ok=True)
     ids = {probe: quick_ids(items) for probe, (items, _) in built.items()}
     # counterbalanced sets (one word in every form, one set of things asked at each rank, four
-    # countries with their four capitals) stay whole
-    for probe in ("world-knowledge", "morphology", "commonsense"):
+    # countries with their four capitals, four words with their four translations) stay whole
+    for probe in ("world-knowledge", "morphology", "commonsense", "multilingual"):
         ids[probe] = quick_ids(built[probe][0], group=counterbalanced_set)
     # the recall twins of the quick world-knowledge items, so every pair stays whole in core-quick
     ids["knowledge-recall"] = ["kr-" + i.removeprefix("wk-") for i in ids["world-knowledge"]]
