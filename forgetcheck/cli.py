@@ -80,9 +80,11 @@ def main() -> None:
               help="Examples given when forgotten answers are asked again (format or knowledge?); 0 turns it off.")
 @click.option("--reference", type=click.Path(dir_okay=False), default=None,
               help="A text file of paragraphs: perplexity drift on your own text, as one more capability.")
+@click.option("--audit", is_flag=True, help="Run the probe audit against the base first where the cache has "
+              "none (about one more pass of the suite); a cached audit is always read.")
 def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dtype, device, chat_template,
             batch_tokens, allow_pickle, trust_remote_code, quiet, no_cache, kl_samples, files_outside_suite,
-            device_map, recovery_shots, reference):
+            device_map, recovery_shots, reference, audit):
     """Compare CANDIDATE (full model or PEFT adapter) with BASE on a probe suite.
 
     BASE and CANDIDATE are local folders, .gguf files, or Hub ids like org/name@revision.
@@ -94,7 +96,7 @@ def compare(base, candidate, suite, out_dir, tolerance, confidence, fail_on, dty
         tolerance=tolerance, confidence=confidence, quiet=quiet, no_cache=no_cache, dtype=dtype, device=device,
         chat_template=chat_template, batch_tokens=batch_tokens, allow_pickle=allow_pickle,
         trust_remote_code=trust_remote_code, device_map=device_map, kl_samples=kl_samples,
-        recovery_shots=recovery_shots, reference=reference, files_outside_suite=files_outside_suite)
+        recovery_shots=recovery_shots, reference=reference, files_outside_suite=files_outside_suite, audit=audit)
     quiet_libraries(quiet)
     comparison = run_compare(base, candidate, suite, options, warn=lambda m: click.echo(f"forgetcheck: warning: {m}", err=True))
     from forgetcheck.models import parallel

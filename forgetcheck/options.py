@@ -45,6 +45,8 @@ class CompareOptions:
     reference: a text file whose paragraphs become one more perplexity capability.
     files_outside_suite: let the suite read files outside its own folder (a suite from a pull
     request must not; see :mod:`forgetcheck.suites.paths`).
+    audit: measure the probe audit of each capability against the base first when the
+    cache holds none (:mod:`forgetcheck.workflows.audit`); a cached audit is read either way.
     """
 
     tolerance: float = 0.02
@@ -62,6 +64,7 @@ class CompareOptions:
     recovery_shots: int = 3
     reference: str | None = None
     files_outside_suite: bool = False
+    audit: bool = False
 
     def __post_init__(self) -> None:
         # Checked before anything is scored: a bad threshold should not cost a whole run.

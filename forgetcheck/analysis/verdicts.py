@@ -146,5 +146,8 @@ def rejudge(comparison: Comparison, tolerance: float | None = None, confidence: 
     infos = [CapabilityInfo(c.name, c.kind, c.metric, c.extra, c.note, c.chance, c.dataset)
              for c in comparison.capabilities]
     capabilities = judge_items(comparison.items, infos, tolerance, confidence, comparison.settings.recovery_shots)
+    # The probe audit was judged when the comparison ran; it needs the floors, which a report does not keep.
+    audits = {c.name: (c.audit, c.audit_problems) for c in comparison.capabilities}
+    capabilities = [replace(c, audit=audits[c.name][0], audit_problems=audits[c.name][1]) for c in capabilities]
     settings = replace(comparison.settings, tolerance=tolerance, confidence=confidence)
     return replace(comparison, capabilities=capabilities, settings=settings, verdict=overall_verdict(capabilities))

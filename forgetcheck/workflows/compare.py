@@ -19,7 +19,7 @@ from typing import Callable
 from forgetcheck.version import __version__
 from forgetcheck.analysis.verdicts import CapabilityInfo, judge_items
 from forgetcheck.comparison import (
-    Comparison, ItemResult, ModelInfo, Settings, overall_verdict, split_counts, utc_timestamp)
+    CapabilityResult, Comparison, ItemResult, ModelInfo, Settings, overall_verdict, split_counts, utc_timestamp)
 from forgetcheck.models import parallel
 from forgetcheck.models.specs import ModelSpec
 from forgetcheck.models.weights import open_pair
@@ -29,6 +29,7 @@ from forgetcheck.results.runner import SuiteCounts, score_suite
 from forgetcheck.results.store import ResultCache
 from forgetcheck.suites.asking import expected_text, render_prompt, use_chat
 from forgetcheck.suites.suite import Suite, load_suite, reference_probe
+from forgetcheck.workflows.audit import audit_capabilities, audit_model_key, mean
 from forgetcheck.workflows.label_free import LabelFreeDrift
 from forgetcheck.workflows.recovery import recover
 
@@ -80,6 +81,13 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
     timings["resolve_s"] = time.perf_counter() - started
 
     base_scores = _score_suite(suite_obj, pair.base, chat_template, timings, "base_s", store, base_key, counts)
+    with _phase(timings, "audit_s"):  # the base's probe audit: read from the cache, measured only when asked
+        audits = audit_capabilities(
+            suite_obj, pair.base, {name: mean(s.scores) for name, s in base_scores.items()}, store,
+            audit_model_key(base_spec.resolved, pair.dtype_name, device_name, base, options.batch_tokens),
+            run=options.audit, tolerance=options.tolerance, confidence=options.confidence, progress=options.progress)
+    if not options.audit:
+        timings.pop("audit_s")
     with _phase(timings, "drift_s"):
         drift.prepare(pair.base)  # the base's side, while it is loaded
     pair.free_base()
@@ -119,6 +127,7 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
                 # Judge again so each capability's diagnosis counts the recovered answers.
                 capabilities = judge_items(items, infos, options.tolerance, options.confidence,
                                            options.recovery_shots)
+    capabilities = _with_audits(capabilities, audits, note)
     timings["total_s"] = time.perf_counter() - started
     settings_record = Settings(
         dtype=pair.dtype_name, device=device_name, tolerance=options.tolerance, confidence=options.confidence,
@@ -133,6 +142,20 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
         capabilities=capabilities, verdict=overall_verdict(capabilities), items=items, timings=seconds,
         counts=run_counts, warnings=warnings, label_free=drift_summary, forgetcheck_version=__version__,
         created_at=utc_timestamp())
+
+
+def _with_audits(capabilities: list[CapabilityResult], audits: dict, note: Callable[[str], None]):
+    """Each capability with its audit's outcome; a warning for each one that failed."""
+    marked = []
+    for cap in capabilities:
+        audit = audits.get(cap.name)
+        if audit is not None:
+            cap = replace(cap, audit="failed" if audit.flagged else "passed", audit_problems=list(audit.problems))
+            if audit.flagged:
+                note(f"{cap.name} failed its probe audit against the base ({'; '.join(audit.problems)}): its "
+                     "verdict may not show forgetting (forgetcheck probes audit explains the floors)")
+        marked.append(cap)
+    return marked
 
 
 def _render(scorer, probe, text: str, chat_override: str | None) -> str:
