@@ -83,9 +83,11 @@ def main() -> None:
 @click.option("--reference", type=click.Path(dir_okay=False), default=None,
               help="A text file of paragraphs: perplexity drift on your own text, as one more capability.")
 @task_code_option
+@click.option("--audit", is_flag=True, help="Run the probe audit against the base first where the cache has "
+              "none (about one more pass of the suite); a cached audit is always read.")
 def compare(base, candidates, suite, out_dir, tolerance, confidence, fail_on, dtype, device, chat_template,
             batch_tokens, allow_pickle, trust_remote_code, quiet, no_cache, kl_samples, files_outside_suite,
-            device_map, recovery_shots, reference, task_code):
+            device_map, recovery_shots, reference, task_code, audit):
     """Compare CANDIDATE (full model or PEFT adapter) with BASE on a probe suite.
 
     BASE and CANDIDATE are local folders, .gguf files, or Hub ids like org/name@revision.
@@ -101,7 +103,7 @@ def compare(base, candidates, suite, out_dir, tolerance, confidence, fail_on, dt
         chat_template=chat_template, batch_tokens=batch_tokens, allow_pickle=allow_pickle,
         trust_remote_code=trust_remote_code, device_map=device_map, kl_samples=kl_samples,
         recovery_shots=recovery_shots, reference=reference, files_outside_suite=files_outside_suite,
-        task_code=task_code)
+        task_code=task_code, audit=audit)
     quiet_libraries(quiet)
     if len(candidates) > 1:
         from forgetcheck.commands.compare import compare_several

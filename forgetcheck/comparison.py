@@ -104,7 +104,8 @@ class ItemResult:
     the other kind. forgetting: for a forgotten generation item with a choice twin,
     ``knowledge kept`` or ``knowledge lost`` (``forgetcheck.analysis.diagnosis``). recovered:
     for a forgotten generation item re-asked with a few examples, whether the
-    candidate then answered right (``forgetcheck.workflows.recovery``).
+    candidate then answered right (``forgetcheck.workflows.recovery``). difficulty:
+    the item's ``difficulty`` as the suite records it (core uses easy / medium / hard).
     """
 
     capability: str
@@ -121,6 +122,7 @@ class ItemResult:
     pair: str | None = None
     forgetting: str | None = None
     recovered: bool | None = None
+    difficulty: str | None = None
 
     def __post_init__(self) -> None:
         _check(self.flip is None or self.flip in FLIPS, "flip", f"must be one of {', '.join(FLIPS)}", self.flip)
@@ -203,6 +205,11 @@ class CapabilityResult:
     part explained by guessing taken out (:class:`ChanceAdjusted`).
     subcategories: the same paired drop per sub-category (:class:`SubcategoryResult`;
     no verdict of their own: they are read as a breakdown, not tested).
+    difficulties: the same breakdown per item difficulty (easy, medium, hard first,
+    then any other the suite names); empty when the items record fewer than two.
+    audit: ``passed`` or ``failed`` when a probe audit of this capability against the
+    base was found (``forgetcheck probes audit``, or ``compare --audit``), else None;
+    audit_problems: why it failed, in words (a floor above chance, a margin too small).
     detectable_drop: the smallest drop this run would have found with 80% power,
     given its item count and how many answers changed (``forgetcheck.analysis.stats``).
     diagnosis: whether forgotten answers lost the knowledge or only the format,
@@ -237,8 +244,12 @@ class CapabilityResult:
     detectable_drop: float | None = None
     diagnosis: str | None = None
     dataset: dict[str, str] | None = None
+    difficulties: list[SubcategoryResult] = field(default_factory=list)
+    audit: str | None = None
+    audit_problems: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        _check(self.audit in (None, "passed", "failed"), "audit", "must be passed or failed", self.audit)
         _check(self.verdict in VERDICTS, "verdict", f"must be one of {', '.join(VERDICTS)}", self.verdict)
         for name in ("n", "forgotten", "learned", "items_needed"):
             _at_least(getattr(self, name), 0, name)

@@ -47,6 +47,8 @@ class CompareOptions:
     request must not; see :mod:`forgetcheck.suites.paths`).
     task_code: let lm-eval tasks that carry Python build their requests through lm-eval
     (``--allow-task-code``; see :mod:`forgetcheck.suites.lm_eval_tasks`).
+    audit: measure the probe audit of each capability against the base first when the
+    cache holds none (:mod:`forgetcheck.workflows.audit`); a cached audit is read either way.
     """
 
     tolerance: float = 0.02
@@ -65,6 +67,7 @@ class CompareOptions:
     reference: str | None = None
     files_outside_suite: bool = False
     task_code: bool = False
+    audit: bool = False
 
     def __post_init__(self) -> None:
         # Checked before anything is scored: a bad threshold should not cost a whole run.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,18 @@ def test_floors_of_a_model_that_knows_the_facts(tiny_base, tiny_suite, tmp_path)
     markdown = (tmp_path / "audit" / "audit.md").read_text()
     assert "| facts | 120 | 25.0% |" in markdown and "sound" in markdown
     assert "facts" in result.output and "random weights" in result.output
+    # probes/audit_table.py turns the same audit.json into the suite README's table
+    readme = tmp_path / "README.md"
+    readme.write_text("before\n<!-- audit-table tiny -->\nold\n<!-- /audit-table tiny -->\nafter\n")
+    script = Path(__file__).resolve().parents[1] / "probes" / "audit_table.py"
+    subprocess.run([sys.executable, script, tmp_path / "audit" / "audit.json", "--readme", readme, "--section", "tiny"],
+                   check=True)
+    table = readme.read_text()
+    assert "old" not in table and table.startswith("before\n") and table.endswith("after\n")
+    assert (f"| `facts` | 120 | 25.0% | {floor(facts, 'random weights') * 100:.1f}% |") in table
+    assert f"| {facts['model_score'] * 100:.1f}% | {facts['margin'] * 100:+.1f} pts |" in table
+    assert "| `recall` | 120 | 0.0% | " in table and "0.0% (empty answer)" in table
+    assert "| `text` | 30 | — |" in table and "no floor |" in table
 
 
 def audit_one_probe(model: Path, folder: Path, rows: list[dict], settings: str):
@@ -169,3 +183,57 @@ def test_core_quick_clears_every_floor_on_a_tiny_random_model_with_a_real_tokeni
     leaks = [f"{cap['name']}: {p}" for cap in caps for p in cap["problems"] if p.startswith("floor above chance")]
     assert leaks == []
     assert {cap["name"] for cap in caps if cap["flagged"]} == {cap["name"] for cap in caps if cap["floors"]}
+
+
+def suite_with_a_biased_probe(folder: Path) -> Path:
+    """The tiny suite plus a choice probe whose answer is always the shortest choice (it fails its audit)."""
+    suite = write_suite(folder)
+    rows = [{"id": f"b{i}", "prompt": f"fact {i} is", "choices": ["red", "blue green", "gold gold gold", "red blue"],
+             "target": 0} for i in range(60)]
+    (folder / "biased.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    suite.write_text(suite.read_text() + '  - name: biased\n    file: biased.jsonl\n    kind: choice\n'
+                     '    chat_template: "off"\n')
+    return suite
+
+
+def test_compare_warns_when_a_capability_failed_its_audit_read_from_the_cache(tiny_base, forgetful_adapter, tmp_path):
+    """`probes audit` caches its floors; a later compare of that base reads them and warns, unasked."""
+    from tests.conftest import run
+
+    suite = suite_with_a_biased_probe(tmp_path / "suite")
+    plain = run("compare", tiny_base, forgetful_adapter, "--suite", suite, "--out", tmp_path / "before", "--quiet",
+                "--kl-samples", "0", "--recovery-shots", "0")
+    report = json.loads((tmp_path / "before" / "report.json").read_text())
+    assert {c["name"]: c["audit"] for c in report["capabilities"]} == {n: None for n in ("facts", "recall", "text",
+                                                                                          "biased")}
+    assert "probe audit" not in plain.output and "audit_s" not in report["timings"]
+
+    assert invoke("probes", "audit", suite, "--model", tiny_base, "--out", tmp_path / "audit", "--quiet").exit_code == 0
+    result = run("compare", tiny_base, forgetful_adapter, "--suite", suite, "--out", tmp_path / "after", "--quiet",
+                 "--kl-samples", "0", "--recovery-shots", "0")
+    report = json.loads((tmp_path / "after" / "report.json").read_text())
+    caps = {c["name"]: c for c in report["capabilities"]}
+    assert caps["biased"]["audit"] == "failed" and caps["facts"]["audit"] == "passed"
+    assert caps["text"]["audit"] is None  # perplexity has no floor
+    assert caps["biased"]["audit_problems"][0].startswith("floor above chance: shortest")
+    markdown = (tmp_path / "after" / "report.md").read_text()
+    assert "- ⚠️ biased failed its probe audit against the base \\(floor above chance" in markdown
+    assert "note: biased failed its probe audit (floor above chance" in result.output
+    assert "audit_s" not in report["timings"]  # read, not measured
+
+
+def test_compare_audit_measures_the_floors_first_when_the_cache_has_none(tiny_base, forgetful_adapter, tmp_path):
+    from tests.conftest import run
+
+    suite = suite_with_a_biased_probe(tmp_path / "suite")
+    out = tmp_path / "report"
+    run("compare", tiny_base, forgetful_adapter, "--suite", suite, "--out", out, "--quiet", "--kl-samples", "0",
+        "--recovery-shots", "0", "--audit")
+    report = json.loads((out / "report.json").read_text())
+    caps = {c["name"]: c for c in report["capabilities"]}
+    assert caps["biased"]["audit"] == "failed" and caps["facts"]["audit"] == "passed"
+    assert caps["recall"]["audit"] == "passed"
+    assert report["timings"]["audit_s"] > 0
+    # the floors it measured are cached: the audit command now finds them, and agrees
+    audit = invoke("probes", "audit", suite, "--model", tiny_base, "--out", tmp_path / "audit", "--quiet")
+    assert "biased: floor above chance" in audit.output

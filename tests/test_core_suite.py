@@ -39,6 +39,29 @@ def test_core_has_ten_capabilities_of_at_least_250_items(core):
         assert probe.info.get("provenance") and probe.info.get("license"), probe.name
 
 
+def test_every_asked_capability_spans_easy_to_hard_items_in_core_and_core_quick(core, quick):
+    """Items carry one of three difficulties, each capability has all three, and core-quick keeps the mix."""
+    for suite in (core, quick):
+        for probe in suite.probes:
+            levels = [item.difficulty for item in probe.items]
+            if probe.kind == "perplexity":
+                assert set(levels) == {None}, probe.name
+                continue
+            assert set(levels) == {"easy", "medium", "hard"}, (suite.name, probe.name, set(levels))
+            assert levels.count("hard") >= 0.1 * len(levels), (suite.name, probe.name)
+    hard = {item.id: item for probe in core.probes for item in probe.items if item.difficulty == "hard"}
+    # what makes them hard, by example
+    assert hard["arith-multi-step-0001"].prompt.startswith("What is (19 × 6) − 36?")
+    assert "moved to the same city as" in hard["rc-two-step-01-moved"].prompt
+    assert "while n > 1" in next(i.prompt for i in hard.values() if i.subcategory == "state" and "while" in i.prompt)
+
+
+def test_core_quick_stratifies_by_subcategory_and_difficulty(core, quick):
+    for full, small in zip(core.probes, quick.probes):
+        strata = {(i.subcategory, i.difficulty) for i in full.items}
+        assert {(i.subcategory, i.difficulty) for i in small.items} == strata, full.name
+
+
 def test_ids_are_unique_across_the_suite_and_stable(core):
     ids = [item.id for probe in core.probes for item in probe.items]
     assert len(ids) == len(set(ids))

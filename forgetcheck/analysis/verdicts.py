@@ -54,7 +54,7 @@ def judge_items(items: list[ItemResult], capabilities: list[CapabilityInfo], tol
 
     Also the chance level (a base at chance turns the verdict to ``at-chance``
     unless it regressed), chance-adjusted forgetting for k-option items, and the
-    per-sub-category breakdown.
+    per-sub-category and per-difficulty breakdowns.
     """
     return judge_candidates([(items, capabilities)], tolerance, confidence, recovery_shots)[0]
 
@@ -100,8 +100,9 @@ def _capability_result(cap: CapabilityInfo, mine: list[ItemResult], j, confidenc
         p_value=d.p_value, p_adjusted=j.p_adjusted, verdict=verdict, forgotten=d.forgotten,
         learned=d.learned, items_needed=j.items_needed if verdict == "inconclusive" else None, note=cap.note,
         extra=cap.extra, chance=chance, at_chance=at_chance, chance_adjusted=_chance_adjusted(mine),
-        subcategories=_subcategories(mine, binary, confidence), detectable_drop=j.detectable,
-        diagnosis=diagnose(mine, recovery_shots), dataset=cap.dataset)
+        subcategories=_breakdown(mine, "subcategory", binary, confidence), detectable_drop=j.detectable,
+        diagnosis=diagnose(mine, recovery_shots), dataset=cap.dataset,
+        difficulties=_breakdown(mine, "difficulty", binary, confidence))
 
 
 def chance_level(kind: str, options: list[int], declared: float | None = None) -> float:
@@ -127,14 +128,19 @@ def _chance_adjusted(items: list[ItemResult]) -> ChanceAdjusted | None:
                            [i.n_options for i in items])
 
 
-def _subcategories(items: list[ItemResult], binary: bool, confidence: float) -> list[SubcategoryResult]:
-    """The paired drop per sub-category; empty when the capability has fewer than two."""
-    names = sorted({i.subcategory for i in items if i.subcategory})
+DIFFICULTY_ORDER = ("easy", "medium", "hard")  # core's vocabulary; other names follow, sorted
+
+
+def _breakdown(items: list[ItemResult], field: str, binary: bool, confidence: float) -> list[SubcategoryResult]:
+    """The paired drop per value of an item field (``subcategory``, ``difficulty``); empty with fewer than two."""
+    found = {getattr(i, field) for i in items if getattr(i, field)}
+    first = DIFFICULTY_ORDER if field == "difficulty" else ()
+    names = [n for n in first if n in found] + sorted(found - set(first))
     if len(names) < 2:
         return []
     rows = []
     for name in names:
-        mine = [i for i in items if i.subcategory == name]
+        mine = [i for i in items if getattr(i, field) == name]
         d = paired_drop([i.base_score for i in mine], [i.candidate_score for i in mine], binary=binary,
                         confidence=confidence)
         rows.append(SubcategoryResult(name=name, n=d.n, base_score=d.base_score, candidate_score=d.candidate_score,
@@ -168,6 +174,12 @@ def rejudge_candidates(comparisons: list[Comparison], tolerance: float | None = 
     runs = [(c.items, [CapabilityInfo(cap.name, cap.kind, cap.metric, cap.extra, cap.note, cap.chance, cap.dataset)
                        for cap in c.capabilities]) for c in comparisons]
     judged = judge_candidates(runs, tolerance, confidence, settings.recovery_shots)
-    return [replace(c, capabilities=capabilities, verdict=overall_verdict(capabilities),
+    return [replace(c, capabilities=_with_audits(capabilities, c), verdict=overall_verdict(capabilities),
                     settings=replace(c.settings, tolerance=tolerance, confidence=confidence))
             for c, capabilities in zip(comparisons, judged)]
+
+
+def _with_audits(capabilities: list[CapabilityResult], judged: Comparison) -> list[CapabilityResult]:
+    """The probe audit as it was judged when the comparison ran: it needs the floors, which a report does not keep."""
+    audits = {c.name: (c.audit, c.audit_problems) for c in judged.capabilities}
+    return [replace(c, audit=audits[c.name][0], audit_problems=audits[c.name][1]) for c in capabilities]

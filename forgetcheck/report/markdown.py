@@ -110,6 +110,7 @@ def render_markdown(comparison: Comparison) -> str:
         _drift(comparison),
         _chance_adjusted(comparison),
         _breakdown(comparison),
+        _by_difficulty(comparison),
         _forgotten_items(comparison),
         _settings(comparison),
         _next_step(comparison),
@@ -324,6 +325,26 @@ def _breakdown(comparison: Comparison) -> str:
     note = ("<sub>A breakdown to read, not a test: sub-categories are small and not corrected for "
             "multiple comparisons, so only the capability rows above carry a verdict.</sub>")
     return ("<details>\n<summary>By sub-category</summary>\n\n" + "\n".join(head + rows) + "\n\n" + note
+            + "\n\n</details>")
+
+
+def _by_difficulty(comparison: Comparison) -> str:
+    """Base → candidate and the drop per item difficulty, one row a capability: easy items at the
+    ceiling hide a loss that the hard ones show."""
+    caps = [cap for cap in comparison.capabilities if cap.difficulties]
+    if not caps:
+        return ""
+    names = list(dict.fromkeys(row.name for cap in caps for row in cap.difficulties))
+    rows = []
+    for cap in caps:
+        cells = {row.name: (f"{score_text(cap, 'base', row=row)} → {score_text(cap, 'candidate', row=row)}, "
+                            f"{drop_text(cap, row=row).split(' [')[0]} (n={row.n})") for row in cap.difficulties}
+        rows.append("| " + " | ".join([_name(cap.name)] + [cells.get(name, "—") for name in names]) + " |")
+    head = ["| capability | " + " | ".join(escape_untrusted(name, limit=30) for name in names) + " |",
+            "|---|" + "---:|" * len(names)]
+    note = ("<sub>Base → candidate and the drop, per item difficulty as the suite records it; a breakdown "
+            "to read like the sub-categories, not a test.</sub>")
+    return ("<details>\n<summary>By difficulty</summary>\n\n" + "\n".join(head + rows) + "\n\n" + note
             + "\n\n</details>")
 
 

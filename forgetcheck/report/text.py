@@ -184,7 +184,13 @@ def render_text(comparison: Comparison) -> str:
             cell = _clip(cell, widths[i])
             cells.append(cell.rjust(widths[i]) if i in right_aligned else cell.ljust(widths[i]))
         lines.append(GAP.join(cells).rstrip())
-    return "\n".join([*lines, "", *drift_lines(comparison), summary_line(comparison)]) + "\n"
+    return "\n".join([*lines, "", *drift_lines(comparison), *audit_lines(comparison), summary_line(comparison)]) + "\n"
+
+
+def audit_lines(comparison: Comparison) -> list[str]:
+    """One note per capability that failed its probe audit: its verdict may not show forgetting."""
+    return [_CONTROL.sub("?", f"note: {cap.name} failed its probe audit ({'; '.join(cap.audit_problems)})")
+            for cap in comparison.capabilities if cap.audit == "failed"]
 
 
 def drift_lines(comparison: Comparison) -> list[str]:

@@ -29,6 +29,13 @@ completeness.
 
 Scoring goes through the scorer seam (:mod:`forgetcheck.suites.asking`); the
 floors that need no model (:func:`text_floors`) need only a tokenizer.
+
+Floors are kept in the result cache, one entry per capability, keyed by the
+model's identity (:func:`audit_model_key`) and the probe's fingerprint (so by the
+suite's, which is made of them: an audit run with ``--capability`` serves any suite
+holding that probe), under the kind ``probe-audit/AUDIT_VERSION``. ``compare``
+reads them to warn when a capability of its suite failed its audit
+(:func:`audit_capabilities`), and measures them itself only with ``--audit``.
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ from forgetcheck.suites.asking import answer_is_right, choice_requests, score_pr
 from forgetcheck.suites.suite import Item, Probe, Suite, load_suite
 
 SCHEMA = "forgetcheck.audit/1"
+AUDIT_VERSION = 1  # bump when a floor changes meaning: cached floors of another version are not read
+CACHE_KIND = f"probe-audit/{AUDIT_VERSION}"
 FLOOR_POINTS = 0.05  # a floor this far above chance is a leak, however many items
 NEUTRAL_CONTEXT = "Answer:"  # the question left out: only the choices' own likelihood counts
 REFUSAL = "I'm sorry, but I can't help with that."
@@ -207,10 +216,14 @@ def audit_suite(suite_name: str, model_spec: str, *, tolerance: float = DEFAULTS
                 confidence: float = DEFAULTS.confidence, seed: int = 0, capabilities: tuple[str, ...] = (),
                 dtype: str = "auto", device: str = "auto", batch_tokens: int | None = None, allow_pickle: bool = False,
                 trust_remote_code: bool = False, progress: bool = True, files_anywhere: bool = False,
-                task_code: bool = False) -> Audit:
-    """Audit ``suite_name`` (a built-in name or a path) against the model ``model_spec``."""
+                task_code: bool = False, cache: bool = True) -> Audit:
+    """Audit ``suite_name`` (a built-in name or a path) against the model ``model_spec``.
+
+    Floors found in the result cache are reused and new ones are stored (``cache`` False: neither).
+    """
     from forgetcheck.models.specs import resolve
     from forgetcheck.models.weights import open_model
+    from forgetcheck.results.store import ResultCache
 
     check_judging(tolerance, confidence)
     suite = pick_capabilities(load_suite(suite_name, files_anywhere=files_anywhere, task_code=task_code), capabilities)
@@ -220,20 +233,73 @@ def audit_suite(suite_name: str, model_spec: str, *, tolerance: float = DEFAULTS
     opened = open_model(spec, dtype=dtype, device=device, batch_tokens=batch_tokens, allow_pickle=allow_pickle,
                         trust_remote_code=trust_remote_code, progress=progress)
     scorer = opened.scorer
-    random_scorer = HFScorer(random_twin(scorer.model, seed), scorer.tokenizer, device=opened.device,
-                             batch_tokens=batch_tokens, progress=progress)
-    results = []
-    for probe in suite.probes:
-        model_score = mean(score_probe(probe, scorer, label="audit: model").scores)
-        floors = text_floors(probe, scorer)
-        if probe.kind != "perplexity":
-            random_score = mean(score_probe(probe, random_scorer, label="audit: random weights").scores)
-            floors.insert(0, Floor("random weights", random_score, needs_model=True))
-        if probe.kind == "choice":
-            floors.insert(1, no_question_floor(probe, scorer))
-        results.append(judge_capability(probe, model_score, floors, tolerance, confidence))
+    model_scores = {probe.name: mean(score_probe(probe, scorer, label="audit: model").scores)
+                    for probe in suite.probes}
+    store = ResultCache() if cache else None
+    key = audit_model_key(spec.resolved, opened.dtype_name, opened.device, model_spec, batch_tokens)
+    audited = audit_capabilities(suite, scorer, model_scores, store, key, run=True, tolerance=tolerance,
+                                 confidence=confidence, seed=seed, progress=progress)
+    results = [audited.get(probe.name) or judge_capability(probe, model_scores[probe.name], [], tolerance, confidence)
+               for probe in suite.probes]
     return Audit(suite=suite.name, model=model_spec, tolerance=tolerance, confidence=confidence, seed=seed,
                  capabilities=results)
+
+
+def audit_model_key(resolved: str, dtype_name: str, device: str, label: str, batch_tokens: int | None) -> dict:
+    """The identity an audit is cached under: the full model as compare's base pass keys it, no adapter."""
+    from forgetcheck.results.keys import model_key
+
+    return model_key(resolved, adapter=None, adapter_disabled=False, dtype=dtype_name, device=device, label=label,
+                     batch_tokens=batch_tokens)
+
+
+def probe_floors(probe: Probe, scorer, random_scorer) -> list[Floor]:
+    """Every floor of one probe: random weights, no question (choice), and the tokenizer-only ones."""
+    floors = text_floors(probe, scorer)
+    if probe.kind != "perplexity":
+        random_score = mean(score_probe(probe, random_scorer, label="audit: random weights").scores)
+        floors.insert(0, Floor("random weights", random_score, needs_model=True))
+    if probe.kind == "choice":
+        floors.insert(1, no_question_floor(probe, scorer))
+    return floors
+
+
+def audit_capabilities(suite: Suite, scorer, model_scores: dict[str, float], store, model_key: dict, *, run: bool,
+                       tolerance: float, confidence: float, seed: int = 0,
+                       progress: bool = True) -> dict[str, CapabilityAudit]:
+    """Each capability's audit against the loaded model behind ``scorer``, by name.
+
+    Floors come from ``store`` where cached; otherwise, when ``run``, they are measured
+    (one pass of a random-weights twin, one question-free pass for choice probes) and
+    stored. A capability with no cached floors and ``run`` False is left out, as are
+    perplexity probes, which have no floor.
+    """
+    audits: dict[str, CapabilityAudit] = {}
+    random_scorer = None
+    for probe in suite.probes:
+        if probe.kind == "perplexity":
+            continue
+        entry = f"{probe.fingerprint()}:seed={seed}"
+        floors = read_floors(store.get_blob(model_key["key"], entry, CACHE_KIND)) if store else None
+        if floors is None and run:
+            if random_scorer is None:
+                random_scorer = HFScorer(random_twin(scorer.model, seed), scorer.tokenizer, device=scorer.device,
+                                         batch_tokens=scorer.batch_tokens, progress=progress)
+            floors = probe_floors(probe, scorer, random_scorer)
+            if store:
+                store.put_blob(model_key, entry, CACHE_KIND, {"floors": [vars(f) for f in floors]})
+        if floors is not None:
+            audits[probe.name] = judge_capability(probe, model_scores[probe.name], floors, tolerance, confidence)
+    return audits
+
+
+def read_floors(blob: dict | None) -> list[Floor] | None:
+    """Floors from a cache entry; None when there is none or it is not the shape this version writes."""
+    try:
+        floors = [Floor(str(f["name"]), float(f["score"]), bool(f["needs_model"])) for f in blob["floors"]]
+    except (TypeError, KeyError, ValueError):
+        return None
+    return floors if floors and all(0.0 <= f.score <= 1.0 for f in floors) else None
 
 
 def pick_capabilities(suite: Suite, names: tuple[str, ...]) -> Suite:
@@ -257,6 +323,7 @@ def random_twin(model, seed: int):
     import torch
     from transformers import AutoModelForCausalLM
 
+    model = model.get_base_model() if hasattr(model, "get_base_model") else model  # a PEFT base pass
     dtype = next(model.parameters()).dtype
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

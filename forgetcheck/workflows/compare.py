@@ -26,7 +26,7 @@ from forgetcheck.version import __version__
 from forgetcheck.analysis.verdicts import CapabilityInfo, judge_candidates, judge_items
 from forgetcheck.errors import BadInput
 from forgetcheck.comparison import (
-    Comparison, ItemResult, ModelInfo, Settings, overall_verdict, split_counts, utc_timestamp)
+    CapabilityResult, Comparison, ItemResult, ModelInfo, Settings, overall_verdict, split_counts, utc_timestamp)
 from forgetcheck.models import parallel
 from forgetcheck.models.specs import ModelSpec
 from forgetcheck.models.weights import open_candidates, open_pair
@@ -36,6 +36,7 @@ from forgetcheck.results.runner import SuiteCounts, score_suite
 from forgetcheck.results.store import ResultCache
 from forgetcheck.suites.asking import expected_text, render_prompt, use_chat
 from forgetcheck.suites.suite import Suite, load_suite, reference_probe
+from forgetcheck.workflows.audit import audit_capabilities, audit_model_key, mean
 from forgetcheck.workflows.label_free import LabelFreeDrift
 from forgetcheck.workflows.recovery import recover
 
@@ -82,6 +83,13 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
     timings["resolve_s"] = time.perf_counter() - started
 
     base_scores = _score_suite(suite_obj, pair.base, chat_template, timings, "base_s", store, base_key, counts)
+    with _phase(timings, "audit_s"):  # the base's probe audit: read from the cache, measured only when asked
+        audits = audit_capabilities(
+            suite_obj, pair.base, {name: mean(s.scores) for name, s in base_scores.items()}, store,
+            audit_model_key(base_spec.resolved, pair.dtype_name, device_name, base, options.batch_tokens),
+            run=options.audit, tolerance=options.tolerance, confidence=options.confidence, progress=options.progress)
+    if not options.audit:
+        timings.pop("audit_s")
     with _phase(timings, "drift_s"):
         drift.prepare(pair.base)  # the base's side, while it is loaded
     pair.free_base()
@@ -109,6 +117,7 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
                 # Judge again so each capability's diagnosis counts the recovered answers.
                 capabilities = judge_items(items, infos, options.tolerance, options.confidence,
                                            options.recovery_shots)
+    capabilities = _with_audits(capabilities, audits, note)
     timings["total_s"] = time.perf_counter() - started
     settings_record = _settings(suite_obj, options, pair.dtype_name, device_name, pair.base.batch_tokens)
     return _comparison(base_spec, cand_spec, settings_record, capabilities, items, timings, warnings, drift_summary)
@@ -165,6 +174,13 @@ def compare_many(base: str, candidates: list[str], suite: str | Suite = "core", 
 
     base_counts = SuiteCounts()
     base_scores = _score_suite(suite_obj, models.base, chat_template, timings, "base_s", store, base_key, base_counts)
+    with _phase(timings, "audit_s"):  # the base's probe audit, as compare() reads or measures it
+        audits = audit_capabilities(
+            suite_obj, models.base, {name: mean(s.scores) for name, s in base_scores.items()}, store,
+            audit_model_key(models.base_spec.resolved, dtype_name, device_name, base, options.batch_tokens),
+            run=options.audit, tolerance=options.tolerance, confidence=options.confidence, progress=options.progress)
+    if not options.audit:
+        timings.pop("audit_s")
     with _phase(timings, "drift_s"):
         prepared = None
         for drift in drifts:  # the base's samples and reference are made once and shared
@@ -212,6 +228,8 @@ def compare_many(base: str, candidates: list[str], suite: str | Suite = "core", 
             step_times[step] = step_times.get(step, 0) + value if step in ("load_s", "models_loaded", "drift_s") \
                 else value
         step_times["total_s"] = total
+        # The audit is the base's: its warnings are said once and kept in every candidate's report.
+        capabilities = _with_audits(capabilities, audits, (lambda m: note(m, shared)) if k == 0 else (lambda m: None))
         comparisons[label] = _comparison(models.base_spec, spec, settings_record, capabilities, items, step_times,
                                          [*shared, *own_warnings[k], together], drift_summary)
     return comparisons
@@ -309,11 +327,27 @@ def paired_items(suite: Suite, base_scores: dict, cand_scores: dict) -> tuple[li
                 capability=probe.name, item_id=item.id, base_score=b.scores[k], candidate_score=c.scores[k],
                 prompt=item.prompt or item.text[:300], expected=expected_text(probe, item),
                 base_answer=b.answers[k], candidate_answer=c.answers[k], subcategory=item.subcategory,
-                n_options=len(item.choices) if probe.kind == "choice" else None, pair=getattr(item, "pair", None)))
+                n_options=len(item.choices) if probe.kind == "choice" else None, pair=getattr(item, "pair", None),
+                difficulty=item.difficulty))
         extra = {key: {"base": b.extra[key], "candidate": c.extra[key]} for key in b.extra}
         infos.append(CapabilityInfo(probe.name, probe.kind, probe.metric, extra, chance=probe.info.get("chance"),
                                     dataset=probe.info.get("dataset"), note=probe.info.get("note")))
     return items, infos
+
+
+def _with_audits(capabilities: list[CapabilityResult], audits: dict, note: Callable[[str], None]):
+    """Each capability with its audit's outcome; a warning for each one that failed."""
+    marked = []
+    for cap in capabilities:
+        audit = audits.get(cap.name)
+        if audit is not None:
+            cap = replace(cap, audit="failed" if audit.flagged else "passed", audit_problems=list(audit.problems))
+            if audit.flagged:
+                note(f"{cap.name} failed its probe audit against the base ({'; '.join(audit.problems)}): its "
+                     "verdict may not show forgetting (forgetcheck probes audit explains the floors)")
+        marked.append(cap)
+    return marked
+
 
 
 def render_drift_prompt(scorer, probe, text: str, chat_override: str | None) -> str:
