@@ -8,6 +8,14 @@ forgetcheck); 130 interrupted. Only a finished comparison ever exits 1.
 
 from __future__ import annotations
 
+import os
+
+# OpenMP threads that wait for work spin by default, taking the cycles another job on the same cores needs:
+# two scoring jobs on 2 cores took 7.6x as long as one alone; with waiting threads asleep 1.3x, and one job
+# alone was no slower (benchmarks/shared_cores.py). CI runners often share cores. This must be set before
+# torch starts its thread pool (torch is imported later, lazily); a value the user set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import json
 import sys
 import traceback

@@ -38,7 +38,12 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-import torch
+
+# As the CLI does (forgetcheck/cli.py): waiting OpenMP threads sleep, so a test run sharing its cores with
+# other jobs (a CI runner) is not slowed several-fold. Set before torch starts its thread pool.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
 
 from forgetcheck.comparison import (
     CapabilityResult,
