@@ -160,7 +160,7 @@ def test_generation_ends_at_its_stop_string_with_the_answers_it_would_have_cut_t
     with ForwardCounter() as stopping:
         early = HFScorer(model, tokenizer, progress=False).generate(requests)
     generate = model.generate
-    monkeypatch.setattr(model, "generate", lambda *a, stop_strings=None, tokenizer=None, **k: generate(*a, **k))
+    monkeypatch.setattr(model, "generate", lambda *a, stopping_criteria=None, **k: generate(*a, **k))
     with ForwardCounter() as running_on:
         full = HFScorer(model, tokenizer, progress=False).generate(requests)
     assert early == full and any(early)

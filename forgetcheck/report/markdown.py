@@ -214,7 +214,7 @@ def _what_would_decide(cap) -> str:
     if cap.items_needed:
         # The drop sits so close to the tolerance that no practical suite separates them.
         return (f"its drop ({_amount(cap, cap.drop)}) is too close to the tolerance for more items to "
-                "settle it; decide whether a drop that size matters and set `--tolerance` to say so")
+                "settle it; decide whether a drop that size matters and set --tolerance to say so")
     return "more items are needed to decide it"
 
 
@@ -230,12 +230,12 @@ def _next_step(comparison: Comparison) -> str:
                 "Answers that are right but in another form are lost format, not lost knowledge. To keep the "
                 "skill: lower the learning rate or train fewer steps, train a LoRA adapter rather than every "
                 "weight, or mix the base's own answers into the training data "
-                "(`forgetcheck replay BASE --report report.json`), then compare again.")
+                "(forgetcheck replay BASE --report report.json), then compare again.")
     elif inconclusive:
         smallest = min(inconclusive, key=lambda c: c.n)
         step = (f"{plural(len(inconclusive), 'capability is', 'capabilities are')} undecided with as few as "
-                f"{_plain(smallest.n, grouped=True)} items: run the full suite (`--suite core`, about 250 items "
-                "each) or your own larger one, or widen `--tolerance` if a smaller drop does not matter to you.")
+                f"{_plain(smallest.n, grouped=True)} items: run the full suite (--suite core, about 250 items "
+                "each) or your own larger one, or widen --tolerance if a smaller drop does not matter to you.")
     elif any(c.verdict == "held" for c in caps):
         step = (f"nothing measurable was forgotten at a tolerance of {tolerance_text(comparison)}. Keep this check "
                 "on every pull request that changes the weights (the forgetcheck GitHub Action).")
@@ -272,7 +272,10 @@ def _drift(comparison: Comparison) -> str:
         for cap in comparison.capabilities if is_perplexity(cap)
     ]
     if ratios:
-        lines += ["", "Perplexity drift on reference text (candidate / base):", "", *ratios]
+        # exp(drop) is the geometric mean of each text's perplexity ratio, which is what the paired interval
+        # is about; the table's perplexities pool every token, and the two differ when texts differ in length.
+        lines += ["", "Perplexity drift on reference text (candidate / base, the geometric mean over texts):", "",
+                  *ratios]
     if not lines:
         return ""
     return "#### Drift without labels\n\n" + "\n".join(lines).strip()

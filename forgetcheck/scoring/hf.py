@@ -22,6 +22,7 @@ from typing import Callable, Sequence
 import torch
 from jinja2.exceptions import SecurityError, TemplateError
 from tqdm.auto import tqdm
+from transformers import StoppingCriteria, StoppingCriteriaList
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from forgetcheck.errors import BadInput
@@ -396,14 +397,31 @@ class HFScorer:
         width = ids.shape[1]
         # A row ends at its first stop string (or end of text) and the batch once every row has ended:
         # what follows a stop is cut away below anyway, so computing it was wasted decoding steps.
-        stop = {"stop_strings": [s for s in request.stop if s], "tokenizer": self.tokenizer} if any(request.stop) else {}
+        stop = [s for s in request.stop if s]
+        criteria = StoppingCriteriaList([_StopStrings(self.tokenizer, stop, width)]) if stop else None
         with self.context_manager():
             generated = self.model.generate(
                 input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=False,
                 max_new_tokens=request.max_tokens, pad_token_id=self.pad_id, temperature=None, top_p=None, top_k=None,
-                **stop)
+                stopping_criteria=criteria)
         texts = self.tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
         return [cut_at_stop(t, request.stop) for t in texts]
+
+
+class _StopStrings(StoppingCriteria):
+    """Ends each row whose generated text holds a stop string, by decoding it as the answer is decoded.
+
+    transformers' own ``stop_strings`` works in token space from the tokenizer's vocabulary, and fails
+    outright on some tokenizers ("substring not found"); decoding a few dozen tokens per row per step
+    costs little next to a forward pass, and sees exactly the text :func:`cut_at_stop` will cut.
+    """
+
+    def __init__(self, tokenizer, stop: list[str], prompt_width: int):
+        self.tokenizer, self.stop, self.width = tokenizer, stop, prompt_width
+
+    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        texts = self.tokenizer.batch_decode(input_ids[:, self.width:], skip_special_tokens=True)
+        return torch.tensor([any(s in text for s in self.stop) for text in texts], device=input_ids.device)
 
 
 class _ShareOfBar:
