@@ -79,7 +79,8 @@ def test_payloads_that_start_a_comparison():
 
 
 @pytest.fixture
-def webhook_server(hub_writes, tiny_base, forgetful_adapter, tmp_path):
+def start_webhook(hub_writes, tiny_base, forgetful_adapter, tmp_path):
+    """A function (extra serve-webhook options -> (server, port, log, process)) over the fake Hub."""
     server, env = hub_writes
     server.repos[REPO] = tiny_base
     server.shas.update({SHA_PR1: forgetful_adapter, SHA_A: tiny_base, SHA_B: tiny_base})
@@ -87,32 +88,49 @@ def webhook_server(hub_writes, tiny_base, forgetful_adapter, tmp_path):
     for num in (1, 2, 3):
         server.discussions[(REPO, num)] = {"title": f"PR {num}", "events": []}
     suite = write_suite(tmp_path / "suite", n_facts=8)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "forgetcheck.cli", "serve-webhook", "--port", "0", "--suite", str(suite),
-         "--out", str(tmp_path / "reports"), "--watch", REPO],
-        env={**os.environ, **env, "FORGETCHECK_WEBHOOK_SECRET": SECRET, "OMP_NUM_THREADS": "1"},
-        stderr=subprocess.PIPE, text=True)
-    log: list[str] = []
-    started = threading.Event()
+    processes = []
 
-    def read_log():
-        for line in process.stderr:
-            log.append(line)
-            started.set() if "serving Hub webhooks on" in line else None
+    def start(*options: str):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "forgetcheck.cli", "serve-webhook", "--port", "0", "--suite", str(suite),
+             "--out", str(tmp_path / "reports"), "--watch", REPO, *options],
+            env={**os.environ, **env, "FORGETCHECK_WEBHOOK_SECRET": SECRET, "OMP_NUM_THREADS": "1"},
+            stderr=subprocess.PIPE, text=True)
+        processes.append(process)
+        log: list[str] = []
+        started = threading.Event()
 
-    threading.Thread(target=read_log, daemon=True).start()
-    try:
+        def read_log():
+            for line in process.stderr:
+                log.append(line)
+                started.set() if "serving Hub webhooks on" in line else None
+
+        threading.Thread(target=read_log, daemon=True).start()
         assert started.wait(60), "".join(log)
         port = int(next(line for line in log if "serving" in line).split("127.0.0.1:")[1].split()[0])
-        yield server, port, log, process
+        return server, port, log, process
+
+    try:
+        yield start
     finally:
-        process.terminate()
-        process.wait(10)
+        for process in processes:
+            process.terminate()
+            process.wait(10)
 
 
-def comments(server, num: int) -> list[str]:
+@pytest.fixture
+def webhook_server(start_webhook):
+    return start_webhook()
+
+
+def comments(server, num: int, key: str = "") -> list[str]:
+    """forgetcheck's comments on PR ``num`` that are not hidden (a hidden one has lost its text)."""
     events = server.discussions[(REPO, num)]["events"]
-    return [e["data"]["latest"]["raw"] for e in events if is_ours(e["data"]["latest"]["raw"], marker())]
+    return [e["data"]["latest"]["raw"] for e in events if is_ours(e["data"]["latest"]["raw"], marker(key))]
+
+
+def logged(log: list[str], text: str) -> int:
+    return sum(text in line for line in log)
 
 
 def wait_for(condition, log, seconds: float = 180):
@@ -165,6 +183,65 @@ def test_webhook_compares_pull_requests_one_at_a_time(webhook_server):
 def test_serve_webhook_needs_a_secret(tmp_path):
     result = run_subprocess("serve-webhook", "--port", "0", env={"FORGETCHECK_WEBHOOK_SECRET": ""})
     assert_one_line_error(result, "FORGETCHECK_WEBHOOK_SECRET")
+    result = run_subprocess("serve-webhook", "--port", "0", "--on", "alert", "--alert-threshold", "lots",
+                            env={"FORGETCHECK_WEBHOOK_SECRET": SECRET})
+    assert_one_line_error(result, "--alert-threshold 'lots'")
+
+
+# --- Comment modes: serve-webhook keeps its comment as `comment hub` does -------------------------------------
+
+
+def test_hide_old_hides_the_earlier_comment_and_on_change_skips_the_same_results(start_webhook):
+    server, port, log, _ = start_webhook("--mode", "hide-old", "--on", "change")
+    # PR 3 names a commit the Hub does not have: a failure notice, posted once.
+    assert post(port, pushed(3, SHA_MISSING))[0] == 202
+    wait_for(lambda: logged(log, f"{REPO}#3: comment created"), log)
+    # The same failure again is no change: nothing hidden, nothing new (failures are retried, not skipped).
+    assert post(port, pushed(3, SHA_MISSING))[0] == 202
+    wait_for(lambda: logged(log, f"{REPO}#3: comment unchanged"), log)
+    assert len(server.discussions[(REPO, 3)]["events"]) == 1 and server.hidden == []
+
+    # Results after the failure differ from it: the notice is hidden and the report posted anew.
+    assert post(port, pushed(3, SHA_PR1))[0] == 202
+    assert post(port, pushed(2, SHA_A))[0] == 202
+    wait_for(lambda: logged(log, f"{REPO}#3: comment created (1 earlier hidden)")
+             and logged(log, f"{REPO}#2: comment created"), log)
+    failure_id = server.discussions[(REPO, 3)]["events"][0]["id"]
+    assert server.hidden == [failure_id] and server.discussions[(REPO, 3)]["events"][0]["data"]["hidden"]
+    shown = comments(server, 3)
+    assert len(shown) == 1 and shown[0].startswith("## ") and SHA_PR1 in shown[0]
+
+    # PR 2 pushed again with the same weights: the same verdicts and drops, so the comment stays as it was.
+    assert post(port, pushed(2, SHA_B))[0] == 202
+    wait_for(lambda: logged(log, f"{REPO}#2: comment unchanged"), log)
+    assert any(f"at {SHA_B[:12]}: comparing" in line for line in log)  # compared, not skipped as seen
+    assert len(server.discussions[(REPO, 2)]["events"]) == 1 and server.edits == 0
+    assert SHA_A in comments(server, 2)[0] and len(server.hidden) == 1
+
+
+def test_on_alert_posts_failures_and_keeps_an_earlier_comment_current(start_webhook):
+    server, port, log, _ = start_webhook("--on", "alert", "--key", "gpu-suite")
+    # PR 2 holds the base's own weights: nothing regressed, so no comment at all.
+    assert post(port, pushed(2, SHA_A))[0] == 202
+    wait_for(lambda: logged(log, f"{REPO}#2: no comment: nothing regressed"), log)
+    assert server.discussions[(REPO, 2)]["events"] == []
+    # A failure is posted under --on alert too: silence would read as "nothing regressed".
+    assert post(port, pushed(3, SHA_MISSING))[0] == 202
+    wait_for(lambda: logged(log, f"{REPO}#3: comment created"), log)
+    assert comments(server, 3, "gpu-suite")[0].startswith("## ⚠️ forgetcheck could not compare")
+    # Quiet results later still replace the notice (update mode: edited in place), never leaving it stale.
+    assert post(port, pushed(3, SHA_B))[0] == 202
+    wait_for(lambda: logged(log, f"{REPO}#3: comment updated"), log)
+    shown = comments(server, 3, "gpu-suite")
+    assert len(shown) == 1 and "nothing regressed" in shown[0] and SHA_B in shown[0] and server.edits == 1
+
+
+def test_mode_off_compares_without_commenting(start_webhook, tmp_path):
+    server, port, log, _ = start_webhook("--mode", "off")
+    assert post(port, pushed(2, SHA_A))[0] == 202
+    wait_for(lambda: logged(log, f"{REPO}#2: no comment (--mode off)"), log)
+    assert (tmp_path / "reports" / REPO.replace("/", "--") / "pr-2" / "report.json").is_file()
+    assert server.discussions[(REPO, 2)]["events"] == [] and not server.posts
 
 
 # --- Bounds: the server itself, in this process, on real sockets on 127.0.0.1 -------------------------------

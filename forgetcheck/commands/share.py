@@ -18,26 +18,37 @@ from forgetcheck.options import DEFAULTS
 REPORT = click.argument("report_json", metavar="REPORT", type=click.Path(dir_okay=True))
 
 
-def comment_modes(func):
-    """The options both ``comment github`` and ``comment hub`` take (forgetcheck.integrations.comment_policy)."""
+def comment_choices(with_off: bool = False):
+    """--key, --mode, --on and --alert-threshold: how forgetcheck's comment is kept
+    (forgetcheck.integrations.comment_policy); ``with_off`` adds --mode off, for serve-webhook."""
     from forgetcheck.integrations.comment_policy import MODES, WHEN
 
+    def add(func):
+        func = click.option("--alert-threshold", default=None, metavar="POINTS",
+                            help="For --on alert: a capability alerts when it regressed by more than this many "
+                                 "points, judged again from the report's items [default: the report's "
+                                 "tolerance].")(func)
+        func = click.option("--on", "on", type=click.Choice(WHEN), default="always", show_default=True,
+                            help="When to comment: every run, only when the verdicts or drops differ from the "
+                                 "earlier comment's, or only on an alert (an earlier comment is still kept "
+                                 "current).")(func)
+        func = click.option("--mode", type=click.Choice([m for m in MODES if with_off or m != "off"]),
+                            default="update", show_default=True,
+                            help="What becomes of the earlier comment: edited in place, deleted and posted anew "
+                                 "(recreate), or hidden as outdated and posted anew (hide-old)"
+                                 + ("; off never comments." if with_off else "."))(func)
+        return click.option("--key", default="", help="Tells apart several forgetcheck comments on one pull "
+                                                      "request.")(func)
+
+    return add
+
+
+def comment_modes(func):
+    """The options both ``comment github`` and ``comment hub`` take (forgetcheck.integrations.comment_policy)."""
     func = click.option("--github-output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
                         help="Append comment-id= and comment-url= lines here (the Action passes "
                              "$GITHUB_OUTPUT).")(func)
-    func = click.option("--alert-threshold", default=None, metavar="POINTS",
-                        help="For --on alert: a capability alerts when it regressed by more than this many "
-                             "points, judged again from the report's items [default: the report's tolerance].")(func)
-    func = click.option("--on", "on", type=click.Choice(WHEN), default="always", show_default=True,
-                        help="When to comment: every run, only when the verdicts or drops differ from the "
-                             "earlier comment's, or only on an alert (an earlier comment is still kept "
-                             "current).")(func)
-    func = click.option("--mode", type=click.Choice([m for m in MODES if m != "off"]), default="update",
-                        show_default=True,
-                        help="What becomes of the earlier comment: edited in place, deleted and posted anew "
-                             "(recreate), or hidden as outdated and posted anew (hide-old).")(func)
-    return click.option("--key", default="", help="Tells apart several forgetcheck comments on one pull "
-                                                  "request.")(func)
+    return comment_choices()(func)
 
 
 def said(posted, where: str, how: str = "hidden") -> str:
@@ -259,18 +270,24 @@ def card(report_json, readme, repo_id, revision, create_pr, with_chart, source_u
 @click.option("--batch-tokens", type=int, default=None, help="Token budget per batch (padded tokens).")
 @click.option("--out", "out_dir", default="forgetcheck-webhook", show_default=True,
               type=click.Path(file_okay=False), help="Where each pull request's report folder is kept.")
-@click.option("--key", default="", help="Tells apart several forgetcheck comments on one pull request.")
+@comment_choices(with_off=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Comparisons run at once, over all repos (each loads two models).")
 @click.option("--max-queued", type=click.IntRange(1, 10_000), default=100, show_default=True,
               help="Jobs that may wait; one more is answered 503 and the Hub retries it later.")
 def serve_webhook(host, port, secret_env, watch, suite, tolerance, confidence, dtype, device, batch_tokens,
-                  out_dir, key, workers, max_queued):
+                  out_dir, key, mode, on, alert_threshold, workers, max_queued):
     """Compare every new or updated pull request of a Hub model repo and comment on it.
 
     Point a Hub webhook (scopes: repo.content and discussion) at this server, with a
     secret; HF_TOKEN must be able to comment on the repos' discussions.
+
+    The comment modes are those of comment hub (the Hub cannot delete a comment, so
+    --mode recreate hides the earlier one). A comparison that fails is always posted,
+    under --on alert too, and counts as a change unless the earlier comment reports
+    the same failure.
     """
+    from forgetcheck.integrations.comment_policy import threshold
     from forgetcheck.integrations.webhook import WebhookSettings, make_server
     from forgetcheck.report.comment import marker
     from forgetcheck.suites.suite import load_suite
@@ -278,11 +295,13 @@ def serve_webhook(host, port, secret_env, watch, suite, tolerance, confidence, d
     secret = os.environ.get(secret_env)
     if not secret:
         raise BadInput(f"no webhook secret: set {secret_env} to the secret configured on the Hub webhook")
-    marker(key)  # checks the key before the server starts
+    marker(key)  # checks the key and the threshold before the server starts
+    points = threshold(alert_threshold, "--alert-threshold")
     load_suite(suite)  # a wrong suite is a one-line error now, not a failed comment later
     options = DEFAULTS.with_overrides(tolerance=tolerance, confidence=confidence, dtype=dtype, device=device,
                                       batch_tokens=batch_tokens, progress=False)
-    settings = WebhookSettings(suite=suite, options=options, out_dir=Path(out_dir), key=key)
+    settings = WebhookSettings(suite=suite, options=options, out_dir=Path(out_dir), key=key, mode=mode, on=on,
+                               alert_threshold=points)
     try:
         server = make_server(host, port, secret, set(watch), settings, workers=workers, max_queued=max_queued)
     except OSError as exc:

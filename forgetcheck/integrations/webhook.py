@@ -2,8 +2,14 @@
 
 Point a Hub webhook (scopes ``repo.content`` and ``discussion``) at this server. On
 a new pull request, or a new commit pushed to one, it compares ``refs/pr/N`` with
-the branch the pull request targets and posts the sticky comment on the pull request.
+the branch the pull request targets and comments on the pull request.
 
+* **The comment modes of ``comment hub``.** ``--mode`` (update, recreate, hide-old,
+  off), ``--on`` (always, change, alert), ``--alert-threshold`` and ``--key`` mean what
+  they mean there (:mod:`forgetcheck.integrations.comment_policy`). A failed
+  comparison's notice is a result of its own: ``--on alert`` posts it too (silence
+  would read as "nothing regressed"), and ``--on change`` posts it unless the earlier
+  comment reports the same failure; the next result that differs replaces it.
 * **Only the Hub may ask.** The ``X-Webhook-Secret`` header must equal the secret
   (compared in constant time); anything else is answered 401 and ignored.
 * **Fast answers.** The handler only reads the payload and queues a job; the Hub
@@ -31,6 +37,7 @@ pickle weights or remote code, whatever the models ask.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import re
@@ -77,6 +84,10 @@ class WebhookSettings:
     options: CompareOptions = field(default_factory=lambda: DEFAULTS.with_overrides(progress=False))
     out_dir: Path = Path("forgetcheck-webhook")
     key: str = ""
+    # How the comment is kept, as ``comment hub`` takes them (forgetcheck.integrations.comment_policy).
+    mode: str = "update"
+    on: str = "always"
+    alert_threshold: float | None = None  # points; None: each report's tolerance
     log: Callable[[str], None] = field(default=lambda message: print(f"forgetcheck webhook: {log_line(message)}",
                                                                         file=sys.stderr, flush=True))
 
@@ -212,10 +223,12 @@ class JobRunner:
     def __call__(self, job: Job) -> None:
         from huggingface_hub import HfApi
 
-        from forgetcheck.integrations.hub import hub_errors, post_hub_comment
-        from forgetcheck.report.comment import comment_body, failure_body, marker
+        from forgetcheck.integrations.comment_policy import alerts, comment_with_digest
+        from forgetcheck.integrations.hub import hub_errors
 
-        log, what = self.settings.log, f"{job.repo}#{job.pr}"
+        s = self.settings
+        log, what = s.log, f"{job.repo}#{job.pr}"
+        alert = True  # a failure is always worth a notice, under --on alert too
         try:
             with hub_errors(f"{job.repo} refs/pr/{job.pr}"):
                 sha = job.sha or HfApi().model_info(job.repo, revision=f"refs/pr/{job.pr}").sha
@@ -226,28 +239,43 @@ class JobRunner:
                 base_sha = HfApi().model_info(job.repo, revision=job.base).sha
             log(f"{what} at {sha[:12]}: comparing with {job.base} ({base_sha[:12]})")
             comparison = self._compare(f"{job.repo}@{base_sha}", f"{job.repo}@{sha}")
-            folder = self.settings.out_dir / job.repo.replace("/", "--") / f"pr-{job.pr}"
+            folder = s.out_dir / job.repo.replace("/", "--") / f"pr-{job.pr}"
             from forgetcheck.report.files import write_report_folder
 
             write_report_folder(comparison, folder)
-            body = comment_body(comparison, key=self.settings.key)
+            body = comment_with_digest(comparison, key=s.key)
+            alert = alerts(comparison, s.alert_threshold) if s.on == "alert" else True
             self._done[(job.repo, job.pr)] = sha
             log(f"{what} at {sha[:12]}: {comparison.verdict}; report in {folder}")
         except ForgetcheckError as exc:
             log(f"{what}: comparison failed: {exc}")
-            body = failure_body(f"pull request #{job.pr} of {job.repo}", redact_tokens(str(exc)),
-                                key=self.settings.key)
+            body = failure_comment(job, redact_tokens(str(exc)), s.key)
         except Exception as exc:  # a bug or a broken model must not take the server down
             traceback.print_exc()
             log(f"{what}: comparison failed ({type(exc).__name__})")
             # The comment is public: whatever the exception quotes must not carry a token.
-            body = failure_body(f"pull request #{job.pr} of {job.repo}",
-                                redact_tokens(f"{type(exc).__name__}: {exc}"), key=self.settings.key)
+            body = failure_comment(job, redact_tokens(f"{type(exc).__name__}: {exc}"), s.key)
+        self._comment(job, body, alert)
+
+    def _comment(self, job: Job, body: str, alert: bool) -> None:
+        """Keep the pull request's comment by the settings' mode and ``on``; log what became of it."""
+        from forgetcheck.integrations.hub import keep_hub_comment
+        from forgetcheck.report.comment import marker
+
+        s, what = self.settings, f"{job.repo}#{job.pr}"
+        if s.mode == "off":
+            s.log(f"{what}: no comment (--mode off)")
+            return
         try:
-            done, url = post_hub_comment(job.repo, job.pr, body, marker(self.settings.key))
-            log(f"{what}: comment {done} {url}".rstrip())
+            posted = keep_hub_comment(job.repo, job.pr, body, marker(s.key), mode=s.mode, on=s.on, alert=alert)
         except ForgetcheckError as exc:
-            log(f"{what}: could not post the comment: {exc}")
+            s.log(f"{what}: could not post the comment: {exc}")
+            return
+        if posted.what == "skipped":
+            s.log(f"{what}: no comment: nothing regressed beyond the alert threshold (--on alert)")
+            return
+        hidden = f" ({posted.retired} earlier hidden)" if posted.retired else ""
+        s.log(f"{what}: comment {posted.what}{hidden} {posted.url}".rstrip())
 
     def _compare(self, base: str, candidate: str):
         from forgetcheck.workflows.compare import compare
@@ -255,6 +283,19 @@ class JobRunner:
         s = self.settings
         options = s.options.with_overrides(allow_pickle=False, trust_remote_code=False, progress=False)
         return compare(base, candidate, s.suite, options, warn=lambda m: s.log(f"warning: {m}"))
+
+
+def failure_comment(job: Job, message: str, key: str) -> str:
+    """The notice that ``job``'s comparison failed, with a digest of the failure itself.
+
+    The digest lets ``--on change`` tell a repeated failure (the same notice: left
+    as it is) from a new one or from results (posted), as it does for results.
+    """
+    from forgetcheck.integrations.comment_policy import with_digest
+    from forgetcheck.report.comment import failure_body, marker
+
+    body = failure_body(f"pull request #{job.pr} of {job.repo}", message, key=key)
+    return with_digest(body, marker(key), hashlib.sha256(b"failed\n" + body.encode()).hexdigest()[:16])
 
 
 class BadBody(Exception):
