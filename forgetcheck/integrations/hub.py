@@ -39,16 +39,6 @@ class HubError(ForgetcheckError):
     """The Hub refused or failed a request; the message says which and what to do."""
 
 
-def post_hub_comment(repo_id: str, number: int, body: str, comment_marker: str,
-                     repo_type: str = "model") -> tuple[str, str]:
-    """Create or update forgetcheck's one comment on Hub discussion/PR ``number`` (mode update, always).
-
-    Returns ``(what, url)``: what is ``created``, ``updated`` or ``unchanged``.
-    """
-    posted = keep_hub_comment(repo_id, number, body, comment_marker, repo_type=repo_type)
-    return posted.what, posted.url
-
-
 def keep_hub_comment(repo_id: str, number: int, body: str, comment_marker: str, *, repo_type: str = "model",
                      mode: str = "update", on: str = "always", alert: bool = True) -> Posted:
     """Keep forgetcheck's comment on Hub discussion/PR ``number`` by ``mode`` and ``on``.
