@@ -179,7 +179,7 @@ def _notes(comparison: Comparison) -> str:
     notes = []
     for cap in comparison.capabilities:
         if cap.verdict == "inconclusive":
-            decide = _what_would_decide(cap)
+            decide = _what_would_decide(cap, comparison)
             notes.append(
                 f"- ⚠️ **{_name(cap.name)}** is inconclusive with {_plain(cap.n, grouped=True)} items: {decide}."
             )
@@ -207,14 +207,14 @@ def _notes(comparison: Comparison) -> str:
 ITEMS_WORTH_NAMING = 20
 
 
-def _what_would_decide(cap) -> str:
+def _what_would_decide(cap, comparison: Comparison) -> str:
     """What would turn an inconclusive verdict into one, as advice a person can act on."""
     if cap.items_needed and cap.items_needed <= ITEMS_WORTH_NAMING * max(cap.n, 1):
         return f"about {_plain(cap.items_needed, grouped=True)} items would decide it"
     if cap.items_needed:
-        # The drop sits so close to the tolerance that no practical suite separates them.
-        return (f"its drop ({_amount(cap, cap.drop)}) is too close to the tolerance for more items to "
-                "settle it; decide whether a drop that size matters and set --tolerance to say so")
+        # Tens of thousands of items is no advice: the drop sits near the tolerance, or the answers flip a lot.
+        return (f"more items alone will not settle it (it would take over {ITEMS_WORTH_NAMING} times as many); if a "
+                f"drop of {tolerance_text(comparison)} does not matter to you, widen --tolerance")
     return "more items are needed to decide it"
 
 
