@@ -38,6 +38,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="20 items per probe: a fast check that it all runs")
     parser.add_argument("--items", type=int, default=None, help="items per probe (default: all; 20 with --quick)")
+    parser.add_argument("--skip", type=int, default=0,
+                        help="items per probe to pass over first: --skip 60 --items 60 scores items an earlier "
+                             "--items 60 run never saw")
     parser.add_argument("--harness-batch-size", default="32", help="lm-eval --batch_size (default 32)")
     parser.add_argument("--workdir", default=None, help="keep the exported data, models and reports here")
     parser.add_argument("--out", default=str(HERE / "results.md"))
@@ -51,7 +54,7 @@ def main() -> None:
     limit = args.items or (20 if args.quick else None)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="forgetcheck-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    run_benchmark(work, limit, args.harness_batch_size, Path(args.out), sys.argv[1:])
+    run_benchmark(work, limit, args.harness_batch_size, Path(args.out), sys.argv[1:], args.skip)
 
 
 # -- setup ---------------------------------------------------------------------
@@ -61,7 +64,7 @@ def demo_models() -> tuple[Path, Path]:
     return models(echo=lambda m: print(m, file=sys.stderr))
 
 
-def export_items(base: Path, work: Path, limit: int | None) -> tuple[Path, Path, int]:
+def export_items(base: Path, work: Path, limit: int | None, skip: int = 0) -> tuple[Path, Path, int]:
     """The core suite's choice probes as a forgetcheck suite and as an lm-eval task, same strings."""
     from transformers import AutoTokenizer
 
@@ -78,7 +81,7 @@ def export_items(base: Path, work: Path, limit: int | None) -> tuple[Path, Path,
     for probe in core.probes:
         if probe.kind != "choice":
             continue
-        items = probe.items[:limit] if limit else probe.items
+        items = probe.items[skip:skip + limit] if limit else probe.items[skip:]
         with (suite_dir / f"{probe.name}.jsonl").open("w") as f:
             for item in items:
                 f.write(json.dumps({"id": item.id, "prompt": item.prompt, "choices": list(item.choices),
@@ -206,12 +209,12 @@ def one_model_worker(model: str, suite: str) -> None:
 
 
 # -- the benchmark ---------------------------------------------------------------
-def run_benchmark(work: Path, limit: int | None, batch_size: str, out: Path, argv: list[str]) -> None:
+def run_benchmark(work: Path, limit: int | None, batch_size: str, out: Path, argv: list[str], skip: int = 0) -> None:
     import lm_eval
     import torch
 
     base, adapter = demo_models()
-    suite, task_dir, n_items = export_items(base, work, limit)
+    suite, task_dir, n_items = export_items(base, work, limit, skip)
     merged = merge_adapter(base, adapter, work / "merged")
     print(f"items: {n_items} multiple-choice items from core · workdir {work}", file=sys.stderr)
     # Cold runs start from an empty result cache, also when --workdir is reused.
