@@ -276,12 +276,8 @@ def kept_as_found(model):
 
 def _all_cached(suite: Suite, scorer: HFScorer, store: ResultCache, key: dict, chat_override: str | None) -> bool:
     """Whether the cache holds every base score (a resumed full fine-tune cannot score its base again)."""
-    from forgetcheck.results.keys import item_key
-    from forgetcheck.suites.asking import use_chat
+    from forgetcheck.results.runner import item_keys
 
-    for probe in suite.probes:
-        chat = use_chat(probe, scorer, chat_override) if probe.kind != "perplexity" else False
-        keys = [item_key(probe, item, chat) for item in probe.items]
-        if len(store.get_many(key["key"], keys, probe.kind)) < len(keys):
-            return False
-    return True
+    by_probe = {probe.name: probe for probe in suite.probes}
+    return all(len(store.get_many(key["key"], keys, by_probe[name].kind)) == len(keys)
+               for name, keys in item_keys(suite, scorer, chat_override).items())

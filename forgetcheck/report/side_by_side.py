@@ -22,7 +22,7 @@ import os
 import re
 from pathlib import Path
 
-from forgetcheck.comparison import CapabilityResult, Comparison
+from forgetcheck.comparison import CapabilityResult, Comparison, overall_verdict
 from forgetcheck.errors import BadInput
 from forgetcheck.report.markdown import VERDICT_EMOJI, _name, escape_untrusted
 from forgetcheck.report.text import _CONTROL, drop_text, outcome_line, score_text, verdict_text
@@ -31,7 +31,6 @@ INDEX = "candidates.json"
 INDEX_SCHEMA = 1
 # What a label may be when read back: a plain folder name, never a path.
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,79}\Z")
-SEVERITY = ("regressed", "inconclusive", "at-chance", "held")
 
 
 def worst(comparisons: dict[str, Comparison]) -> str:
@@ -44,8 +43,8 @@ def worst(comparisons: dict[str, Comparison]) -> str:
     >>> worst({"a": run("held"), "b": run("inconclusive")})
     'inconclusive'
     """
-    verdicts = {c.verdict for c in comparisons.values()}
-    return next((v for v in SEVERITY if v in verdicts), "held")
+    # A run's verdict ranks candidates as a comparison's ranks capabilities.
+    return overall_verdict(list(comparisons.values()))
 
 
 def _rows(comparisons: dict[str, Comparison]) -> list[tuple[CapabilityResult, list[CapabilityResult | None]]]:

@@ -45,6 +45,15 @@ class SuiteCounts:
     scored_here: int = 0  # by this process, under data-parallel scoring its share
 
 
+def item_keys(suite: Suite, scorer, chat_override: str | None) -> dict[str, list[str]]:
+    """Each probe's cache keys, item by item, as the scorer would ask its items."""
+    keys = {}
+    for probe in suite.probes:
+        chat = use_chat(probe, scorer, chat_override) if probe.kind != "perplexity" else False
+        keys[probe.name] = [item_key(probe, item, chat) for item in probe.items]
+    return keys
+
+
 def score_suite(suite: Suite, scorer, chat_override: str | None, store: ResultCache | None, model_key: dict,
                 counts: SuiteCounts | None = None) -> dict[str, ProbeScores]:
     """Every probe's scores, taking what the cache has and scoring the rest chunk by chunk.
@@ -55,10 +64,7 @@ def score_suite(suite: Suite, scorer, chat_override: str | None, store: ResultCa
     the same scores as a single process would.
     """
     counts = counts if counts is not None else SuiteCounts()
-    keys, known, todo = {}, {}, []
-    for probe in suite.probes:
-        chat = use_chat(probe, scorer, chat_override) if probe.kind != "perplexity" else False
-        keys[probe.name] = [item_key(probe, item, chat) for item in probe.items]
+    keys, known, todo = item_keys(suite, scorer, chat_override), {}, []
     # One process reads the cache and shares what it found, so every process plans the same chunks.
     if parallel.is_main():
         known = {p.name: (store.get_many(model_key["key"], keys[p.name], p.kind) if store else {})

@@ -278,9 +278,9 @@ class HFScorer:
             half = len(batch) // 2
             return self._retry_on_oom(run, batch[:half]) + self._retry_on_oom(run, batch[half:])
 
-    def progress_bar(self, total: int, desc: str):
-        """A bar for ``total`` items of work, labelled with this scorer's side; hidden without progress."""
-        return tqdm(total=total, desc=f"{self.label} {desc}".strip(), unit="item", disable=not self.progress,
+    def progress_bar(self, total: int, desc: str, unit: str = "item"):
+        """A bar for ``total`` units of work, labelled with this scorer's side; hidden without progress."""
+        return tqdm(total=total, desc=f"{self.label} {desc}".strip(), unit=unit, disable=not self.progress,
                     leave=False, dynamic_ncols=True)
 
     @contextlib.contextmanager
@@ -299,8 +299,7 @@ class HFScorer:
     def _progress(self, total: int, desc: str):
         if self._outer_bar is not None:
             return _ShareOfBar(*self._outer_bar, requests=total)
-        return tqdm(total=total, desc=f"{self.label} {desc}".strip(), unit="req", disable=not self.progress,
-                    leave=False, dynamic_ncols=True)
+        return self.progress_bar(total, desc, unit="req")
 
     def _score_tokens(self, pairs: list[tuple[list[int], list[int]]], desc: str) -> list[LoglikelihoodResult]:
         # Keep at most max_length tokens, dropping from the left of the context.

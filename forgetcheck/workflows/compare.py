@@ -75,21 +75,12 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
     cand_key = _candidate_key(base_spec, cand_spec, candidate, pair.dtype_name, device_name, options)
     counts = SuiteCounts()
     chat_template = options.chat_template
-    # Label-free drift runs once, in the process that writes the report, and only where both sides share
-    # a vocabulary (it compares next-token distributions token by token).
-    drift = LabelFreeDrift(suite_obj, chat_template, store, base_key, cand_key,
-                           options.kl_samples if parallel.is_main() and pair.same_tokenizer else 0, options.confidence,
-                           render=lambda scorer, probe, text: render_drift_prompt(scorer, probe, text, chat_template))
+    drift = _label_free_drift(suite_obj, options, store, base_key, cand_key, pair.same_tokenizer)
     timings["resolve_s"] = time.perf_counter() - started
 
     base_scores = _score_suite(suite_obj, pair.base, chat_template, timings, "base_s", store, base_key, counts)
-    with _phase(timings, "audit_s"):  # the base's probe audit: read from the cache, measured only when asked
-        audits = audit_capabilities(
-            suite_obj, pair.base, {name: mean(s.scores) for name, s in base_scores.items()}, store,
-            audit_model_key(base_spec.resolved, pair.dtype_name, device_name, base, options.batch_tokens),
-            run=options.audit, tolerance=options.tolerance, confidence=options.confidence, progress=options.progress)
-    if not options.audit:
-        timings.pop("audit_s")
+    audits = _base_audits(suite_obj, pair.base, base_scores, store, base_spec, pair.dtype_name, device_name, base,
+                          options, timings)
     with _phase(timings, "drift_s"):
         drift.prepare(pair.base)  # the base's side, while it is loaded
     pair.free_base()
@@ -99,9 +90,7 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
         drift_summary = drift.measure(pair.candidate)
     if not drift.n:
         timings.pop("drift_s", None)
-    padded = pair.base.padded_tokens + pair.candidate.padded_tokens
-    if padded:
-        timings["padding_efficiency"] = (pair.base.real_tokens + pair.candidate.real_tokens) / padded
+    _padding_efficiency(timings, pair.base, pair.candidate)
     timings["cached_items"] = counts.cached
     timings["scored_items"] = counts.scored
     if parallel.launched():
@@ -117,7 +106,9 @@ def compare(base: str, candidate: str, suite: str | Suite = "core", options: Com
                 # Judge again so each capability's diagnosis counts the recovered answers.
                 capabilities = judge_items(items, infos, options.tolerance, options.confidence,
                                            options.recovery_shots)
-    capabilities = _with_audits(capabilities, audits, note)
+    capabilities = _mark_audits(capabilities, audits)
+    for message in _audit_warnings(audits):
+        note(message)
     timings["total_s"] = time.perf_counter() - started
     settings_record = _settings(suite_obj, options, pair.dtype_name, device_name, pair.base.batch_tokens)
     return _comparison(base_spec, cand_spec, settings_record, capabilities, items, timings, warnings, drift_summary)
@@ -166,21 +157,16 @@ def compare_many(base: str, candidates: list[str], suite: str | Suite = "core", 
                          dtype=dtype_name, device=device_name, label=base, batch_tokens=options.batch_tokens)
     cand_keys = [_candidate_key(models.base_spec, spec, candidate, dtype_name, device_name, options)
                  for spec, candidate in zip(models.specs, candidates)]
-    drifts = [LabelFreeDrift(suite_obj, chat_template, store, base_key, key,
-                             options.kl_samples if parallel.is_main() and same else 0, options.confidence,
-                             render=lambda scorer, probe, text: render_drift_prompt(scorer, probe, text, chat_template))
+    drifts = [_label_free_drift(suite_obj, options, store, base_key, key, same)
               for key, same in zip(cand_keys, models.same_tokenizer)]
     timings["resolve_s"] = time.perf_counter() - started
 
     base_counts = SuiteCounts()
     base_scores = _score_suite(suite_obj, models.base, chat_template, timings, "base_s", store, base_key, base_counts)
-    with _phase(timings, "audit_s"):  # the base's probe audit, as compare() reads or measures it
-        audits = audit_capabilities(
-            suite_obj, models.base, {name: mean(s.scores) for name, s in base_scores.items()}, store,
-            audit_model_key(models.base_spec.resolved, dtype_name, device_name, base, options.batch_tokens),
-            run=options.audit, tolerance=options.tolerance, confidence=options.confidence, progress=options.progress)
-    if not options.audit:
-        timings.pop("audit_s")
+    audits = _base_audits(suite_obj, models.base, base_scores, store, models.base_spec, dtype_name, device_name,
+                          base, options, timings)
+    for message in _audit_warnings(audits):  # the audit is the base's: said once, kept in every candidate's report
+        note(message, shared)
     with _phase(timings, "drift_s"):
         prepared = None
         for drift in drifts:  # the base's samples and reference are made once and shared
@@ -203,9 +189,7 @@ def compare_many(base: str, candidates: list[str], suite: str | Suite = "core", 
             with _phase(own, "recovery_s"):
                 recover(suite_obj, items, scorer, shots=options.recovery_shots, chat_override=chat_template,
                         cache=store, model_key=cand_keys[k])
-        padded = models.base.padded_tokens + scorer.padded_tokens
-        if padded:
-            own["padding_efficiency"] = (models.base.real_tokens + scorer.real_tokens) / padded
+        _padding_efficiency(own, models.base, scorer)
         own.update(cached_items=base_counts.cached + counts.cached, scored_items=base_counts.scored + counts.scored)
         if parallel.launched():
             own["scored_items_this_process"] = base_counts.scored_here + counts.scored_here
@@ -228,8 +212,7 @@ def compare_many(base: str, candidates: list[str], suite: str | Suite = "core", 
             step_times[step] = step_times.get(step, 0) + value if step in ("load_s", "models_loaded", "drift_s") \
                 else value
         step_times["total_s"] = total
-        # The audit is the base's: its warnings are said once and kept in every candidate's report.
-        capabilities = _with_audits(capabilities, audits, (lambda m: note(m, shared)) if k == 0 else (lambda m: None))
+        capabilities = _mark_audits(capabilities, audits)
         comparisons[label] = _comparison(models.base_spec, spec, settings_record, capabilities, items, step_times,
                                          [*shared, *own_warnings[k], together], drift_summary)
     return comparisons
@@ -335,19 +318,48 @@ def paired_items(suite: Suite, base_scores: dict, cand_scores: dict) -> tuple[li
     return items, infos
 
 
-def _with_audits(capabilities: list[CapabilityResult], audits: dict, note: Callable[[str], None]):
-    """Each capability with its audit's outcome; a warning for each one that failed."""
-    marked = []
-    for cap in capabilities:
-        audit = audits.get(cap.name)
-        if audit is not None:
-            cap = replace(cap, audit="failed" if audit.flagged else "passed", audit_problems=list(audit.problems))
-            if audit.flagged:
-                note(f"{cap.name} failed its probe audit against the base ({'; '.join(audit.problems)}): its "
-                     "verdict may not show forgetting (forgetcheck probes audit explains the floors)")
-        marked.append(cap)
-    return marked
+def _base_audits(suite: Suite, scorer, base_scores: dict, store, spec: ModelSpec, dtype: str, device: str,
+                 label: str, options: CompareOptions, timings: dict) -> dict:
+    """The base's probe audit per capability: read from the cache, measured only with ``options.audit``."""
+    with _phase(timings, "audit_s"):
+        audits = audit_capabilities(
+            suite, scorer, {name: mean(s.scores) for name, s in base_scores.items()}, store,
+            audit_model_key(spec.resolved, dtype, device, label, options.batch_tokens),
+            run=options.audit, tolerance=options.tolerance, confidence=options.confidence, progress=options.progress)
+    if not options.audit:
+        timings.pop("audit_s")
+    return audits
 
+
+def _mark_audits(capabilities: list[CapabilityResult], audits: dict) -> list[CapabilityResult]:
+    """Each capability with its audit's outcome, where the base has an audit."""
+    return [cap if (audit := audits.get(cap.name)) is None else
+            replace(cap, audit="failed" if audit.flagged else "passed", audit_problems=list(audit.problems))
+            for cap in capabilities]
+
+
+def _audit_warnings(audits: dict) -> list[str]:
+    """A warning for each capability that failed its audit against the base."""
+    return [f"{name} failed its probe audit against the base ({'; '.join(audit.problems)}): its verdict may not "
+            "show forgetting (forgetcheck probes audit explains the floors)"
+            for name, audit in audits.items() if audit.flagged]
+
+
+def _label_free_drift(suite: Suite, options: CompareOptions, store, base_key: dict, cand_key: dict,
+                      same_tokenizer: bool) -> LabelFreeDrift:
+    """Label-free drift for one candidate. It runs once, in the process that writes the report, and only where
+    both sides share a vocabulary (it compares next-token distributions token by token)."""
+    chat = options.chat_template
+    return LabelFreeDrift(suite, chat, store, base_key, cand_key,
+                          options.kl_samples if parallel.is_main() and same_tokenizer else 0, options.confidence,
+                          render=lambda scorer, probe, text: render_drift_prompt(scorer, probe, text, chat))
+
+
+def _padding_efficiency(timings: dict, base_scorer, cand_scorer) -> None:
+    """Real tokens over computed tokens, both sides together, when anything was computed."""
+    padded = base_scorer.padded_tokens + cand_scorer.padded_tokens
+    if padded:
+        timings["padding_efficiency"] = (base_scorer.real_tokens + cand_scorer.real_tokens) / padded
 
 
 def render_drift_prompt(scorer, probe, text: str, chat_override: str | None) -> str:
