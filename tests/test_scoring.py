@@ -177,8 +177,9 @@ def test_an_adapter_comparison_scores_the_merged_candidate_like_the_unmerged_one
     monkeypatch.setattr(weights_module, "merge_for_candidate", lambda *args: merges.append(merge(*args)) or merges[-1])
 
     def run():
+        # On the CPU in float32, where merging is exact (on a GPU, bf16 keeps the adapter unmerged).
         return compare_module.compare(str(tiny_base), str(forgetful_adapter), str(tiny_suite), cache=False,
-                                      progress=False, kl_samples=0, recovery_shots=0)
+                                      progress=False, kl_samples=0, recovery_shots=0, device="cpu")
 
     merged = run()
     monkeypatch.setattr(weights_module, "merge_for_candidate", lambda *args: False)
@@ -205,3 +206,23 @@ def test_the_gpu_throughput_benchmark_runs_on_cpu_with_a_tiny_model(tiny_base, t
     assert result["items"] == 14 and result["device"] == "cpu" and result["dtype"] == "float32"
     assert 0 < result["tokens"] <= result["computed_tokens"] and result["tokens_per_s"] > 0
     assert 0 < result["mfu"] < 1 and "MFU" in done.stdout
+
+
+def test_a_group_of_continuations_scores_the_same_at_once_as_row_by_row(tiny_base):
+    # The GPU reduces a whole group at once, the CPU row by row: both ways, on the same logits, agree.
+    from forgetcheck.scoring.hf import continuation_results
+
+    model, tokenizer = load(tiny_base)
+    ids = torch.tensor([tokenizer("fact 1 is red and fact 2 is blue")["input_ids"]] * 3)
+    with torch.no_grad():
+        logits = model(ids).logits
+    lead = torch.log_softmax(logits[:, 0].float(), dim=-1)
+    tokens = [ids[0, 2:5].tolist(), ids[0, 3:6].tolist(), ids[0, 1:4].tolist()]
+    at = [(0, 1), (1, 2), (2, 0)]
+    ways = [continuation_results(tokens, logits=logits, at=at, at_once=once) for once in (True, False)]
+    ways += [continuation_results(tokens, logits=logits, at=[(r, s + 1) for r, s in at], lead=lead, lead_at=[0, 1, 2],
+                                  at_once=once) for once in (True, False)]
+    assert ways[0] == ways[1] and ways[2] == ways[3]
+    direct = torch.log_softmax(logits[0].float(), dim=-1)
+    assert abs(ways[0][0].logprob - sum(direct[1 + t, tok].item() for t, tok in enumerate(tokens[0]))) < 1e-4
+    assert [r.n_tokens for r in ways[2]] == [3, 3, 3]

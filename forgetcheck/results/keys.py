@@ -18,7 +18,9 @@ from forgetcheck.suites.suite import Item, Probe
 # Bump when a change to scoring, batching or chunking changes any stored number.
 # 2: contexts of a batch share their common start, continuations run unpadded in equal-length
 #    groups, batches stop at 10% padding; an fp32 LoRA candidate is scored on merged weights.
-ENGINE_VERSION = "2"
+# 3: a group of continuations is reduced at once on a GPU (the sums' rounding may differ in the last bit;
+#    CPU numbers are unchanged, bit for bit).
+ENGINE_VERSION = "3"
 
 def model_key(resolved: str, *, adapter: str | None, adapter_disabled: bool, dtype: str, device: str,
               label: str = "", batch_tokens: int | None = None) -> dict:

@@ -328,11 +328,17 @@ class HFScorer:
         with self.context_manager():
             logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
         self._count(int(mask.sum()), ids.numel())
-        out = []
-        for row, (c, x) in enumerate(pairs):
-            n = len(c) + len(x) - 1
-            out.append(continuation_result(torch.log_softmax(logits[row, n - len(x): n].float(), dim=-1), x))
-        return out
+        by_length: dict[int, list[int]] = {}  # continuation length -> rows, scored together
+        for row, (_, x) in enumerate(pairs):
+            by_length.setdefault(len(x), []).append(row)
+        out: list[LoglikelihoodResult | None] = [None] * len(pairs)
+        for width, rows in by_length.items():
+            # Row r's continuation is predicted at positions len(context) - 1 onwards.
+            scored = continuation_results([pairs[r][1] for r in rows], logits=logits,
+                                          at=[(r, len(pairs[r][0]) - 1) for r in rows])
+            for r, result in zip(rows, scored):
+                out[r] = result
+        return out  # type: ignore[return-value]
 
     def _count(self, real: int, computed: int) -> None:
         # Counted once a batch has run, so a batch retried after out-of-memory counts once.
@@ -369,9 +375,10 @@ class HFScorer:
             first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # predicts each continuation's 1st token
             lengths = mask.sum(-1)
             for width, members in sorted(by_length.items()):
+                targets = [continuations[i] for _, i in members]
                 if not width:
-                    for row, i in members:
-                        scored[i] = continuation_result(first[row][None], continuations[i])
+                    scored.update(zip((i for _, i in members),
+                                      continuation_results(targets, lead=first, lead_at=[row for row, _ in members])))
                     continue
                 rows = torch.tensor([row for row, _ in members])
                 cont_ids = torch.tensor([continuations[i][:-1] for _, i in members])
@@ -382,9 +389,9 @@ class HFScorer:
                                     use_cache=False, **{_CACHE: cache_rows(getattr(out, _CACHE), rows.to(self.device))}
                                     ).logits
                 # Summed here, group by group, so only one group's logits are held at a time.
-                for k, (row, i) in enumerate(members):
-                    logprobs = torch.cat([first[row][None], torch.log_softmax(logits[k].float(), dim=-1)])
-                    scored[i] = continuation_result(logprobs, continuations[i])
+                scored.update(zip((i for _, i in members), continuation_results(
+                    targets, logits=logits, at=[(k, 0) for k in range(len(members))], lead=first,
+                    lead_at=[row for row, _ in members])))
         continuation_tokens = sum(width * len(members) for width, members in by_length.items())
         self._count(shared + int(mask[:, shared:].sum()) + continuation_tokens,
                     shared + ids.numel() + continuation_tokens)
@@ -489,12 +496,44 @@ def cache_rows(cache, rows: torch.Tensor):
     return picked
 
 
-def continuation_result(logprobs: torch.Tensor, tokens: list[int]) -> LoglikelihoodResult:
-    """Sum of the continuation tokens' log-probs (rows of ``logprobs`` predict them in order)."""
-    target = torch.tensor(tokens, device=logprobs.device)
-    picked = logprobs.gather(1, target[:, None]).squeeze(1)
-    greedy = bool((logprobs.argmax(dim=-1) == target).all())
-    return LoglikelihoodResult(float(picked.sum()), len(tokens), greedy)
+def continuation_results(tokens: list[list[int]], *, logits: torch.Tensor | None = None,
+                         at: list[tuple[int, int]] | None = None, lead: torch.Tensor | None = None,
+                         lead_at: list[int] | None = None, at_once: bool | None = None) -> list[LoglikelihoodResult]:
+    """Each continuation's summed log-prob and whether it is greedy, for continuations of one length.
+
+    Continuation k is predicted by ``logits[row, start:]`` with ``(row, start) = at[k]``;
+    when ``lead`` (log-probs) is given, ``lead[lead_at[k]]`` predicts its first token
+    and the logits the rest. On a GPU the whole group is reduced at once and read back
+    once: small per-row operations, and host reads that wait for the device, cost more
+    than the forward pass there. On the CPU a row at a time, on views of the logits,
+    keeps each log-softmax in cache and copies nothing; both give the same numbers.
+    ``at_once`` chooses the way regardless of the device.
+    """
+    device = (logits if logits is not None else lead).device
+    target = torch.tensor(tokens, device=device)
+    width = target.shape[1] - (lead is not None)
+    whole = device.type == "cuda" if at_once is None else at_once
+    sums, greedy = [], []
+    for group in [list(range(len(tokens)))] if whole else [[k] for k in range(len(tokens))]:
+        parts = []
+        if lead is not None:
+            parts.append(lead[torch.tensor([lead_at[k] for k in group], device=device)][:, None] if whole
+                         else lead[lead_at[group[0]]][None, None])
+        if logits is not None and width:
+            if whole:
+                rows = torch.tensor([at[k][0] for k in group], device=device)
+                starts = torch.tensor([at[k][1] for k in group], device=device)
+                rows_logits = logits[rows[:, None], starts[:, None] + torch.arange(width, device=device)[None, :]]
+            else:
+                row, start = at[group[0]]
+                rows_logits = logits[row, start:start + width][None]
+            parts.append(torch.log_softmax(rows_logits.float(), dim=-1))
+        logprobs = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+        picked = target[group[0]:group[-1] + 1]
+        sums.append(logprobs.gather(2, picked[..., None]).squeeze(2).sum(dim=1))
+        greedy.append((logprobs.argmax(dim=-1) == picked).all(dim=1))
+    return [LoglikelihoodResult(total, len(row), is_greedy)
+            for total, row, is_greedy in zip(torch.cat(sums).tolist(), tokens, torch.cat(greedy).tolist())]
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:

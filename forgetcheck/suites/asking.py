@@ -160,7 +160,7 @@ def translation_score(metric: str, answer: str, reference: str) -> float:
 
 
 def apply_filters(output: str, steps: list[dict], choices: tuple[str, ...] = ()) -> str:
-    """An answer passed through one lm-eval filter pipeline (lm_eval/filters), for one greedy answer.
+    r"""An answer passed through one lm-eval filter pipeline (lm_eval/filters), for one greedy answer.
 
     ``choices`` are the row's options, which multi_choice_regex reads.
 
