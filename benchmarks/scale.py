@@ -43,8 +43,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CORE = ROOT / "probes" / "core"
-DEMO_BASE = Path("/tmp/demo-before/cache/models/SmolLM2-135M-Instruct")
-DEMO_ADAPTER = ROOT / "forgetcheck" / "demo" / "adapter"
 # The mix at 1x, per --unit items: capability -> (core file, kind, units). Two choice capabilities to one
 # generation capability, near core's own 8 to 3.
 SIZE_MIX = {"world-knowledge": ("world_knowledge.jsonl", "choice", 1), "commonsense": ("commonsense.jsonl", "choice", 1),
@@ -63,8 +61,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,4,16", help="suite sizes, as multiples of the 1x suite")
     parser.add_argument("--unit", type=int, default=8, help="items per capability at 1x (3 capabilities: 24 items)")
     parser.add_argument("--contexts", default="64,256,1024", help="prompt lengths in tokens, chat template included")
-    parser.add_argument("--base", default=str(DEMO_BASE))
-    parser.add_argument("--candidate", default=str(DEMO_ADAPTER))
+    parser.add_argument("--base", help="default: the demo's SmolLM2-135M-Instruct folder (converted on first use)")
+    parser.add_argument("--candidate", help="default: the demo's LoRA adapter")
     parser.add_argument("--quick", action="store_true",
                         help="sizes 1,2, 2 items per capability, contexts 100,120: seconds on a tiny model")
     parser.add_argument("--out", default=None, help="the numbers as JSON (default: scale.json in the work folder)")
@@ -79,6 +77,11 @@ def main() -> None:
     else:
         if args.quick:
             args.sizes, args.unit, args.contexts = "1,2", 2, "100,120"
+        if not (args.base and args.candidate):
+            from forgetcheck.demo.run import demo_models
+
+            base, adapter = demo_models(echo=lambda m: print(m, file=sys.stderr))
+            args.base, args.candidate = args.base or str(base), args.candidate or str(adapter)
         result = run(args.base, args.candidate, numbers(args.sizes), args.unit, numbers(args.contexts), args.out)
     print(render(result))
     plot(result, Path(args.png))
