@@ -1,4 +1,5 @@
-"""Data-parallel scoring across processes started by ``torchrun`` or ``accelerate launch``.
+"""Data-parallel scoring: across processes started by ``torchrun`` or ``accelerate launch``, and
+across two threads on a CPU.
 
 Each process loads the model and scores every n-th chunk of the suite (chunks
 are fixed by the probe, see :func:`forgetcheck.results.runner.chunks`), then the records
@@ -6,11 +7,20 @@ are gathered so that every process holds all of them; only rank 0 writes the
 report. Because a chunk is scored the same way whichever process scores it,
 the result is identical to one process. With one process (no ``WORLD_SIZE``,
 or ``WORLD_SIZE=1``) every function here is a no-op.
+
+On a CPU, one process also scores two chunks at a time, in two threads that
+split the cores (:func:`cpu_workers`, :func:`in_threads`). At the shapes of small
+models a matrix product does not use two cores twice as well as one, so two
+single-thread passes side by side finish sooner than the same passes one after
+the other on two threads each (``benchmarks/cpu_workers.py`` measures it).
 """
 
 from __future__ import annotations
 
 import os
+import queue
+import threading
+from typing import Callable, Iterator
 
 
 def world_size() -> int:
@@ -88,3 +98,62 @@ def gather(value) -> list:
     parts = [None] * dist.get_world_size()
     dist.all_gather_object(parts, value)
     return parts
+
+
+def cpu_workers(device: str) -> int:
+    """How many chunks a process scores side by side: 2 on a CPU with two or more threads, else 1.
+
+    ``FORGETCHECK_CPU_WORKERS`` sets it (1 turns side-by-side scoring off). A GPU, or
+    processes launched for data parallelism, score one chunk at a time.
+    """
+    import torch
+
+    if launched() or not device.startswith("cpu"):
+        return 1
+    chosen = os.environ.get("FORGETCHECK_CPU_WORKERS", "").strip()
+    if chosen.isdigit() and int(chosen) >= 1:
+        return min(int(chosen), torch.get_num_threads())
+    return 2 if torch.get_num_threads() >= 2 else 1
+
+
+def in_threads(tasks: list, work: Callable, workers: int) -> Iterator[tuple]:
+    """``(task, work(task))`` for every task, as each finishes, ``workers`` at a time.
+
+    The torch threads are split between the workers. The caller's thread receives
+    every result (so only it writes to the cache) and any error, which stops the
+    tasks not yet started. Workers are daemon threads: Ctrl-C ends the run at once.
+    """
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield task, work(task)
+        return
+    import torch
+
+    threads_each = max(1, torch.get_num_threads() // workers)
+    waiting: queue.Queue = queue.Queue()
+    for task in tasks:
+        waiting.put(task)
+    done: queue.Queue = queue.Queue()
+    failed = threading.Event()
+
+    def worker() -> None:
+        torch.set_num_threads(threads_each)  # this thread's own OpenMP team
+        while not failed.is_set():
+            try:
+                task = waiting.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put((task, work(task), None))
+            except BaseException as error:  # handed to the caller's thread, which raises it
+                failed.set()
+                done.put((task, None, error))
+                return
+
+    for _ in range(min(workers, len(tasks))):
+        threading.Thread(target=worker, daemon=True).start()
+    for _ in tasks:
+        task, value, error = done.get()
+        if error is not None:  # nothing new starts; the other worker finishes the chunk it is on
+            raise error
+        yield task, value

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import threading
 
 from forgetcheck.models import parallel
 from forgetcheck.results.keys import item_key
@@ -77,12 +78,19 @@ def score_suite(suite: Suite, scorer, chat_override: str | None, store: ResultCa
                 todo.append((probe, missing))
     fresh: dict[str, dict[str, dict]] = {p.name: {} for p in suite.probes}
     mine = parallel.shard(todo)
+    workers = parallel.cpu_workers(getattr(scorer, "device", "")) if getattr(scorer, "thread_safe", False) else 1
+    if workers > 1:  # the costliest chunks first, so the two workers finish close together
+        mine.sort(key=lambda task: -_chunk_cost(*task))
     bars = _CapabilityBars(scorer, mine)
-    for probe, missing in mine:
-        counts.scored_here += len(missing)
-        part = dataclasses.replace(probe, items=[probe.items[k] for k in missing])
+
+    def score_chunk(task):
+        probe, missing = task
         with bars.chunk(probe, len(missing)):
-            scored = score_probe(part, scorer, chat_override)
+            return score_probe(dataclasses.replace(probe, items=[probe.items[k] for k in missing]), scorer,
+                               chat_override)
+
+    for (probe, missing), scored in parallel.in_threads(mine, score_chunk, workers):
+        counts.scored_here += len(missing)
         values = scored.values or [{} for _ in missing]
         records = {keys[probe.name][k]: {"score": s, "answer": a, "values": v}
                    for k, s, a, v in zip(missing, scored.scores, scored.answers, values)}
@@ -103,10 +111,19 @@ def score_suite(suite: Suite, scorer, chat_override: str | None, store: ResultCa
     return results
 
 
+def _chunk_cost(probe: Probe, missing: list[int]) -> int:
+    """A rough cost for ordering chunks: generation decodes token by token, so it costs the most."""
+    per_item = 20 if probe.kind == "generate" else max(1, sum(len(probe.items[k].choices) for k in missing)
+                                                          // len(missing))
+    return per_item * len(missing)
+
+
 class _CapabilityBars:
     """One progress bar per capability across all its chunks, where the scorer can report into one.
 
     Scorers without ``reporting_to`` (the seam does not require it) keep their own bars.
+    Chunks scored side by side (:func:`forgetcheck.models.parallel.in_threads`) each
+    report into their capability's bar; a bar closes when its last chunk is done.
     """
 
     def __init__(self, scorer, todo: list[tuple[Probe, list[int]]]):
@@ -114,8 +131,8 @@ class _CapabilityBars:
         self.left: dict[str, int] = {}
         for probe, missing in todo:
             self.left[probe.name] = self.left.get(probe.name, 0) + len(missing)
-        self.bar = None
-        self.bar_of = ""
+        self.bars: dict[str, object] = {}
+        self.lock = threading.Lock()
 
     @contextlib.contextmanager
     def chunk(self, probe: Probe, items: int):
@@ -123,16 +140,13 @@ class _CapabilityBars:
         if report is None:
             yield
             return
-        if self.bar_of != probe.name:
-            self._close()
-            self.bar, self.bar_of = self.scorer.progress_bar(self.left[probe.name], probe.name), probe.name
-        with report(self.bar, items):
+        with self.lock:
+            if probe.name not in self.bars:
+                self.bars[probe.name] = self.scorer.progress_bar(self.left[probe.name], probe.name)
+            bar = self.bars[probe.name]
+        with report(bar, items):
             yield
-        self.left[probe.name] -= items
-        if not self.left[probe.name]:
-            self._close()
-
-    def _close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        self.bar, self.bar_of = None, ""
+        with self.lock:
+            self.left[probe.name] -= items
+            if not self.left[probe.name]:
+                self.bars.pop(probe.name).close()

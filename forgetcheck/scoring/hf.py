@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import threading
 from typing import Callable, Sequence
 
 import torch
@@ -70,13 +71,22 @@ class HFScorer:
         # Token positions the model computed, and those of them that were not padding.
         self.padded_tokens = 0
         self.real_tokens = 0
-        self._outer_bar: tuple | None = None  # (bar, items) while reporting_to() is active
+        # The runner may score two chunks at once in two threads (forgetcheck.models.parallel.in_threads):
+        # the weights load once, the context (an adapter switched off) stays entered while either thread is
+        # inside it, and each thread reports into its own chunk's bar.
+        self.thread_safe = True
+        self._lock = threading.RLock()
+        self._inside = 0
+        self._entered: contextlib.AbstractContextManager | None = None
+        self._local = threading.local()
 
     @property
     def model(self):
         """The model; loaded now if the scorer was given ``load`` and this is the first ask."""
         if self._model is None and self._load is not None:
-            self._model, self._load = self._load(), None
+            with self._lock:
+                if self._model is None and self._load is not None:
+                    self._model, self._load = self._load(), None
         return self._model
 
     @model.setter
@@ -204,7 +214,7 @@ class HFScorer:
             for start in range(0, len(encoded), SAMPLE_BATCH):
                 batch = encoded[start:start + SAMPLE_BATCH]
                 ids, mask = self._pad(batch, left=True)
-                with self.context_manager():
+                with self._in_context():
                     out = self.model.generate(
                         input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=True,
                         temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=max_tokens,
@@ -225,7 +235,7 @@ class HFScorer:
             for start in range(0, len(sequences), batch_size):
                 batch = sequences[start:start + batch_size]
                 ids, mask = self._pad([list(c) + list(x) for c, x in batch], left=False)  # positions 0..n-1
-                with self.context_manager():
+                with self._in_context():
                     logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
                 logprobs = torch.log_softmax(logits.float(), dim=-1)
                 for row, (context, continuation) in enumerate(batch):
@@ -290,15 +300,16 @@ class HFScorer:
         The runner scores a capability chunk by chunk; one bar per capability across its
         chunks gives an honest ETA, where a fresh bar per chunk restarted every 128 items.
         """
-        self._outer_bar = (bar, items)
+        self._local.outer_bar = (bar, items)
         try:
             yield
         finally:
-            self._outer_bar = None
+            self._local.outer_bar = None
 
     def _progress(self, total: int, desc: str):
-        if self._outer_bar is not None:
-            return _ShareOfBar(*self._outer_bar, requests=total)
+        outer = getattr(self._local, "outer_bar", None)
+        if outer is not None:
+            return _ShareOfBar(*outer, requests=total)
         return self.progress_bar(total, desc, unit="req")
 
     def _score_tokens(self, pairs: list[tuple[list[int], list[int]]], desc: str) -> list[LoglikelihoodResult]:
@@ -325,7 +336,7 @@ class HFScorer:
         # predicts token t+1, so the continuation's scores sit at the last len(x) positions.
         inputs = [(c + x)[:-1] for c, x in pairs]
         ids, mask = self._pad(inputs, left=False)  # right padding keeps positions 0..n-1 for every row
-        with self.context_manager():
+        with self._in_context():
             logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
         self._count(int(mask.sum()), ids.numel())
         by_length: dict[int, list[int]] = {}  # continuation length -> rows, scored together
@@ -342,8 +353,26 @@ class HFScorer:
 
     def _count(self, real: int, computed: int) -> None:
         # Counted once a batch has run, so a batch retried after out-of-memory counts once.
-        self.real_tokens += real
-        self.padded_tokens += computed
+        with self._lock:
+            self.real_tokens += real
+            self.padded_tokens += computed
+
+    @contextlib.contextmanager
+    def _in_context(self):
+        """``context_manager`` around a forward pass, entered once however many threads are inside it."""
+        with self._lock:
+            if not self._inside:
+                self._entered = self.context_manager()
+                self._entered.__enter__()
+            self._inside += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._inside -= 1
+                if not self._inside:
+                    entered, self._entered = self._entered, None
+                    entered.__exit__(None, None, None)
 
     @torch.no_grad()
     def _forward_shared(self, groups, continuations) -> list[list[LoglikelihoodResult]]:
@@ -363,7 +392,7 @@ class HFScorer:
             for i in members:
                 by_length.setdefault(len(continuations[i]) - 1, []).append((row, i))
         scored: dict[int, LoglikelihoodResult] = {}
-        with self.context_manager():
+        with self._in_context():
             cache = None
             if shared:
                 start = torch.tensor([contexts[0][:shared]], device=self.device)
@@ -405,7 +434,7 @@ class HFScorer:
         # what follows a stop is cut away below anyway, so computing it was wasted decoding steps.
         stop = [s for s in request.stop if s]
         criteria = StoppingCriteriaList([_StopStrings(self.tokenizer, stop, width)]) if stop else None
-        with self.context_manager():
+        with self._in_context():
             generated = self.model.generate(
                 input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=False,
                 max_new_tokens=request.max_tokens, pad_token_id=self.pad_id, temperature=None, top_p=None, top_k=None,

@@ -97,7 +97,10 @@ class Suite:
 
 def builtin_suites() -> dict[str, Path]:
     """Names of the suites shipped with forgetcheck, mapped to their suite.yaml."""
-    root = Path(str(importlib.resources.files("forgetcheck.probes")))
+    try:
+        root = Path(str(importlib.resources.files("forgetcheck.probes")))
+    except ModuleNotFoundError:  # a source checkout on sys.path, not installed: probes/ sits beside the package
+        root = Path(__file__).resolve().parents[2] / "probes"
     return {p.parent.name: p for p in sorted(root.glob("*/suite.yaml"))}
 
 
