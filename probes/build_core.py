@@ -576,6 +576,62 @@ CULTURE_MISC = [
 ]
 
 
+# Hard: two steps, in counterbalanced sets of four like the rare facts: the capital of the country that
+# borders a named country on a given side. Each set holds two pairs of neighbours asked both ways
+# ("borders Spain to the west" -> Lisbon, "borders Portugal to the east" -> Madrid), so the capital of the
+# country the question names is always a choice and always wrong: matching the capital to the country
+# named picks it, and only taking the second step finds the answer. (A first try asked for the capital
+# of the country a landmark or city is in, "where the Taj Mahal stands": SmolLM2 scored 69% on 32 such
+# items, above the medium items, because the landmark alone calls up the capital.)
+KNOWLEDGE_SETS_TWO_STEP = [
+    ("neighbours-1", [
+        ("west-of-spain", "What is the capital of the country that borders Spain to the west?", "Lisbon"),
+        ("east-of-portugal", "What is the capital of the country that borders Portugal to the east?", "Madrid"),
+        ("south-of-the-us", "What is the capital of the country that borders the United States to the south?",
+         "Mexico City"),
+        ("north-of-mexico", "What is the capital of the country that borders Mexico to the north?",
+         "Washington, D.C.")]),
+    ("neighbours-2", [
+        ("south-of-north-korea", "What is the capital of the country that borders North Korea to the south?",
+         "Seoul"),
+        ("north-of-south-korea", "What is the capital of the country that borders South Korea to the north?",
+         "Pyongyang"),
+        ("south-of-denmark", "What is the capital of the country that borders Denmark to the south?", "Berlin"),
+        ("north-of-germany", "What is the capital of the country that borders Germany to the north?",
+         "Copenhagen")]),
+    ("neighbours-3", [
+        ("west-of-egypt", "What is the capital of the country that borders Egypt to the west?", "Tripoli"),
+        ("east-of-libya", "What is the capital of the country that borders Libya to the east?", "Cairo"),
+        ("island-with-haiti", "What is the capital of the country that shares its island with Haiti?",
+         "Santo Domingo"),
+        ("island-with-dominican-republic",
+         "What is the capital of the country that shares its island with the Dominican Republic?",
+         "Port-au-Prince")]),
+    ("neighbours-4", [
+        ("west-of-india", "What is the capital of the country that borders India to the west?", "Islamabad"),
+        ("east-of-pakistan", "What is the capital of the country that borders Pakistan to the east?", "New Delhi"),
+        ("east-of-australia", "What is the capital of the country across the Tasman Sea to the east of Australia?",
+         "Wellington"),
+        ("west-of-new-zealand", "What is the capital of the country across the Tasman Sea to the west of New Zealand?",
+         "Canberra")]),
+    ("neighbours-5", [
+        ("border-with-ireland", "What is the capital of the only country that shares a land border with Ireland?",
+         "London"),
+        ("south-of-northern-ireland", "What is the capital of the country that borders Northern Ireland to the south?",
+         "Dublin"),
+        ("north-of-belgium", "What is the capital of the country that borders Belgium to the north?", "Amsterdam"),
+        ("south-of-netherlands", "What is the capital of the country that borders the Netherlands to the south?",
+         "Brussels")]),
+    ("neighbours-6", [
+        ("north-of-the-us", "What is the capital of the country that borders the United States to the north?",
+         "Ottawa"),
+        ("south-of-canada", "What is the capital of the country that borders Canada to the south?",
+         "Washington, D.C."),
+        ("north-of-mongolia", "What is the capital of the country that borders Mongolia to the north?", "Moscow"),
+        ("south-of-mongolia", "What is the capital of the country that borders Mongolia to the south?", "Beijing")]),
+]
+
+
 CAPITAL_SETS: dict[str, str] = {}  # item id of a counterbalanced set (capitals, rare facts) -> its set
 # Easy: the best-known capitals, continents, animal classes, currencies and languages;
 # medium: the other facts; hard: the rarer facts (CAPITALS_RARE, KNOWLEDGE_SETS_RARE).
@@ -648,6 +704,8 @@ def build_world_knowledge() -> list[dict]:
         items.append(choice_item(f"wk-culture-{key}", "culture", prompt, answer, distractors))
     for subcategory, set_name, questions in KNOWLEDGE_SETS_RARE:
         items += knowledge_set(f"wk-{set_name}", subcategory, f"wk-{set_name}", questions, "hard")
+    for set_name, questions in KNOWLEDGE_SETS_TWO_STEP:
+        items += knowledge_set(f"wk-two-step-{set_name}", "two-step", f"wk-two-step-{set_name}", questions, "hard")
     for item in items:
         item.setdefault("difficulty", "easy" if item["id"].startswith(EASY_KNOWLEDGE) else "medium")
     return items
@@ -709,9 +767,14 @@ def recall_prompt(prompt: str) -> str:
 
 
 def build_knowledge_recall(world_knowledge: list[dict]) -> list[dict]:
-    """One generate item per world-knowledge item; both carry ``pair`` pointing at the other."""
+    """One generate item per world-knowledge item; both carry ``pair`` pointing at the other.
+
+    Two-step questions have no twin: their free answer would need its own patterns, and
+    knowledge-recall keeps its one-step facts."""
     items = []
     for choice in world_knowledge:
+        if choice["subcategory"] == "two-step":
+            continue
         answer = choice["choices"][choice["target"]]
         recall_id = "kr-" + choice["id"].removeprefix("wk-")
         choice["pair"] = recall_id
@@ -1028,6 +1091,20 @@ NOUNS_RARE = [
     ("axis", "axes"), ("oasis", "oases"), ("nucleus", "nuclei"), ("larva", "larvae"), ("alumnus", "alumni"),
     ("stimulus", "stimuli"), ("hypothesis", "hypotheses"), ("louse", "lice"),
 ]
+# Hard: the same four forms of a common irregular verb, in frames whose time cue lies far from the gap
+# and a verb of another tense lies close to it ("Last week, although she usually stays at home, she" went).
+# Each frame still leaves one form grammatical, so each choice is right once. SmolLM2 took the near verb's
+# tense on about half the past-tense frames (55% right on 20 verbs, against 100% with "Yesterday she").
+# (Measured first and dropped as not hard: the past participle against the simple past, "They have
+# already" gone / went, 97% on 72 items; derived forms, decide / decision / decisive / decisively, 88% on
+# 48; agreement across a noun of the other number, "The key to the cabinets" is / are, 94% on 32.)
+LURED_VERB_FRAMES = [("base", "Tomorrow, just as they did last year, they will"),
+                     ("present", "Nowadays, unlike when she was a child, she"),
+                     ("past", "Last week, although she usually stays at home, she"),
+                     ("ing", "Look! Right now the children are")]
+LURED_VERBS = IRREGULAR_VERBS[20:40]
+
+
 NOUN_FRAMES = [("one", "There is one"), ("two", "There are two")]
 REGULAR_NOUN_PLURALS = {"dog", "house", "bird", "apple", "horse", "day", "key", "toy", "monkey", "boy"}
 
@@ -1224,6 +1301,67 @@ RARE_WORDS = [
 ]
 
 
+# Hard: analogies in counterbalanced sets. The four share their last word ("... as bee is to") and differ
+# in the relation the first pair shows, so each choice is right once and only reading the relation
+# finds it: the word most associated with "bee" is a choice in every item of its set.
+# (the shared word, [(first pair, answer)])
+ANALOGY_SETS = [
+    ("bee", [("bird", "nest", "hive"), ("cow", "milk", "honey"), ("snake", "bite", "sting"),
+             ("wolf", "pack", "swarm")]),
+    ("dog", [("bird", "nest", "kennel"), ("cat", "kitten", "puppy"), ("cow", "moo", "bark"),
+             ("sheep", "wool", "fur")]),
+    ("tree", [("book", "page", "leaf"), ("star", "galaxy", "forest"), ("chicken", "egg", "seed"),
+              ("sheep", "wool", "wood")]),
+    ("car", [("bicycle", "pedal", "engine"), ("plane", "hangar", "garage"), ("plane", "pilot", "driver"),
+             ("lamp", "electricity", "fuel")]),
+    ("king", [("man", "woman", "queen"), ("soldier", "helmet", "crown"), ("judge", "bench", "throne"),
+              ("mayor", "city", "kingdom")]),
+    ("doctor", [("teacher", "school", "hospital"), ("teacher", "pupil", "patient"),
+                ("carpenter", "hammer", "stethoscope"), ("chef", "recipe", "prescription")]),
+    ("horse", [("bird", "nest", "stable"), ("cat", "kitten", "foal"), ("dog", "bark", "neigh"),
+               ("car", "driver", "rider")]),
+    ("ship", [("plane", "pilot", "captain"), ("car", "garage", "harbour"), ("car", "road", "sea"),
+              ("bird", "flock", "fleet")]),
+]
+
+# Hard: finer word senses, in counterbalanced sets: one word in four sentences, each meaning a different
+# sense, with the same four senses as the choices. (word as it appears, [(key, sentence, sense)])
+SENSE_SETS = [
+    ("runs", [("manage", "she runs a small bakery in town", "manages"),
+              ("flow", "the river runs down to the sea", "flows"),
+              ("jog", "he runs around the park every morning", "moves fast on foot"),
+              ("last", "the play runs for two hours", "lasts")]),
+    ("charge", [("price", "the shop will charge ten pounds for it", "ask as a price"),
+                ("attack", "the soldiers charge up the hill", "rush forward to attack"),
+                ("battery", "remember to charge your phone tonight", "fill with electricity"),
+                ("accuse", "the police will charge him with theft", "formally accuse")]),
+    ("drew", [("crowd", "the film drew large crowds", "attracted"),
+              ("picture", "she drew a map of the village", "made a picture of"),
+              ("sword", "the knight drew his sword", "pulled out"),
+              ("level", "the two teams drew one all", "finished level")]),
+    ("fair", [("just", "the judge made a fair decision", "just"),
+              ("hair", "the baby has fair hair", "light in colour"),
+              ("show", "we rode the big wheel at the fair", "a show with rides and stalls"),
+              ("weather", "fair weather is expected tomorrow", "dry and pleasant")]),
+    ("bear", [("stand", "I cannot bear the noise any longer", "put up with"),
+              ("fruit", "these old trees still bear fruit", "produce"),
+              ("direction", "bear left when you reach the church", "keep to one side"),
+              ("carry", "the letters bear her signature", "carry")]),
+    ("strike", [("protest", "the workers will strike on Monday", "stop work in protest"),
+                ("hit", "lightning can strike the same place twice", "hit"),
+                ("clock", "the clock will strike ten soon", "sound the hour"),
+                ("match", "strike a match to light the fire", "rub to set alight")]),
+    ("light", [("weight", "the suitcase is light enough to carry", "not heavy"),
+               ("colour", "she painted the room light blue", "pale"),
+               ("fire", "light the candles on the cake", "set burning"),
+               ("lamp", "turn on the light in the hall", "a lamp")]),
+    ("match", [("fire", "he lit the fire with a match", "a small stick for making fire"),
+               ("game", "we watched the football match", "a game between teams"),
+               ("colour", "the curtains match the sofa", "go well with"),
+               ("equal", "nobody could match her speed", "be as good as")]),
+]
+
+
 def rare_word_items() -> list[dict]:
     items: list[dict] = []
     for words in RARE_WORDS:
@@ -1234,6 +1372,20 @@ def rare_word_items() -> list[dict]:
             items.append({**choice_item(f"lang-rare-{word}-word", "rare-word",
                                         f'The word that means "{meaning}" is', word, [w for w, _ in others]),
                           "difficulty": "hard"})
+    return items
+
+
+def hard_set_items() -> list[dict]:
+    """The analogy and word-sense sets: each item offers its set's four answers, each right once."""
+    items: list[dict] = []
+    for word, pairs in ANALOGY_SETS:
+        questions = [(f"{first}-{second}", f"{first.capitalize()} is to {second} as {word} is to", answer)
+                     for first, second, answer in pairs]
+        items += knowledge_set(f"lang-analogy-{word}", "analogy", f"lang-analogy-{word}", questions, "hard")
+    for word, senses in SENSE_SETS:
+        questions = [(key, f'In "{sentence}", {word} means', sense) for key, sentence, sense in senses]
+        items += knowledge_set(f"lang-sense-set-{slug(word)}", "word-sense", f"lang-sense-set-{slug(word)}",
+                               questions, "hard")
     return items
 
 
@@ -1268,7 +1420,7 @@ def build_word_meaning() -> list[dict]:
         items.append(choice_item(f"lang-sense-{key}", "word-sense", prompt, answer, distractors))
     for item in items:  # easy: antonyms and categories; medium: synonyms, definitions, word senses
         item["difficulty"] = "easy" if item["subcategory"] in ("antonym", "category") else "medium"
-    return items + rare_word_items()
+    return items + rare_word_items() + hard_set_items()
 
 
 def counterbalanced(prefix: str, subcategory: str, difficulty: str, frames: list[tuple[str, str]],
@@ -1297,6 +1449,8 @@ def build_morphology() -> list[dict]:
         items += counterbalanced(f"lang-verb-{forms[0]}", "verb-form", "hard", VERB_FRAMES, forms)
     for noun, plural in NOUNS_RARE:
         items += counterbalanced(f"lang-noun-{noun}", "plural", "hard", NOUN_FRAMES, (noun, plural))
+    for forms in LURED_VERBS:
+        items += counterbalanced(f"lang-lure-{forms[0]}", "tense-lure", "hard", LURED_VERB_FRAMES, forms)
     return items
 
 
@@ -2468,7 +2622,7 @@ def counterbalanced_set(item: dict) -> str:
 
     Only the subcategories built as sets are grouped; other items are their own group.
     """
-    if item["subcategory"] in ("verb-form", "plural", "physical-scale", "float-or-sink"):
+    if item["subcategory"] in ("verb-form", "plural", "tense-lure", "physical-scale", "float-or-sink"):
         return item["id"].rsplit("-", 1)[0]
     return CAPITAL_SETS.get(item["id"], item["id"])
 
@@ -2527,10 +2681,11 @@ def main() -> None:
     ids = {probe: quick_ids(items) for probe, (items, _) in built.items()}
     # counterbalanced sets (one word in every form, one set of things asked at each rank, four
     # countries with their four capitals, four words with their four translations) stay whole
-    for probe in ("world-knowledge", "morphology", "commonsense", "multilingual"):
+    for probe in ("world-knowledge", "word-meaning", "morphology", "commonsense", "multilingual"):
         ids[probe] = quick_ids(built[probe][0], group=counterbalanced_set)
     # the recall twins of the quick world-knowledge items, so every pair stays whole in core-quick
-    ids["knowledge-recall"] = ["kr-" + i.removeprefix("wk-") for i in ids["world-knowledge"]]
+    twins = {item["id"] for item in built["knowledge-recall"][0]}
+    ids["knowledge-recall"] = [t for t in ("kr-" + i.removeprefix("wk-") for i in ids["world-knowledge"]) if t in twins]
     (QUICK_DIR / "suite.yaml").write_text(suite_yaml(
         "core-quick", "About a fifth of core's items, the same capabilities, picked per subcategory; it reads "
                       "core's files, for CPU runs and CI smoke checks.",
