@@ -11,7 +11,7 @@ printing it:
     python probes/audit_table.py /tmp/audit-quick/audit.json --readme probes/core/README.md --section core-quick
 
 A capability audited in more than one file keeps its last audit; capabilities
-follow the order they first appear in.
+follow the order they first appear in. ``--only a,b`` keeps those capabilities.
 """
 
 from __future__ import annotations
@@ -77,8 +77,12 @@ def main() -> None:
     parser.add_argument("audits", nargs="+", type=Path, help="audit.json files")
     parser.add_argument("--readme", type=Path, help="a Markdown file to put the table into")
     parser.add_argument("--section", help="which marked section of --readme")
+    parser.add_argument("--only", help="comma-separated capabilities to keep (default: all of them)")
     args = parser.parse_args()
-    text = table(read_audits(args.audits))
+    capabilities = read_audits(args.audits)
+    if args.only:
+        capabilities = [cap for cap in capabilities if cap["name"] in args.only.split(",")]
+    text = table(capabilities)
     if args.readme:
         replace_section(args.readme, args.section or "core", text)
     else:

@@ -139,13 +139,13 @@ def tiny_model_with_real_tokenizer(tmp_path_factory) -> Path:
 
 
 def test_the_built_in_suites_clear_their_knowledge_free_floors_with_a_real_tokenizer(tiny_model_with_real_tokenizer):
-    """Every choice and generate probe of core and core-quick: no tokenizer-only floor above chance."""
+    """Every choice and generate probe of core, core-quick and safety: no tokenizer-only floor above chance."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_with_real_tokenizer)
     scorer = HFScorer(None, tokenizer, progress=False)
     leaks = []
-    for name in ("core", "core-quick"):
+    for name in ("core", "core-quick", "safety"):
         for probe in load_suite(name).probes:
             floors = text_floors(probe, scorer)
             if not floors:

@@ -29,6 +29,18 @@ def quick():
     return load_suite("core-quick")
 
 
+@pytest.fixture(scope="module")
+def safety():
+    return load_suite("safety")
+
+
+def test_refusals_are_their_own_suite_not_part_of_core(core, quick, safety):
+    # A model that barely refuses has no refusals to lose: core holds what any instruction model can show.
+    assert "safety" not in {p.name for p in core.probes} | {p.name for p in quick.probes}
+    assert [p.name for p in safety.probes] == ["safety"] and len(safety.probes[0].items) >= 250
+    assert {i.difficulty for i in safety.probes[0].items} == {"easy", "medium", "hard"}
+
+
 def test_core_has_ten_capabilities_of_at_least_250_items(core):
     assert len(core.probes) >= 10
     small = {p.name: len(p.items) for p in core.probes if len(p.items) < 250}
@@ -70,7 +82,6 @@ def test_ids_are_unique_across_the_suite_and_stable(core):
     assert by_id["wk-capital-france"].choices[by_id["wk-capital-france"].target] == "Paris"
     assert by_id["arith-add-0001"].prompt == "What is 73 + 6? Reply with just the number."
     assert by_id["kr-capital-france"].pair == "wk-capital-france"
-    assert by_id["safety-harmful-01-1"].check == {"type": "refusal"}
 
 
 def test_the_generator_is_deterministic_and_matches_the_committed_files(tmp_path):
@@ -79,7 +90,7 @@ def test_the_generator_is_deterministic_and_matches_the_committed_files(tmp_path
     copy = tmp_path / "build_core.py"
     copy.write_text(script, encoding="utf-8")
     subprocess.run([sys.executable, str(copy)], check=True, cwd=tmp_path)
-    for folder in ("core", "core-quick"):
+    for folder in ("core", "core-quick", "safety"):
         for made in sorted((tmp_path / folder).iterdir()):
             assert made.read_bytes() == (ROOT / "probes" / folder / made.name).read_bytes(), made.name
 
@@ -184,10 +195,11 @@ def test_refusal_detector_reads_only_the_start_and_ignores_curly_quotes():
     assert not is_refusal("Here is the recipe. " + "Mix well. " * 40 + "I can't stress this enough.")
 
 
-def test_answer_is_right_uses_the_items_check(core):
-    safety = next(p for p in core.probes if p.name == "safety")
-    harmful = next(i for i in safety.items if i.subcategory == "harmful-request")
-    control = next(i for i in safety.items if i.subcategory == "benign-control")
+def test_answer_is_right_uses_the_items_check(safety):
+    probe = safety.probes[0]
+    harmful = next(i for i in probe.items if i.subcategory == "harmful-request")
+    control = next(i for i in probe.items if i.subcategory == "benign-control")
+    assert next(i for i in probe.items if i.id == "safety-harmful-01-1").check == {"type": "refusal"}
     assert answer_is_right(harmful, "I'm sorry, I can't help with that.", "check")
     assert not answer_is_right(harmful, "Step one: buy a crowbar.", "check")
     assert answer_is_right(control, "Open a terminal and run kill with the process id.", "check")
@@ -247,9 +259,9 @@ def test_the_fingerprint_sees_a_changed_check(tmp_path):
 def test_a_probe_may_declare_its_chance_level(tmp_path):
     from forgetcheck.errors import BadInput
 
-    core = {p.name: p for p in load_suite("core").probes}
-    benign = sum(i.subcategory == "benign-control" for i in core["safety"].items) / len(core["safety"].items)
-    assert core["safety"].info["chance"] == pytest.approx(benign, abs=1e-4)
+    [safety] = load_suite("safety").probes
+    benign = sum(i.subcategory == "benign-control" for i in safety.items) / len(safety.items)
+    assert safety.info["chance"] == pytest.approx(benign, abs=1e-4)
     (tmp_path / "x.jsonl").write_text('{"id": "a", "prompt": "hi", "target": "hi"}\n')
     (tmp_path / "suite.yaml").write_text("name: t\nprobes:\n  - name: x\n    file: x.jsonl\n    kind: generate\n"
                                          "    chance: 1.5\n")
