@@ -41,3 +41,24 @@ def test_gguf_file_and_converted_folder_score_alike(tmp_path, monkeypatch):
         scores.append([r.logprob for r in HFScorer(model, tokenizer, progress=False).loglikelihood(requests)])
     assert scores[0][0] > scores[0][1]  # the real model knows Paris
     assert max(abs(a - b) for a, b in zip(*scores)) < 1e-4
+
+
+@needs_smollm2
+def test_parsing_the_gguf_once_converts_the_same_folder_byte_for_byte(tmp_path, monkeypatch):
+    import contextlib
+    import hashlib
+
+    import gguf as gguf_package
+
+    import forgetcheck.demo.run as demo_run
+
+    def convert(into: str):
+        monkeypatch.setenv("FORGETCHECK_CACHE", str(tmp_path / into))
+        folder = demo_run.base_model_folder(echo=lambda m: None)
+        return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.iterdir())}
+
+    reader = gguf_package.GGUFReader
+    once = convert("once")
+    assert gguf_package.GGUFReader is reader  # transformers' own parsing is back once the conversion ends
+    monkeypatch.setattr(demo_run, "gguf_parsed_once", contextlib.nullcontext)
+    assert convert("every-time") == once and "model.safetensors" in once

@@ -9,6 +9,8 @@ leaves a half model behind.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.metadata
 import os
 import shutil
@@ -46,9 +48,10 @@ def base_model_folder(echo: Callable[[str], None] = print) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = find_smollm2_gguf()
-    echo(f"converting {gguf.name} to a Hugging Face folder in {target} (once, ~30 s)")
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    echo(f"converting {gguf.name} to a Hugging Face folder in {target} (once, ~20 s)")
+    with gguf_parsed_once():
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # transformers leaves a GGUF quantizer marker that would make the saved folder look quantized.
     model.hf_quantizer.remove_quantization_config(model)
     model.config._name_or_path = f"HuggingFaceTB/{MODEL_NAME}"
@@ -63,6 +66,36 @@ def base_model_folder(echo: Callable[[str], None] = print) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+@contextlib.contextmanager
+def gguf_parsed_once():
+    """Within one conversion, parse the GGUF file once and build llama.cpp's tensor-name table once.
+
+    transformers reads the file three times (tokenizer, config, weights) and rebuilds the
+    name table for every module it maps (about 400 times for SmolLM2); each is the same
+    every time within one conversion, so both are kept until it ends. The converted
+    folder is byte-identical (tests/test_gguf_demo.py).
+    """
+    try:
+        import gguf
+    except ImportError:  # transformers will say what is missing
+        yield
+        return
+    real_reader, real_names = gguf.GGUFReader, gguf.get_tensor_name_map
+    readers: dict = {}
+
+    def reader(path, *args, **kwargs):
+        key = (os.fspath(path), args, tuple(sorted(kwargs.items())))
+        if key not in readers:
+            readers[key] = real_reader(path, *args, **kwargs)
+        return readers[key]
+
+    gguf.GGUFReader, gguf.get_tensor_name_map = reader, functools.lru_cache(maxsize=None)(real_names)
+    try:
+        yield
+    finally:
+        gguf.GGUFReader, gguf.get_tensor_name_map = real_reader, real_names
 
 
 def demo_models(echo: Callable[[str], None] = print) -> tuple[Path, Path]:
