@@ -229,7 +229,9 @@ class LazyWeights:
         if not self.cand_spec.adapter:
             return self._load(self.cand_spec)
         model = self._adapted()
+        t = time.perf_counter()
         merge_for_candidate(model, self.options["device_map"])
+        self.timings["load_s"] += time.perf_counter() - t  # preparing weights, not scoring: out of candidate_s
         return model
 
     def adapter_off(self):
