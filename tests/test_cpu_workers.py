@@ -27,11 +27,13 @@ def test_side_by_side_chunks_give_the_numbers_of_one_at_a_time(tiny_base, forget
         monkeypatch.setenv("FORGETCHECK_CPU_WORKERS", workers)
         assert parallel.cpu_workers("cpu") == int(workers)
         runs[workers] = compare(str(tiny_base), str(forgetful_adapter), str(tiny_suite), cache=False, progress=False,
-                                kl_samples=0, recovery_shots=0, device="cpu")
+                                kl_samples=8, recovery_shots=0, device="cpu")
     one, two = runs["1"], runs["2"]
     assert [(i.item_id, i.base_score, i.candidate_score, i.base_answer, i.candidate_answer) for i in one.items] == \
         [(i.item_id, i.base_score, i.candidate_score, i.base_answer, i.candidate_answer) for i in two.items]
     assert [c.verdict for c in one.capabilities] == [c.verdict for c in two.capabilities]
+    # Label-free drift's log-prob batches run side by side too, with the same numbers.
+    assert one.label_free.overall == two.label_free.overall and one.label_free.overall.kl > 0
 
 
 def test_the_context_stays_entered_until_the_last_thread_leaves(tiny_base):

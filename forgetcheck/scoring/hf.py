@@ -27,6 +27,7 @@ from transformers import StoppingCriteria, StoppingCriteriaList
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from forgetcheck.errors import BadInput
+from forgetcheck.models import parallel
 from forgetcheck.scoring.seam import GenerationRequest, LoglikelihoodResult, Sample, TokenLogprobs
 
 DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 32768}
@@ -230,27 +231,34 @@ class HFScorer:
     @torch.no_grad()
     def token_logprobs(self, sequences: Sequence[tuple[list[int], list[int]]], *, top_k: int = 0,
                        at=None, desc: str = "", batch_size: int = LOGPROB_BATCH) -> list[TokenLogprobs]:
-        results: list[TokenLogprobs] = []
+        def score(start: int) -> list[TokenLogprobs]:
+            batch = sequences[start:start + batch_size]
+            ids, mask = self._pad([list(c) + list(x) for c, x in batch], left=False)  # positions 0..n-1
+            with self._in_context():
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+            logprobs = torch.log_softmax(logits.float(), dim=-1)
+            out = []
+            for row, (context, continuation) in enumerate(batch):
+                # Position t predicts token t+1: the continuation is predicted from len(context)-1 on.
+                lp = logprobs[row, len(context) - 1: len(context) - 1 + len(continuation)]
+                target = torch.tensor(list(continuation), device=lp.device)[:, None]
+                tokens = lp.gather(-1, target)[:, 0].cpu()
+                top_ids = top_lps = at_lps = None
+                if top_k:
+                    top_lps, top_ids = (t.cpu() for t in lp.topk(min(top_k, lp.shape[-1]), dim=-1))
+                if at is not None:
+                    at_lps = lp.cpu().gather(-1, at[start + row])
+                out.append(TokenLogprobs(tokens, top_ids, top_lps, at_lps))
+            return out
+
+        # Batches are independent, so on a CPU two run side by side (forgetcheck.models.parallel.in_threads).
+        scored: dict[int, list[TokenLogprobs]] = {}
+        starts = list(range(0, len(sequences), batch_size))
         with self._progress(len(sequences), desc) as bar:
-            for start in range(0, len(sequences), batch_size):
-                batch = sequences[start:start + batch_size]
-                ids, mask = self._pad([list(c) + list(x) for c, x in batch], left=False)  # positions 0..n-1
-                with self._in_context():
-                    logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-                logprobs = torch.log_softmax(logits.float(), dim=-1)
-                for row, (context, continuation) in enumerate(batch):
-                    # Position t predicts token t+1: the continuation is predicted from len(context)-1 on.
-                    lp = logprobs[row, len(context) - 1: len(context) - 1 + len(continuation)]
-                    target = torch.tensor(list(continuation), device=lp.device)[:, None]
-                    tokens = lp.gather(-1, target)[:, 0].cpu()
-                    top_ids = top_lps = at_lps = None
-                    if top_k:
-                        top_lps, top_ids = (t.cpu() for t in lp.topk(min(top_k, lp.shape[-1]), dim=-1))
-                    if at is not None:
-                        at_lps = lp.cpu().gather(-1, at[start + row])
-                    results.append(TokenLogprobs(tokens, top_ids, top_lps, at_lps))
-                bar.update(len(batch))
-        return results
+            for start, batch_results in parallel.in_threads(starts, score, parallel.cpu_workers(self.device)):
+                scored[start] = batch_results
+                bar.update(len(batch_results))
+        return [result for start in starts for result in scored[start]]
 
     # -- batching -------------------------------------------------------------
     def _batches(self, order: list[int], length: Callable[[int], int], same=lambda i: None,
