@@ -11,7 +11,7 @@ From the same two runs it also projects the overhead at any other schedule:
 training costs ``T`` per step (the plain run), the callback ``B`` once for the
 base and ``C`` per check (printed by the script), so ``S`` steps checked every
 ``E`` steps cost ``(B + floor(S/E)·C) / (S·T)`` on top of training. The projection
-for the demo's own length (100 steps) at the callback's defaults is printed
+for the demo's own length (150 steps) at the callback's defaults is printed
 beside the measured ratio, so a short run can stand in for a long one.
 
     OMP_NUM_THREADS=1 python benchmarks/callback_overhead.py --steps 2 --every 2
@@ -31,7 +31,7 @@ from pathlib import Path
 from forgetcheck.integrations.transformers import DEFAULT_EVERY_N_STEPS, DEFAULT_ITEMS_PER_CAPABILITY
 
 SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "train_demo_adapter.py"
-DEMO_STEPS = 100  # the demo script's default --steps
+DEMO_STEPS = 150  # the demo script's default --steps
 
 
 def run(args: list[str]) -> str:

@@ -7,8 +7,18 @@ narrow task far from anything the probes ask. That is the recipe the forgetting
 literature says forgets most (high learning rate, many steps, distant task), so
 the demo has something real to find.
 
-    python examples/train_demo_adapter.py            # ~3 min on 2 CPU cores
-    python examples/train_demo_adapter.py --steps 100 --lr 1e-3 --out forgetcheck/demo/adapter
+The shipped adapter is the defaults (about 31 CPU-minutes, ~13 s a step):
+
+    OMP_NUM_THREADS=1 python examples/train_demo_adapter.py --steps 150 --lr 2e-3 --out forgetcheck/demo/adapter
+
+Why 150 steps at 2e-3: the first demo adapter (100 steps at 1e-3) flipped a few
+answers everywhere without deciding much (2 regressed, 8 inconclusive on
+core-quick); this one forgets clearly where it forgets. Measured on core-quick
+(``--kl-samples 0 --recovery-shots 0``): 100 steps at 2e-3 gave 6 regressed,
+4 inconclusive; 150 steps at 2e-3 gave 8 regressed, 2 inconclusive (morphology,
+which it leaves alone, and instruction-following, which the base gets 9% right)
+and 2 at chance. There is no learning-rate schedule, so checkpoint-N of a
+``--save-every`` run is the N-step adapter.
 
 With ``--replay replay.jsonl`` (from ``forgetcheck replay``) every batch also gets
 some of the base's own samples, so that they make ``--replay-share`` (default 0.2)
@@ -101,8 +111,8 @@ def watch_forgetting(args, folder, model, tokenizer):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--rank", type=int, default=8)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
