@@ -14,6 +14,7 @@ is exact (:func:`merge_for_candidate`).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import time
 from collections import Counter
@@ -229,9 +230,8 @@ class LazyWeights:
         if not self.cand_spec.adapter:
             return self._load(self.cand_spec)
         model = self._adapted()
-        t = time.perf_counter()
-        merge_for_candidate(model, self.options["device_map"])
-        self.timings["load_s"] += time.perf_counter() - t  # preparing weights, not scoring: out of candidate_s
+        with self._loading():  # preparing weights, not scoring: out of candidate_s
+            merge_for_candidate(model, self.options["device_map"])
         return model
 
     def adapter_off(self):
@@ -241,17 +241,24 @@ class LazyWeights:
     def _adapted(self):
         if self.adapted is None:
             model = self._load(self.base_spec)
-            t = time.perf_counter()
-            self.adapted = attach_adapter(model, self.cand_spec, allow_pickle=self.options["allow_pickle"])
-            self.timings["load_s"] += time.perf_counter() - t
+            with self._loading():
+                self.adapted = attach_adapter(model, self.cand_spec, allow_pickle=self.options["allow_pickle"])
         return self.adapted
 
     def _load(self, spec: ModelSpec):
-        t = time.perf_counter()
-        model = load_weights(spec, **self.options)
-        self.timings["load_s"] += time.perf_counter() - t
+        with self._loading():
+            model = load_weights(spec, **self.options)
         self.timings["models_loaded"] += 1
         return model
+
+    @contextlib.contextmanager
+    def _loading(self):
+        """Time a step that prepares weights (load, attach, merge) into ``timings["load_s"]``."""
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings["load_s"] += time.perf_counter() - t
 
 
 # --- Several candidates against one base -------------------------------------------------------------------
@@ -403,10 +410,9 @@ class SharedWeights(LazyWeights):
         if self.adapted is not None and name in self.adapted.peft_config:
             return self.adapted
         model = self.adapted if self.adapted is not None else self._load(self.base_spec)
-        t = time.perf_counter()
-        self.adapted = attach_adapter(model, self.specs[k], allow_pickle=self.options["allow_pickle"],
-                                      adapter_name=name)
-        self.timings["load_s"] += time.perf_counter() - t
+        with self._loading():
+            self.adapted = attach_adapter(model, self.specs[k], allow_pickle=self.options["allow_pickle"],
+                                          adapter_name=name)
         return self.adapted
 
     def _restore(self) -> None:

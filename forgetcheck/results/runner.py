@@ -113,9 +113,9 @@ def score_suite(suite: Suite, scorer, chat_override: str | None, store: ResultCa
 
 def _chunk_cost(probe: Probe, missing: list[int]) -> int:
     """A rough cost for ordering chunks: generation decodes token by token, so it costs the most."""
-    per_item = 20 if probe.kind == "generate" else max(1, sum(len(probe.items[k].choices) for k in missing)
-                                                          // len(missing))
-    return per_item * len(missing)
+    if probe.kind == "generate":
+        return 20 * len(missing)
+    return max(len(missing), sum(len(probe.items[k].choices) for k in missing))
 
 
 class _CapabilityBars:

@@ -55,6 +55,9 @@ class HFScorer:
     all cached renders prompts and item keys with the tokenizer alone.
     """
 
+    # The runner may score two chunks of a suite at once on it (forgetcheck.models.parallel.in_threads).
+    thread_safe = True
+
     def __init__(self, model, tokenizer, *, device: str = "cpu", batch_tokens: int | None = None,
                  context_manager: Callable[[], contextlib.AbstractContextManager] | None = None,
                  progress: bool = True, label: str = "", load: Callable[[], object] | None = None):
@@ -72,10 +75,9 @@ class HFScorer:
         # Token positions the model computed, and those of them that were not padding.
         self.padded_tokens = 0
         self.real_tokens = 0
-        # The runner may score two chunks at once in two threads (forgetcheck.models.parallel.in_threads):
-        # the weights load once, the context (an adapter switched off) stays entered while either thread is
-        # inside it, and each thread reports into its own chunk's bar.
-        self.thread_safe = True
+        # The runner may score two chunks at once in two threads (see thread_safe): the weights load once,
+        # the context (an adapter switched off) stays entered while either thread is inside it, and each
+        # thread reports into its own chunk's bar.
         self._lock = threading.RLock()
         self._inside = 0
         self._entered: contextlib.AbstractContextManager | None = None
@@ -412,12 +414,12 @@ class HFScorer:
             first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # predicts each continuation's 1st token
             lengths = mask.sum(-1)
             for width, members in sorted(by_length.items()):
-                targets = [continuations[i] for _, i in members]
+                targets, lead_at = [continuations[i] for _, i in members], [row for row, _ in members]
                 if not width:
-                    scored.update(zip((i for _, i in members),
-                                      continuation_results(targets, lead=first, lead_at=[row for row, _ in members])))
+                    scored.update(zip((i for _, i in members), continuation_results(targets, lead=first,
+                                                                                   lead_at=lead_at)))
                     continue
-                rows = torch.tensor([row for row, _ in members])
+                rows = torch.tensor(lead_at)
                 cont_ids = torch.tensor([continuations[i][:-1] for _, i in members])
                 cont_mask = torch.cat([mask[rows], torch.ones(len(members), width, dtype=torch.long)], dim=1)
                 cont_positions = lengths[rows][:, None] + torch.arange(width)[None, :]
@@ -427,8 +429,7 @@ class HFScorer:
                                     ).logits
                 # Summed here, group by group, so only one group's logits are held at a time.
                 scored.update(zip((i for _, i in members), continuation_results(
-                    targets, logits=logits, at=[(k, 0) for k in range(len(members))], lead=first,
-                    lead_at=[row for row, _ in members])))
+                    targets, logits=logits, at=[(k, 0) for k in range(len(members))], lead=first, lead_at=lead_at)))
         continuation_tokens = sum(width * len(members) for width, members in by_length.items())
         self._count(shared + int(mask[:, shared:].sum()) + continuation_tokens,
                     shared + ids.numel() + continuation_tokens)
