@@ -157,6 +157,9 @@ def test_generation_ends_at_its_stop_string_with_the_answers_it_would_have_cut_t
     model, tokenizer = load(tiny_base)
     # "fact 3" goes on " is red" and then ends: stopping at the colour saves the step that ends it.
     requests = [GenerationRequest(f"fact {i}", tuple(COLOURS), 12) for i in range(8)]
+    # model.generate's path (forgetcheck's own loop is checked against it in test_decoding.py).
+    from forgetcheck.scoring import decoding
+    monkeypatch.setattr(decoding, "plain_decoding", lambda model: False)
     with ForwardCounter() as stopping:
         early = HFScorer(model, tokenizer, progress=False).generate(requests)
     generate = model.generate

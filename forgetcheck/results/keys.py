@@ -20,7 +20,7 @@ from forgetcheck.suites.suite import Item, Probe
 #    groups, batches stop at 10% padding; an fp32 LoRA candidate is scored on merged weights.
 # 3: a group of continuations is reduced at once on a GPU (the sums' rounding may differ in the last bit;
 #    CPU numbers are unchanged, bit for bit).
-ENGINE_VERSION = "3"
+ENGINE_VERSION = "4"
 
 def model_key(resolved: str, *, adapter: str | None, adapter_disabled: bool, dtype: str, device: str,
               label: str = "", batch_tokens: int | None = None) -> dict:

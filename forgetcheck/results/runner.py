@@ -112,10 +112,16 @@ def score_suite(suite: Suite, scorer, chat_override: str | None, store: ResultCa
 
 
 def _chunk_cost(probe: Probe, missing: list[int]) -> int:
-    """A rough cost for ordering chunks: generation decodes token by token, so it costs the most."""
-    if probe.kind == "generate":
-        return 20 * len(missing)
-    return max(len(missing), sum(len(probe.items[k].choices) for k in missing))
+    """A rough cost for ordering chunks, in characters read: the costliest go first so two workers end together.
+
+    Reading costs about the same per character for every kind; a generated token costs about
+    five characters' worth (one decoding step per token). Measured on core-quick with SmolLM2,
+    this puts the chunks in nearly the order of their CPU time; counting items did not
+    (100 one-word morphology items ran in 1 s, 67 reading passages in 22 s).
+    """
+    items = [probe.items[k] for k in missing]
+    chars = sum(len(item.prompt) + len(item.text) + sum(len(c) for c in item.choices) for item in items)
+    return chars + (5 * probe.max_tokens * len(items) if probe.kind == "generate" else 0)
 
 
 class _CapabilityBars:

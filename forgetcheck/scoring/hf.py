@@ -28,6 +28,7 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from forgetcheck.errors import BadInput
 from forgetcheck.models import parallel
+from forgetcheck.scoring import decoding
 from forgetcheck.scoring.seam import GenerationRequest, LoglikelihoodResult, Sample, TokenLogprobs
 
 DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 32768}
@@ -200,7 +201,8 @@ class HFScorer:
         with self._progress(len(requests), desc) as bar:
             for batch in self._batches(order, lambda i: len(encoded[i]) + requests[i].max_tokens,
                                        same=lambda i: (requests[i].max_tokens, requests[i].stop)):
-                texts = self._retry_on_oom(lambda b: self._generate_batch([encoded[i] for i in b], requests[b[0]]), batch)
+                texts = self._retry_on_oom(lambda b: self._generate_batch([encoded[i] for i in b], [requests[i] for i in b]),
+                                           batch)
                 for i, text in zip(batch, texts):
                     outputs[i] = text
                 bar.update(len(batch))
@@ -216,16 +218,8 @@ class HFScorer:
         with self._progress(len(encoded), desc) as bar:
             for start in range(0, len(encoded), SAMPLE_BATCH):
                 batch = encoded[start:start + SAMPLE_BATCH]
-                ids, mask = self._pad(batch, left=True)
                 with self._in_context():
-                    out = self.model.generate(
-                        input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=True,
-                        temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=max_tokens,
-                        pad_token_id=self.pad_id)
-                for row in out[:, ids.shape[1]:].tolist():
-                    # Keep the end-of-text token (the model chose to stop) and nothing after it.
-                    cut = row.index(eos) + 1 if eos is not None and eos in row else len(row)
-                    sampled.append(row[:cut])
+                    sampled.extend(self._sample_batch(batch, max_tokens, temperature, eos))
                 bar.update(len(batch))
         texts = self.tokenizer.batch_decode(sampled, skip_special_tokens=True)
         return [Sample(c, s, t) for c, s, t in zip(encoded, sampled, texts)]
@@ -435,19 +429,62 @@ class HFScorer:
                     shared + ids.numel() + continuation_tokens)
         return [[scored[i] for i in members] for _, members in groups]
 
+    def _sample_batch(self, batch: list[list[int]], max_tokens: int, temperature: float, eos) -> list[list[int]]:
+        model = self.model
+        if decoding.plain_decoding(model):
+            ends = decoding.end_of_text_ids(model, self.tokenizer)
+
+            def pick(logits):
+                return torch.multinomial(torch.softmax(logits.float() / temperature, dim=-1), 1)[:, 0]
+
+            return decoding.decode(model, batch, max_new_tokens=max_tokens, pick=pick, pad_id=self.pad_id,
+                                   finished=lambda i, tokens: tokens[-1] in ends, device=self.device, cache_arg=_CACHE)
+        ids, mask = self._pad(batch, left=True)
+        out = model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=True,
+                             temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=max_tokens,
+                             pad_token_id=self.pad_id)
+        rows = []
+        for row in out[:, ids.shape[1]:].tolist():
+            # Keep the end-of-text token (the model chose to stop) and nothing after it.
+            cut = row.index(eos) + 1 if eos is not None and eos in row else len(row)
+            rows.append(row[:cut])
+        return rows
+
     @torch.no_grad()
-    def _generate_batch(self, contexts: list[list[int]], request: GenerationRequest) -> list[str]:
+    def _generate_batch(self, contexts: list[list[int]], requests: list[GenerationRequest]) -> list[str]:
+        # A row ends at its first stop string (or end of text): what follows a stop is cut away
+        # below anyway, so computing it would be wasted decoding steps.
+        request = requests[0]  # a batch shares max_tokens and stop strings (see generate)
+        stop = [s for s in request.stop if s]
+        with self._in_context():
+            return self._generate_rows(contexts, requests, stop)
+
+    def _generate_rows(self, contexts: list[list[int]], requests: list[GenerationRequest], stop: list[str]) -> list[str]:
+        request, model = requests[0], self.model
+        if decoding.plain_decoding(model):
+            ends = decoding.end_of_text_ids(model, self.tokenizer)
+
+            def finished(i: int, tokens: list[int]) -> bool:
+                if tokens[-1] in ends:
+                    return True
+                hopeless = requests[i].hopeless
+                if not stop and hopeless is None:
+                    return False
+                text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+                return any(s in text for s in stop) or (hopeless is not None and hopeless(text))
+
+            generated = decoding.decode(model, contexts, max_new_tokens=request.max_tokens,
+                                        pick=lambda logits: logits.argmax(dim=-1), finished=finished,
+                                        pad_id=self.pad_id, device=self.device, cache_arg=_CACHE)
+            texts = self.tokenizer.batch_decode(generated, skip_special_tokens=True)
+            return [cut_at_stop(t, request.stop) for t in texts]
         ids, mask = self._pad(contexts, left=True)  # left padding: generation continues from the right edge
         width = ids.shape[1]
-        # A row ends at its first stop string (or end of text) and the batch once every row has ended:
-        # what follows a stop is cut away below anyway, so computing it was wasted decoding steps.
-        stop = [s for s in request.stop if s]
         criteria = StoppingCriteriaList([_StopStrings(self.tokenizer, stop, width)]) if stop else None
-        with self._in_context():
-            generated = self.model.generate(
-                input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=False,
-                max_new_tokens=request.max_tokens, pad_token_id=self.pad_id, temperature=None, top_p=None, top_k=None,
-                stopping_criteria=criteria)
+        generated = model.generate(
+            input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=False,
+            max_new_tokens=request.max_tokens, pad_token_id=self.pad_id, temperature=None, top_p=None, top_k=None,
+            stopping_criteria=criteria)
         texts = self.tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
         return [cut_at_stop(t, request.stop) for t in texts]
 

@@ -28,8 +28,8 @@ Backends must score a list of requests in a way that depends only on the list
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,9 @@ class GenerationRequest:
     context: str
     stop: tuple[str, ...] = ("\n",)
     max_tokens: int = 32
+    # Optional: says of the text generated so far that no continuation of it can score, so a scorer may
+    # stop that row there (the score is the same; the answer kept is shorter). Scorers may ignore it.
+    hopeless: Callable[[str], bool] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

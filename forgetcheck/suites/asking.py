@@ -8,6 +8,7 @@ results become one number per item, higher is better. It talks only to the
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import string
@@ -110,7 +111,8 @@ def _score_generate(probe: Probe, scorer: Scorer, chat: bool, desc: str) -> Prob
     harness = probe.harness or {}
     if harness.get("output_type") == "loglikelihood":
         return _score_greedy_target(probe, scorer, chat, desc)
-    requests = [GenerationRequest(render_prompt(item.prompt, chat, scorer), probe.stop, probe.max_tokens)
+    requests = [GenerationRequest(render_prompt(item.prompt, chat, scorer), probe.stop, probe.max_tokens,
+                                  _hopeless(item) if probe.match == "check" and not harness else None)
                 for item in probe.items]
     outputs = scorer.generate(requests, desc)
     if harness.get("metric") in ("bleu", "chrf"):
@@ -122,6 +124,11 @@ def _score_generate(probe: Probe, scorer: Scorer, chat: bool, desc: str) -> Prob
     else:
         scores = [float(answer_is_right(item, output, probe.match)) for item, output in zip(probe.items, outputs)]
     return ProbeScores(scores, outputs)
+
+
+def _hopeless(item):
+    """For a check item: whether an answer begun this way can no longer pass (generation may stop there)."""
+    return functools.partial(checkers.cannot_pass, item.check) if item.check else None
 
 
 def lm_eval_split(context: str, continuation: str) -> tuple[str, str]:

@@ -190,6 +190,41 @@ def meets_format(spec: dict[str, Any], output: str) -> bool:
     raise ValueError(f"unknown check type {kind!r}")  # check_problem refuses these at load time
 
 
+def cannot_pass(spec: dict[str, Any], partial: str) -> bool:
+    """True when no answer that begins with ``partial`` can meet the check's format.
+
+    Generation stops a row there: every further token would be spent on an answer that
+    already failed. Only failures that more text cannot undo count: a second word for
+    ``one_word``, more than ``n`` words, a letter of the wrong case, a wrong start, and
+    more (or repeated) finished bullet lines than asked. The score is the one the whole
+    answer would get; the answer kept ends where it failed.
+
+    >>> cannot_pass({"type": "one_word"}, "Spring is")
+    True
+    >>> cannot_pass({"type": "one_word"}, "Spring ")
+    False
+    """
+    text = partial.rstrip("\ufffd")  # a character cut between two tokens decodes as U+FFFD until it is whole
+    kind = spec["type"]
+    if kind == "one_word":
+        return len(text.strip().strip(_EDGE).split()) > 1
+    if kind == "max_words":
+        return len(text.split()) > spec["n"]
+    if kind == "lowercase":
+        return any(c.isupper() for c in text)
+    if kind == "uppercase":
+        return any(c.islower() for c in text)
+    if kind == "starts_with":
+        want, start = spec["text"].lower(), text.lstrip()[:len(spec["text"])]
+        # Compared only once the start is as long as the text and plain ASCII, whose lowercase is one char each.
+        return len(start) == len(want) and start.isascii() and want.isascii() and start.lower() != want
+    if kind == "bullets":
+        finished = text.splitlines()[:-1]  # the last line may still grow
+        bullets = [m.group(1).strip().lower() for m in map(_BULLET.match, finished) if m]
+        return len(bullets) > spec["count"] or len(set(bullets)) < len(bullets)
+    return False
+
+
 def is_refusal(answer: str) -> bool:
     """The documented refusal detector (see the module docstring).
 

@@ -43,8 +43,9 @@ NEUTRAL_PROMPTS = (
     "Write a short note to a friend.",
 )
 DEFAULT_SAMPLES = 64
-# Part of the samples' cache key: 2 since the scorer draws them 32 at a time (was 8), which changes them.
-SAMPLES_VERSION = 2
+# Part of the samples' cache key: 2 since the scorer draws them 32 at a time (was 8); 3 since it decodes them
+# itself, dropping rows that ended (forgetcheck.scoring.decoding), which changes them.
+SAMPLES_VERSION = 3
 DEFAULT_NEW_TOKENS = 48
 TOP_K = 256
 
