@@ -32,13 +32,13 @@ import time
 import torch
 
 
-def matmul_limit(config, tokens: int, repeats: int) -> float:
-    """FLOP per CPU-second of one token block through the model's own matrix shapes."""
+def matmul_limit(config, tokens: int, repeats: int, dtype=torch.float32) -> float:
+    """FLOP per CPU-second of one token block through the model's own matrix shapes, in ``dtype``."""
     h, m, v = config.hidden_size, config.intermediate_size, config.vocab_size
     kv = h * config.num_key_value_heads // config.num_attention_heads
     shapes = [(h, h), (h, kv), (h, kv), (h, h), (h, m), (h, m), (m, h)] * config.num_hidden_layers + [(h, v)]
-    weights = [torch.randn(o, i) / i ** 0.5 for i, o in shapes]  # stored (out, in), as nn.Linear does
-    x = {i: torch.randn(tokens, i) for i in {h, m}}
+    weights = [(torch.randn(o, i) / i ** 0.5).to(dtype) for i, o in shapes]  # stored (out, in), as nn.Linear does
+    x = {i: torch.randn(tokens, i).to(dtype) for i in {h, m}}
     with torch.no_grad():
         for w in weights[:8]:
             torch.nn.functional.linear(x[w.shape[1]], w)  # warm-up

@@ -302,18 +302,27 @@ def prompt_tokens_identical(tokenizer, harness_encode, requests: dict[str, list]
 
 
 def agreement(measured: dict, requests: dict[str, list]) -> dict:
-    """Per method pair: identical answers out of all, and the first few that differ."""
+    """Per method pair: identical answers, answers one method cut short, and the first few that differ.
+
+    forgetcheck stops a check answer once it can no longer pass (its request's ``hopeless``); such an
+    answer is a prefix of the full one and fails like it, so it counts as ``cut``, not as differing.
+    """
     pairs = {}
     for i, first in enumerate(METHODS):
         for second in METHODS[i + 1:]:
-            same, differing = 0, []
+            same, cut, differing = 0, 0, []
             for name, probe_requests in requests.items():
                 for k, (a, b) in enumerate(zip(measured[first]["answers"][name], measured[second]["answers"][name])):
+                    hopeless = probe_requests[k].hopeless
+                    short, full = sorted((a, b), key=len)
                     if a == b:
                         same += 1
+                    elif hopeless is not None and full.startswith(short) and hopeless(short):
+                        cut += 1
                     else:
                         differing.append({"probe": name, "item": k, first: a, second: b})
-            pairs[f"{first} = {second}"] = {"same": same, "of": same + len(differing), "differing": differing}
+            pairs[f"{first} = {second}"] = {"same": same, "cut": cut, "of": same + cut + len(differing),
+                                            "differing": differing}
     return pairs
 
 
@@ -336,9 +345,11 @@ def render(results: dict, facts: dict, argv: list[str]) -> str:
                          f"{m['answer_tokens'] / m['cpu_s']:.1f} | {m['answer_tokens'] / m['wall_s']:.1f} | "
                          f"{m['decode_slots']} | {m['batches']} | {ratio[0]} | {ratio[1]} | "
                          f"{m['load_before']:.1f} / {m['load_after']:.1f} |")
-    lines += ["", "Identical greedy answers, per method pair:", ""]
+    lines += ["", "Identical greedy answers, per method pair (cut short: a check answer forgetcheck stopped once it "
+              "could no longer pass, a prefix of the other's that fails alike):", ""]
     for case, result in results.items():
-        pairs = "; ".join(f"{pair} {a['same']}/{a['of']}" for pair, a in result["agreement"].items())
+        pairs = "; ".join(f"{pair} {a['same']}/{a['of']}" + (f" (+{a['cut']} cut short)" if a.get("cut") else "")
+                          for pair, a in result["agreement"].items())
         lines.append(f"- {case}: {pairs}; prompts lm-eval encodes to forgetcheck's tokens: "
                      f"{result['prompt_tokens_identical']}")
     for measure, form, digits in (("cpu_s", "CPU seconds", 1), ("batches", "batches", 0),
