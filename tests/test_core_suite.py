@@ -291,3 +291,22 @@ def test_morphology_spells_every_form_and_asks_each_form_once_per_word(core):
     for members in sets.values():
         assert len({frozenset(i.choices) for i in members}) == 1
         assert sorted(i.choices[i.target] for i in members) == sorted(members[0].choices)
+
+
+def test_a_source_tree_that_is_not_installed_finds_and_loads_the_builtin_suites(monkeypatch):
+    # Run from a checkout on sys.path (a GPU machine given the tree): forgetcheck.probes is not a package there.
+    import importlib.resources
+
+    from forgetcheck.suites import suite as suite_module
+
+    real = importlib.resources.files
+
+    def files(package):
+        if package == "forgetcheck.probes":
+            raise ModuleNotFoundError("No module named 'forgetcheck.probes'")
+        return real(package)
+
+    monkeypatch.setattr(importlib.resources, "files", files)
+    assert suite_module.builtin_root().name == "probes"
+    loaded = suite_module.load_suite("core-quick")  # core-quick reads core's files: both are inside probes/
+    assert len(loaded.probes) == 11

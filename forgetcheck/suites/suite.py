@@ -95,13 +95,17 @@ class Suite:
         return hashlib.sha256("".join(p.fingerprint() for p in self.probes).encode()).hexdigest()
 
 
+def builtin_root() -> Path:
+    """The folder of the suites shipped with forgetcheck."""
+    try:
+        return Path(str(importlib.resources.files("forgetcheck.probes")))
+    except ModuleNotFoundError:  # a source checkout on sys.path, not installed: probes/ sits beside the package
+        return Path(__file__).resolve().parents[2] / "probes"
+
+
 def builtin_suites() -> dict[str, Path]:
     """Names of the suites shipped with forgetcheck, mapped to their suite.yaml."""
-    try:
-        root = Path(str(importlib.resources.files("forgetcheck.probes")))
-    except ModuleNotFoundError:  # a source checkout on sys.path, not installed: probes/ sits beside the package
-        root = Path(__file__).resolve().parents[2] / "probes"
-    return {p.parent.name: p for p in sorted(root.glob("*/suite.yaml"))}
+    return {p.parent.name: p for p in sorted(builtin_root().glob("*/suite.yaml"))}
 
 
 LM_EVAL_PREFIX = "lm-eval:"
@@ -137,7 +141,7 @@ def validate_suite(name_or_path: str, *, files_anywhere: bool = False,
 def _own_folder(suite_file: Path) -> Path:
     """The folder a suite may read: its own, or for a built-in suite all of forgetcheck's suites
     (``core-quick`` reuses ``core``'s files)."""
-    builtin = Path(str(importlib.resources.files("forgetcheck.probes"))).resolve()
+    builtin = builtin_root().resolve()
     return builtin if suite_file.resolve().is_relative_to(builtin) else suite_file.parent
 
 
