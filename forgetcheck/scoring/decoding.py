@@ -21,6 +21,8 @@ from typing import Callable, Sequence
 
 import torch
 
+from forgetcheck.scoring.batching import cache_rows, common_start, pad_batch
+
 # Generation-config fields that change which token comes next, and the values that leave it alone.
 # A model that sets any of them otherwise is decoded by model.generate, which applies them.
 _NEUTRAL = {
@@ -57,8 +59,6 @@ def decode(model, contexts: Sequence[list[int]], *, max_new_tokens: int, pick: C
     ``finished(i, tokens)`` says whether context ``i`` is done after ``tokens``. A row also
     ends after ``max_new_tokens``.
     """
-    from forgetcheck.scoring.hf import cache_rows, common_start, pad_batch  # the scorer's own batch helpers
-
     n = len(contexts)
     shared = common_start(list(contexts)) if n > 1 else 0
     cache = None

@@ -15,7 +15,6 @@ then run in groups of equal length, so no continuation token is padding.
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import threading
 from typing import Callable, Sequence
@@ -29,6 +28,7 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 from forgetcheck.errors import BadInput
 from forgetcheck.models import parallel
 from forgetcheck.scoring import decoding
+from forgetcheck.scoring.batching import cache_rows, common_start, pad_batch
 from forgetcheck.scoring.seam import GenerationRequest, LoglikelihoodResult, Sample, TokenLogprobs
 
 DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 32768}
@@ -531,44 +531,6 @@ class _ShareOfBar:
     def __exit__(self, *exc) -> None:
         if exc[0] is None:
             self._show(self.items)
-
-
-def pad_batch(sequences: list[list[int]], pad_id: int, *, left: bool):
-    """Token ids and attention mask for a batch, padded on the left or the right."""
-    width = max(len(s) for s in sequences)
-    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        if seq:
-            span = slice(width - len(seq), width) if left else slice(0, len(seq))
-            ids[row, span] = torch.tensor(seq)
-            mask[row, span] = 1
-    return ids, mask
-
-
-def common_start(sequences: list[list[int]]) -> int:
-    """How many leading tokens all sequences share, leaving each at least one token of its own.
-
-    >>> common_start([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]])
-    2
-    """
-    limit = min(len(s) for s in sequences) - 1
-    n = 0
-    while n < limit and all(s[n] == sequences[0][n] for s in sequences):
-        n += 1
-    return n
-
-
-def cache_rows(cache, rows: torch.Tensor):
-    """A new KV cache holding ``rows`` of ``cache`` (repeats allowed); ``cache`` itself stays as it was.
-
-    Selecting and extending a transformers cache layer replaces its tensors rather
-    than writing into them, so shallow copies of the layers are enough.
-    """
-    picked = copy.copy(cache)
-    picked.layers = [copy.copy(layer) for layer in cache.layers]
-    picked.batch_select_indices(rows)
-    return picked
 
 
 def continuation_results(tokens: list[list[int]], *, logits: torch.Tensor | None = None,
