@@ -212,14 +212,13 @@ class HFScorer:
     def sample(self, contexts: Sequence[str], *, seed: int, max_tokens: int, temperature: float = 1.0,
                desc: str = "") -> list[Sample]:
         encoded = [self.encode_context(text) for text in contexts]
-        eos = self.tokenizer.eos_token_id
         torch.manual_seed(seed)
         sampled: list[list[int]] = []
         with self._progress(len(encoded), desc) as bar:
             for start in range(0, len(encoded), SAMPLE_BATCH):
                 batch = encoded[start:start + SAMPLE_BATCH]
                 with self._in_context():
-                    sampled.extend(self._sample_batch(batch, max_tokens, temperature, eos))
+                    sampled.extend(self._sample_batch(batch, max_tokens, temperature))
                 bar.update(len(batch))
         texts = self.tokenizer.batch_decode(sampled, skip_special_tokens=True)
         return [Sample(c, s, t) for c, s, t in zip(encoded, sampled, texts)]
@@ -429,7 +428,7 @@ class HFScorer:
                     shared + ids.numel() + continuation_tokens)
         return [[scored[i] for i in members] for _, members in groups]
 
-    def _sample_batch(self, batch: list[list[int]], max_tokens: int, temperature: float, eos) -> list[list[int]]:
+    def _sample_batch(self, batch: list[list[int]], max_tokens: int, temperature: float) -> list[list[int]]:
         model = self.model
         if decoding.plain_decoding(model):
             ends = decoding.end_of_text_ids(model, self.tokenizer)
@@ -443,7 +442,7 @@ class HFScorer:
         out = model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=True,
                              temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=max_tokens,
                              pad_token_id=self.pad_id)
-        rows = []
+        rows, eos = [], self.tokenizer.eos_token_id
         for row in out[:, ids.shape[1]:].tolist():
             # Keep the end-of-text token (the model chose to stop) and nothing after it.
             cut = row.index(eos) + 1 if eos is not None and eos in row else len(row)
@@ -452,15 +451,14 @@ class HFScorer:
 
     @torch.no_grad()
     def _generate_batch(self, contexts: list[list[int]], requests: list[GenerationRequest]) -> list[str]:
+        with self._in_context():
+            return self._generate_rows(contexts, requests)
+
+    def _generate_rows(self, contexts: list[list[int]], requests: list[GenerationRequest]) -> list[str]:
         # A row ends at its first stop string (or end of text): what follows a stop is cut away
         # below anyway, so computing it would be wasted decoding steps.
-        request = requests[0]  # a batch shares max_tokens and stop strings (see generate)
+        request, model = requests[0], self.model  # a batch shares max_tokens and stop strings (see generate)
         stop = [s for s in request.stop if s]
-        with self._in_context():
-            return self._generate_rows(contexts, requests, stop)
-
-    def _generate_rows(self, contexts: list[list[int]], requests: list[GenerationRequest], stop: list[str]) -> list[str]:
-        request, model = requests[0], self.model
         if decoding.plain_decoding(model):
             ends = decoding.end_of_text_ids(model, self.tokenizer)
 
